@@ -1,0 +1,379 @@
+//! The claim catalogue, `fixtures/claims/<section>.toml`: one entry per checkable sentence of the
+//! course, with the Linux fact, the verdict on the course's words and the tests that prove it.
+//! Loading validates every entry and reports all problems at once, each naming the file, the
+//! entry and the field.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// The id prefixes, in the order the report shows them, with a title for each.
+pub const SECTIONS: [(&str, &str); 6] = [
+    ("fundamentals", "Socket fundamentals (07-02)"),
+    ("tcp", "TCP programming (07-10)"),
+    ("udp", "UDP and raw sockets (07-11)"),
+    ("options", "Socket options and debugging (07-12)"),
+    ("unix", "Unix domain sockets and fd passing (07-12)"),
+    ("advanced", "Advanced topics (overview)"),
+];
+
+/// The course documents a claim's words can come from.
+pub const DOCUMENTS: [&str; 5] = [
+    "07-01-overview",
+    "07-02-socket-fundamentals",
+    "07-10-tcp-programming",
+    "07-11-udp-raw-sockets",
+    "07-12-socket-options-unix",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Accurate,
+    NeedsCaveat,
+    Inaccurate,
+    Untestable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accurate => "accurate",
+            Verdict::NeedsCaveat => "needs-caveat",
+            Verdict::Inaccurate => "inaccurate",
+            Verdict::Untestable => "untestable",
+        }
+    }
+}
+
+/// One checkable sentence of the course.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub id: String,
+    pub section: String,
+    pub course: String,
+    pub fact: String,
+    pub refs: Vec<String>,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    pub tests: Vec<String>,
+}
+
+impl Claim {
+    /// The id's first part: `fundamentals`, `tcp`, …
+    pub fn section_key(&self) -> &str {
+        self.id.split('.').next().unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    claim: Vec<Claim>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Catalogue {
+    pub claims: Vec<Claim>,
+}
+
+/// `fixtures/claims` of this workspace.
+pub fn default_dir() -> PathBuf {
+    crate::workspace_root().join("fixtures").join("claims")
+}
+
+/// The workspace catalogue, loaded once per process.
+pub fn shared() -> Result<&'static Catalogue, String> {
+    static CATALOGUE: OnceLock<Result<Catalogue, String>> = OnceLock::new();
+    CATALOGUE
+        .get_or_init(|| Catalogue::load(&default_dir()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+impl Catalogue {
+    /// Loads and validates every `*.toml` of `dir`. The error lists every problem found.
+    pub fn load(dir: &Path) -> Result<Catalogue, String> {
+        let entries =
+            fs::read_dir(dir).map_err(|e| format!("claim catalogue {}: {e}", dir.display()))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(format!(
+                "claim catalogue {}: no *.toml files",
+                dir.display()
+            ));
+        }
+        let mut problems = Vec::new();
+        let mut claims = Vec::new();
+        let mut seen = HashSet::new();
+        for path in &files {
+            let shown = display_path(path);
+            let text = match fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            let file: File = match toml::from_str(&text) {
+                Ok(file) => file,
+                Err(e) => {
+                    problems.push(format!("{shown}: {}", e.to_string().trim_end()));
+                    continue;
+                }
+            };
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            for (n, claim) in file.claim.into_iter().enumerate() {
+                let at = format!("{shown}: claim #{} (id {:?})", n + 1, claim.id);
+                problems.extend(
+                    validate(&claim, &stem)
+                        .into_iter()
+                        .map(|p| format!("{at}: {p}")),
+                );
+                if !seen.insert(claim.id.clone()) {
+                    problems.push(format!("{at}: field `id`: duplicate id"));
+                }
+                claims.push(claim);
+            }
+        }
+        if problems.is_empty() {
+            let order = |c: &Claim| SECTIONS.iter().position(|(s, _)| *s == c.section_key());
+            claims.sort_by_key(|c| order(c));
+            Ok(Catalogue { claims })
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Claim> {
+        self.claims.iter().find(|c| c.id == id)
+    }
+
+    /// An error naming every id that is not in the catalogue.
+    pub fn check_ids(&self, ids: &[&str]) -> Result<(), String> {
+        let unknown: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.get(id).is_none())
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown claim id {} (not in fixtures/claims/*.toml)",
+                unknown.join(", ")
+            ))
+        }
+    }
+
+    /// Problems between the catalogue and the test sources: named tests that do not exist,
+    /// tests that prove no claim, and claim ids a test's body does not mention (so the link
+    /// from sentence to code and back holds). Tests in `exempt` files (the catalogue's own
+    /// self-test) are not conformance tests.
+    pub fn cross_check(&self, index: &TestIndex, exempt: &[&str]) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut claimed = HashSet::new();
+        for claim in &self.claims {
+            for test in &claim.tests {
+                claimed.insert(test.as_str());
+                match index.tests.get(test) {
+                    None => problems.push(format!(
+                        "claim {}: field `tests`: no test named {test} in tests/",
+                        claim.id
+                    )),
+                    Some(body) if !body.contains(&format!("\"{}\"", claim.id)) => {
+                        problems.push(format!(
+                            "claim {}: test {test} does not record evidence for it \
+                             (its body never names \"{}\")",
+                            claim.id, claim.id
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for (name, body) in &index.tests {
+            let file = name.split("::").next().unwrap_or_default();
+            if exempt.contains(&file) {
+                continue;
+            }
+            if !claimed.contains(name.as_str()) {
+                problems.push(format!("test {name} belongs to no claim in the catalogue"));
+            }
+            for id in quoted_ids(body) {
+                if self.get(&id).is_none() {
+                    problems.push(format!("test {name} names unknown claim id {id:?}"));
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn validate(claim: &Claim, stem: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !well_formed_id(&claim.id) {
+        problems.push(
+            "field `id`: must be <section>.<topic>.<slug> in lowercase letters, digits and '-'"
+                .to_string(),
+        );
+    } else if claim.section_key() != stem {
+        problems.push(format!(
+            "field `id`: starts with {:?} but the file is {stem}.toml",
+            claim.section_key()
+        ));
+    }
+    if !SECTIONS.iter().any(|(s, _)| *s == stem) {
+        problems.push(format!(
+            "file name: {stem}.toml is not a section ({})",
+            SECTIONS.map(|(s, _)| s).join(", ")
+        ));
+    }
+    if !DOCUMENTS.contains(&claim.section.as_str()) {
+        problems.push(format!(
+            "field `section`: {:?} is not a course document ({})",
+            claim.section,
+            DOCUMENTS.join(", ")
+        ));
+    }
+    for (field, value) in [("course", &claim.course), ("fact", &claim.fact)] {
+        if value.trim().is_empty() {
+            problems.push(format!("field `{field}`: empty"));
+        }
+    }
+    let needs_correction = matches!(claim.verdict, Verdict::NeedsCaveat | Verdict::Inaccurate);
+    match (&claim.correction, needs_correction) {
+        (None, true) => problems.push(format!(
+            "field `correction`: required when verdict is {}",
+            claim.verdict.as_str()
+        )),
+        (Some(_), false) => problems.push(format!(
+            "field `correction`: only for needs-caveat or inaccurate, verdict is {}",
+            claim.verdict.as_str()
+        )),
+        _ => {}
+    }
+    let untestable = claim.verdict == Verdict::Untestable;
+    match (&claim.why, untestable) {
+        (None, true) => problems.push("field `why`: required when verdict is untestable".into()),
+        (Some(_), false) => problems.push("field `why`: only for untestable claims".into()),
+        _ => {}
+    }
+    if untestable && !claim.tests.is_empty() {
+        problems.push("field `tests`: an untestable claim names no tests".into());
+    }
+    if !untestable && claim.refs.is_empty() {
+        problems.push("field `refs`: name at least one man page".into());
+    }
+    for test in &claim.tests {
+        let parts: Vec<&str> = test.split("::").collect();
+        if parts.len() != 2 || parts.iter().any(|p| !is_ident(p)) {
+            problems.push(format!(
+                "field `tests`: {test:?} is not <suite file>::<test function>"
+            ));
+        }
+    }
+    problems
+}
+
+fn well_formed_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Strings in `body` that look like claim ids (`"tcp.topic.slug"`).
+fn quoted_ids(body: &str) -> Vec<String> {
+    body.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            well_formed_id(s)
+                && SECTIONS
+                    .iter()
+                    .any(|(p, _)| s.starts_with(&format!("{p}.")))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn display_path(path: &Path) -> String {
+    path.strip_prefix(crate::workspace_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The test functions of `tests/*.rs`, by `<file stem>::<fn name>`, with their source text.
+#[derive(Debug, Default)]
+pub struct TestIndex {
+    pub tests: BTreeMap<String, String>,
+}
+
+impl TestIndex {
+    /// Scans `dir` for functions carrying `#[test]` or `#[rstest]`.
+    pub fn scan(dir: &Path) -> Result<TestIndex, String> {
+        let mut index = TestIndex::default();
+        let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let lines: Vec<&str> = text.lines().collect();
+            let mut starts = Vec::new();
+            let mut attributed = false;
+            for (n, line) in lines.iter().enumerate() {
+                let t = line.trim_start();
+                if t.starts_with("#[test]") || t.starts_with("#[rstest") {
+                    attributed = true;
+                } else if attributed {
+                    if let Some(name) = fn_name(t) {
+                        starts.push((n, name));
+                        attributed = false;
+                    }
+                }
+            }
+            for (i, (start, name)) in starts.iter().enumerate() {
+                let end = starts.get(i + 1).map_or(lines.len(), |(s, _)| *s);
+                index
+                    .tests
+                    .insert(format!("{stem}::{name}"), lines[*start..end].join("\n"));
+            }
+        }
+        Ok(index)
+    }
+}
+
+fn fn_name(line: &str) -> Option<String> {
+    let rest = line
+        .strip_prefix("pub ")
+        .unwrap_or(line)
+        .strip_prefix("fn ")?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}

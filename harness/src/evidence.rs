@@ -1,0 +1,438 @@
+//! Evidence: every conformance test runs its body through [`claim`], which checks the claim ids
+//! against the catalogue, applies the gates (private namespace, capabilities, IPv6), bounds the
+//! whole test in time, and records per claim what happened (pass / fail / skipped + reason) and
+//! what the kernel did (errno names, sizes, addresses) as JSON lines for the report.
+
+use std::any::Any;
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::privileges::{self, Cap};
+use crate::sandbox::{self, Netns, Plan, Reexec};
+use crate::{catalogue, wait};
+
+/// `<target dir>/claims`: where the report is written.
+pub fn claims_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"))
+        .join("claims")
+}
+
+/// Where test processes append evidence: `$SOCKET_CLAIMS_RESULTS`, else
+/// `<target dir>/claims/evidence`.
+pub fn results_dir() -> PathBuf {
+    std::env::var_os("SOCKET_CLAIMS_RESULTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| claims_dir().join("evidence"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+/// One line of evidence: what one test (one rstest case) observed for one claim.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub claim: String,
+    /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
+    pub test: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub observed: Map<String, Value>,
+    pub kernel: String,
+    /// The uid that ran the suite (outside the user namespace of a re-executed test).
+    pub uid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    pub elapsed_ms: u64,
+    /// When it was recorded (ms since the Unix epoch): the newest record of a test wins.
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line.
+pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
+    let mut records = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(records),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for file in files {
+        let reader = io::BufReader::new(
+            fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?,
+        );
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            records.push(
+                serde_json::from_str(&line)
+                    .map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?,
+            );
+        }
+    }
+    Ok(records)
+}
+
+fn append(records: &[Record]) {
+    let dir = results_dir();
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).expect("evidence serialises"));
+        text.push('\n');
+    }
+    let file = dir.join(format!("{}.jsonl", std::process::id()));
+    let written = fs::create_dir_all(&dir).and_then(|()| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)?
+            .write_all(text.as_bytes())
+    });
+    if let Err(e) = written {
+        panic!("cannot record evidence in {}: {e}", file.display());
+    }
+}
+
+/// Starts a check of one claim of the catalogue.
+pub fn claim(id: &'static str) -> Check {
+    Check {
+        ids: vec![id],
+        netns: false,
+        caps: Vec::new(),
+        ipv6: false,
+        limit: DEFAULT_LIMIT,
+    }
+}
+
+/// A test's overall bound unless it asks for another: a few seconds, so no test hangs the run.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5);
+
+/// What a test needs and which claims it proves; [`Check::run`] runs it.
+#[must_use = "a check does nothing until run"]
+pub struct Check {
+    ids: Vec<&'static str>,
+    netns: bool,
+    caps: Vec<Cap>,
+    ipv6: bool,
+    limit: Duration,
+}
+
+impl Check {
+    /// The same test also proves this claim.
+    pub fn and(mut self, id: &'static str) -> Self {
+        self.ids.push(id);
+        self
+    }
+
+    /// Run in a private network namespace (see [`crate::sandbox`]).
+    pub fn in_netns(mut self) -> Self {
+        self.netns = true;
+        self
+    }
+
+    /// Skip (visibly) unless the test holds `cap` where it runs.
+    pub fn needs(mut self, cap: Cap) -> Self {
+        self.caps.push(cap);
+        self
+    }
+
+    /// Skip (visibly) when IPv6 is disabled on this kernel.
+    pub fn needs_ipv6(mut self, yes: bool) -> Self {
+        self.ipv6 |= yes;
+        self
+    }
+
+    /// A different overall bound (property tests with many cases).
+    pub fn limit(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Runs `body` on its own thread under the watchdog and records the evidence. A failing
+    /// body fails the test; a skip is recorded and printed, and the test returns.
+    pub fn run<F>(self, body: F)
+    where
+        F: FnOnce(&Ctx) + Send + 'static,
+    {
+        let name = std::thread::current()
+            .name()
+            .filter(|n| *n != "main")
+            .expect("claim checks run inside a libtest test thread")
+            .to_string();
+        let test = format!("{}::{name}", suite_name());
+        if let Err(e) = catalogue::shared().and_then(|c| c.check_ids(&self.ids)) {
+            panic!("{test}: {e}");
+        }
+        let started = Instant::now();
+        let plan = self.netns.then(sandbox::plan);
+        if plan == Some(Plan::Reexec) {
+            return self.run_reexec(&name, &test, started);
+        }
+
+        let (tx, rx) = mpsc::channel();
+        let step = Arc::new(Mutex::new(String::from("starting")));
+        let seen = Arc::new(Seen::default());
+        let (caps, ipv6) = (self.caps.clone(), self.ipv6);
+        let (thread_step, thread_seen) = (step.clone(), seen.clone());
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                wait::track_steps(thread_step);
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    let netns = match plan {
+                        None => None,
+                        Some(Plan::UnshareThread) => Some(Netns::unshare_thread()),
+                        Some(_) => Some(Netns::inherited()),
+                    }
+                    .transpose()
+                    .unwrap_or_else(|e| skip(format!("no private network namespace ({e})")));
+                    if let Some(ns) = &netns {
+                        *lock(&thread_seen.netns) = Some(ns.how().to_string());
+                    }
+                    let ctx = Ctx {
+                        seen: thread_seen,
+                        netns,
+                    };
+                    gate(&caps, ipv6);
+                    body(&ctx);
+                }));
+                let _ = tx.send(result);
+            })
+            .expect("spawn the test body thread");
+        let (outcome, reason) = match rx.recv_timeout(self.limit) {
+            Ok(Ok(())) => (Outcome::Pass, None),
+            Ok(Err(payload)) => match payload.downcast::<Skipped>() {
+                Ok(skipped) => (Outcome::Skipped, Some(skipped.0)),
+                Err(payload) => (Outcome::Fail, Some(panic_message(&*payload))),
+            },
+            Err(_) => (
+                Outcome::Fail,
+                Some(format!(
+                    "timed out after {:?} while: {}",
+                    self.limit,
+                    lock(&step)
+                )),
+            ),
+        };
+        if outcome != Outcome::Fail {
+            let _ = spawned.join();
+        }
+        let observed = std::mem::take(&mut *lock(&seen.observed));
+        let netns = lock(&seen.netns).clone();
+        self.finish(&test, outcome, reason, observed, netns, started);
+    }
+
+    fn run_reexec(self, name: &str, test: &str, started: Instant) {
+        // The child has its own watchdog; this bound only catches a child that cannot stop.
+        match sandbox::reexec(name, self.limit + Duration::from_secs(5)) {
+            Reexec::Finished { skipped_lines } => {
+                for line in skipped_lines {
+                    let _ = writeln!(io::stderr(), "{line}");
+                }
+            }
+            Reexec::Failed(output) => panic!("{test} failed in its namespace:\n{output}"),
+            Reexec::Unavailable(errno) => self.finish(
+                test,
+                Outcome::Skipped,
+                Some(format!("no private network namespace ({errno})")),
+                Map::new(),
+                None,
+                started,
+            ),
+            Reexec::TimedOut(output) => self.finish(
+                test,
+                Outcome::Fail,
+                Some(format!("re-executed test did not finish:\n{output}")),
+                Map::new(),
+                None,
+                started,
+            ),
+        }
+    }
+
+    fn finish(
+        &self,
+        test: &str,
+        outcome: Outcome,
+        reason: Option<String>,
+        observed: Map<String, Value>,
+        netns: Option<String>,
+        started: Instant,
+    ) {
+        let kernel = privileges::kernel_release();
+        let uid = privileges::host_uid();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let records: Vec<Record> = self
+            .ids
+            .iter()
+            .map(|id| Record {
+                claim: id.to_string(),
+                test: test.to_string(),
+                outcome,
+                reason: reason.clone(),
+                observed: observed.clone(),
+                kernel: kernel.clone(),
+                uid,
+                netns: netns.clone(),
+                elapsed_ms,
+                at_ms,
+            })
+            .collect();
+        append(&records);
+        match outcome {
+            Outcome::Pass => {}
+            Outcome::Skipped => {
+                // Straight to the terminal, past libtest's capture: a skip must be seen.
+                let _ = writeln!(
+                    io::stderr(),
+                    "SKIPPED {test}: {}",
+                    reason.unwrap_or_default()
+                );
+            }
+            Outcome::Fail => panic!("{test}: {}", reason.unwrap_or_default()),
+        }
+    }
+}
+
+fn gate(caps: &[Cap], ipv6: bool) {
+    for cap in caps {
+        if !privileges::has(*cap) {
+            skip(format!(
+                "needs {} (uid {} has it not here)",
+                cap.name(),
+                nix::unistd::getuid()
+            ));
+        }
+    }
+    if ipv6 && !ipv6_available() {
+        skip("IPv6 is disabled on this kernel (cannot bind ::1)");
+    }
+}
+
+/// Whether this kernel (namespace) has IPv6 on loopback.
+pub fn ipv6_available() -> bool {
+    socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::DGRAM, None)
+        .and_then(|s| {
+            s.bind(&std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)).into())
+        })
+        .is_ok()
+}
+
+/// The integration-test binary's name (`fundamentals` for `fundamentals-0123abcd`).
+fn suite_name() -> String {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let stem = exe
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
+        _ => stem,
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked with a non-text payload".into())
+}
+
+/// The payload that carries a skip out of a test body.
+struct Skipped(String);
+
+/// Ends the test body as skipped with `reason` (a missing privilege or kernel feature).
+pub fn skip(reason: impl Into<String>) -> ! {
+    resume_unwind(Box::new(Skipped(reason.into())))
+}
+
+/// What a test body gets: a place to put its observations and, if it asked, its namespace.
+pub struct Ctx {
+    seen: Arc<Seen>,
+    netns: Option<Netns>,
+}
+
+/// What a body observed, shared with the recorder so a failing or hanging test keeps it.
+#[derive(Default)]
+struct Seen {
+    observed: Mutex<Map<String, Value>>,
+    netns: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Ctx {
+    /// Records what the kernel did, under `key`, for the report.
+    pub fn observe(&self, key: &str, value: impl Serialize) {
+        let value = serde_json::to_value(value).expect("observation serialises");
+        lock(&self.seen.observed).insert(key.to_string(), value);
+    }
+
+    /// The test's private network namespace; the check must have asked for one.
+    pub fn netns(&self) -> &Netns {
+        self.netns
+            .as_ref()
+            .expect("the check did not ask for a namespace (.in_netns())")
+    }
+
+    /// Checks a universal claim as a proptest property over `strategy`, `cases` times. A
+    /// failure shrinks to a minimal counterexample, which is recorded and fails the test.
+    pub fn property<S>(
+        &self,
+        cases: u32,
+        strategy: S,
+        test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+    ) where
+        S: Strategy,
+        S::Value: std::fmt::Debug,
+    {
+        let config = Config {
+            cases,
+            // Counterexamples go to the evidence, not to a regression file under tests/.
+            failure_persistence: None,
+            max_shrink_time: 2_000,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        match runner.run(&strategy, test) {
+            Ok(()) => self.observe("property_cases", cases),
+            Err(TestError::Fail(reason, value)) => {
+                let value = format!("{value:?}");
+                self.observe("counterexample", &value);
+                panic!("property fails; minimal counterexample {value}: {reason}");
+            }
+            Err(TestError::Abort(reason)) => panic!("property aborted: {reason}"),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The harness every socket-claims suite uses: private network namespaces ([`sandbox`]),
+//! loopback peers ([`peers`]), bounded waits ([`wait`]), privilege and kernel detection
+//! ([`privileges`]), evidence recording ([`evidence`]), the claim catalogue ([`catalogue`]) and
+//! the report ([`report`]).
+
+pub mod catalogue;
+pub mod evidence;
+pub mod peers;
+pub mod privileges;
+pub mod report;
+pub mod sandbox;
+pub mod wait;
+
+pub use evidence::{claim, skip, Ctx};
+pub use peers::Family;
+pub use privileges::Cap;
+
+/// The workspace this harness belongs to (the catalogue and `target/` live there).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness/ sits inside the workspace")
+        .to_path_buf()
+}

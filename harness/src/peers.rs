@@ -1,0 +1,319 @@
+//! Peers: the sockets a test talks to. Every socket made here has SO_RCVTIMEO and SO_SNDTIMEO
+//! set (a blocking call returns EAGAIN instead of hanging), every server binds port 0 on
+//! loopback, and peer threads are joined with a bound.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use nix::poll::PollFlags;
+use socket2::{Domain, SockAddr, Socket, Type};
+use tempfile::TempDir;
+
+use crate::wait;
+
+/// The IP version a case runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn domain(self) -> Domain {
+        match self {
+            Family::V4 => Domain::IPV4,
+            Family::V6 => Domain::IPV6,
+        }
+    }
+
+    /// 127.0.0.1 or ::1.
+    pub fn loopback(self) -> IpAddr {
+        match self {
+            Family::V4 => Ipv4Addr::LOCALHOST.into(),
+            Family::V6 => Ipv6Addr::LOCALHOST.into(),
+        }
+    }
+
+    /// 0.0.0.0 or ::.
+    pub fn unspecified(self) -> IpAddr {
+        match self {
+            Family::V4 => Ipv4Addr::UNSPECIFIED.into(),
+            Family::V6 => Ipv6Addr::UNSPECIFIED.into(),
+        }
+    }
+
+    /// Loopback with the kernel choosing the port.
+    pub fn any_port(self) -> SocketAddr {
+        SocketAddr::new(self.loopback(), 0)
+    }
+
+    pub fn is_v6(self) -> bool {
+        self == Family::V6
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        })
+    }
+}
+
+/// Bounds every blocking send and receive (and, on Linux, a blocking connect) of `sock`.
+pub fn bounded(sock: Socket) -> Socket {
+    sock.set_read_timeout(Some(wait::STEP))
+        .expect("set SO_RCVTIMEO");
+    sock.set_write_timeout(Some(wait::STEP))
+        .expect("set SO_SNDTIMEO");
+    sock
+}
+
+/// A new bounded socket.
+pub fn socket(domain: Domain, ty: Type) -> Socket {
+    bounded(
+        Socket::new(domain, ty, None).unwrap_or_else(|e| panic!("socket({domain:?}, {ty:?}): {e}")),
+    )
+}
+
+/// The address a socket is bound to, as an IP socket address.
+pub fn local(sock: &Socket) -> SocketAddr {
+    sock.local_addr()
+        .expect("getsockname")
+        .as_socket()
+        .expect("an IP address")
+}
+
+/// A TCP listener on loopback, port 0.
+pub fn tcp_listener(family: Family) -> (Socket, SocketAddr) {
+    let listener = socket(family.domain(), Type::STREAM);
+    listener
+        .bind(&family.any_port().into())
+        .expect("bind listener to loopback port 0");
+    listener.listen(16).expect("listen");
+    let addr = local(&listener);
+    (listener, addr)
+}
+
+/// Accepts one connection, waiting at most one step for it.
+pub fn accept(listener: &Socket, what: &str) -> (Socket, SockAddr) {
+    wait::ready(listener.as_fd(), PollFlags::POLLIN, wait::STEP, what);
+    let (sock, peer) = listener
+        .accept()
+        .unwrap_or_else(|e| panic!("{what}: accept: {e}"));
+    (bounded(sock), peer)
+}
+
+/// A connected TCP pair over loopback, with the listener that made it.
+pub struct TcpPair {
+    pub client: Socket,
+    pub server: Socket,
+    pub listener: Socket,
+}
+
+pub fn tcp_pair(family: Family) -> TcpPair {
+    let (listener, addr) = tcp_listener(family);
+    let client = socket(family.domain(), Type::STREAM);
+    client
+        .connect(&addr.into())
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    let (server, _) = accept(&listener, "accepting the pair's connection");
+    TcpPair {
+        client,
+        server,
+        listener,
+    }
+}
+
+/// Two UDP sockets on loopback, each connected to the other.
+pub struct UdpPair {
+    pub a: Socket,
+    pub b: Socket,
+}
+
+pub fn udp_pair(family: Family) -> UdpPair {
+    let bind = || {
+        let s = socket(family.domain(), Type::DGRAM);
+        s.bind(&family.any_port().into())
+            .expect("bind UDP to port 0");
+        s
+    };
+    let (a, b) = (bind(), bind());
+    a.connect(&local(&b).into()).expect("connect a to b");
+    b.connect(&local(&a).into()).expect("connect b to a");
+    UdpPair { a, b }
+}
+
+/// The Unix socket types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnixKind {
+    Stream,
+    Dgram,
+    SeqPacket,
+}
+
+impl UnixKind {
+    pub fn ty(self) -> Type {
+        match self {
+            UnixKind::Stream => Type::STREAM,
+            UnixKind::Dgram => Type::DGRAM,
+            UnixKind::SeqPacket => Type::SEQPACKET,
+        }
+    }
+
+    fn connection_oriented(self) -> bool {
+        self != UnixKind::Dgram
+    }
+}
+
+/// How the two ends of a Unix pair find each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnixNaming {
+    /// A socket file in a fresh temporary directory.
+    Path,
+    /// A name in the abstract namespace (Linux only; no file).
+    Abstract,
+    /// socketpair(2): no names at all.
+    Socketpair,
+}
+
+/// Two connected Unix sockets; keeps the directory of a path-named pair alive.
+pub struct UnixPair {
+    pub a: Socket,
+    pub b: Socket,
+    pub dir: Option<TempDir>,
+}
+
+pub fn unix_pair(kind: UnixKind, naming: UnixNaming) -> UnixPair {
+    if naming == UnixNaming::Socketpair {
+        let (a, b) = Socket::pair(Domain::UNIX, kind.ty(), None).expect("socketpair");
+        return UnixPair {
+            a: bounded(a),
+            b: bounded(b),
+            dir: None,
+        };
+    }
+    let (dir, name_a, name_b) = match naming {
+        UnixNaming::Path => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+            (Some(dir), a.into_os_string(), b.into_os_string())
+        }
+        _ => {
+            let tag = format!(
+                "socket-claims-{}-{:?}",
+                std::process::id(),
+                thread::current().id()
+            );
+            let name =
+                |end: &str| OsStr::from_bytes(format!("\0{tag}-{end}").as_bytes()).to_owned();
+            (None, name("a"), name("b"))
+        }
+    };
+    let addr = |name: &OsStr| SockAddr::unix(name).expect("a Unix socket address");
+    let b_side = socket(Domain::UNIX, kind.ty());
+    b_side
+        .bind(&addr(&name_b))
+        .expect("bind the Unix server end");
+    let a = socket(Domain::UNIX, kind.ty());
+    let b = if kind.connection_oriented() {
+        b_side.listen(4).expect("listen on the Unix server end");
+        a.connect(&addr(&name_b))
+            .expect("connect to the Unix server end");
+        accept(&b_side, "accepting the Unix pair's connection").0
+    } else {
+        a.bind(&addr(&name_a)).expect("bind the Unix client end");
+        a.connect(&addr(&name_b)).expect("connect a to b");
+        b_side.connect(&addr(&name_a)).expect("connect b to a");
+        b_side
+    };
+    UnixPair { a, b, dir }
+}
+
+/// Receives exactly `n` bytes from a stream socket, each read bounded by SO_RCVTIMEO.
+pub fn recv_exact(sock: &Socket, n: usize, what: &str) -> Vec<u8> {
+    wait::step(what);
+    let mut out = Vec::with_capacity(n);
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+    while out.len() < n {
+        let want = (n - out.len()).min(buf.len());
+        match sock.recv(&mut buf[..want]) {
+            Ok(0) => panic!("{what}: EOF after {} of {n} bytes", out.len()),
+            // SAFETY: recv initialised the first `got` bytes of `buf`.
+            Ok(got) => out.extend(buf[..got].iter().map(|b| unsafe { b.assume_init() })),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("{what}: recv after {} of {n} bytes: {e}", out.len()),
+        }
+    }
+    out
+}
+
+/// A thread acting as the other end of a test's sockets.
+pub struct Peer<T> {
+    what: String,
+    done: mpsc::Receiver<thread::Result<T>>,
+}
+
+/// Runs `f` on a peer thread (in the caller's network namespace).
+pub fn spawn<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Peer<T> {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name(format!("peer: {what}"))
+        .spawn(move || {
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        })
+        .expect("spawn peer thread");
+    Peer {
+        what: what.to_string(),
+        done: rx,
+    }
+}
+
+impl<T> Peer<T> {
+    /// The peer's result; fails the test if the peer failed or is not done within `limit`.
+    pub fn join(self, limit: Duration) -> T {
+        wait::step(&format!("joining peer: {}", self.what));
+        match self.done.recv_timeout(limit) {
+            Ok(Ok(v)) => v,
+            Ok(Err(_)) => panic!("peer {} failed (see its panic above)", self.what),
+            Err(_) => panic!("timed out: peer {} did not finish in {limit:?}", self.what),
+        }
+    }
+}
+
+/// An echo server on a connected stream socket: sends back what it reads until EOF, then
+/// returns how many bytes it echoed.
+pub fn echo(sock: Socket) -> Peer<usize> {
+    spawn("echo", move || {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut total = 0;
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(0) => return total,
+                Ok(n) => {
+                    // SAFETY: recv initialised the first `n` bytes of `buf`.
+                    let data: Vec<u8> = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    let mut sent = 0;
+                    while sent < n {
+                        sent += sock.send(&data[sent..]).expect("echo: send");
+                    }
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("echo: recv: {e}"),
+            }
+        }
+    })
+}

@@ -1,0 +1,275 @@
+//! Who is running the suite and on which kernel: uid, effective capabilities, kernel release,
+//! sysctl reads, and a way to run a closure as an unprivileged process (for EACCES-type claims).
+
+use std::fs;
+use std::io;
+use std::mem::size_of;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Gid, Uid};
+use serde::Serialize;
+
+use crate::wait;
+
+/// The capabilities the suite's claims depend on (numbers from linux/capability.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap {
+    NetBindService = 10,
+    NetAdmin = 12,
+    NetRaw = 13,
+    SysAdmin = 21,
+}
+
+impl Cap {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::NetBindService => "CAP_NET_BIND_SERVICE",
+            Cap::NetAdmin => "CAP_NET_ADMIN",
+            Cap::NetRaw => "CAP_NET_RAW",
+            Cap::SysAdmin => "CAP_SYS_ADMIN",
+        }
+    }
+
+    const ALL: [Cap; 4] = [
+        Cap::NetBindService,
+        Cap::NetAdmin,
+        Cap::NetRaw,
+        Cap::SysAdmin,
+    ];
+}
+
+/// The calling thread's effective capability set (capabilities are per thread).
+pub fn effective_caps() -> u64 {
+    fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Whether the calling thread holds `cap` in its user namespace.
+pub fn has(cap: Cap) -> bool {
+    effective_caps() & (1 << cap as u64) != 0
+}
+
+/// The uid that ran the suite, seen from outside any user namespace the harness entered.
+pub fn host_uid() -> u32 {
+    let uid = Uid::current().as_raw();
+    fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|map| {
+            map.lines().find_map(|line| {
+                let n: Vec<u32> = line
+                    .split_whitespace()
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                match n[..] {
+                    [inside, outside, count]
+                        if (inside..inside.saturating_add(count)).contains(&uid) =>
+                    {
+                        Some(outside + (uid - inside))
+                    }
+                    _ => None,
+                }
+            })
+        })
+        .unwrap_or(uid)
+}
+
+/// The running kernel's release, as `uname -r` prints it.
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
+
+/// Reads a sysctl such as `net.ipv4.ip_local_port_range`. Network sysctls are resolved in the
+/// calling thread's network namespace, so inside a sandbox this reads the sandbox's value.
+pub fn sysctl(key: &str) -> io::Result<String> {
+    let path = sysctl_path(key);
+    fs::read_to_string(&path)
+        .map(|v| v.trim().to_string())
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+pub(crate) fn sysctl_path(key: &str) -> std::path::PathBuf {
+    format!("/proc/sys/{}", key.replace('.', "/")).into()
+}
+
+/// A sysctl holding a range of two numbers (`ip_local_port_range`, `ping_group_range`).
+pub fn sysctl_range(key: &str) -> io::Result<(u32, u32)> {
+    let value = sysctl(key)?;
+    let mut parts = value.split_whitespace().map(str::parse::<u32>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(lo)), Some(Ok(hi))) => Ok((lo, hi)),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{key}: expected two numbers, got {value:?}"),
+        )),
+    }
+}
+
+/// What the report says about the privileges a run had.
+#[derive(Clone, Debug, Serialize)]
+pub struct Privileges {
+    pub uid: u32,
+    pub euid: u32,
+    pub capabilities: Vec<&'static str>,
+}
+
+impl Privileges {
+    pub fn current() -> Self {
+        Privileges {
+            uid: Uid::current().as_raw(),
+            euid: Uid::effective().as_raw(),
+            capabilities: Cap::ALL
+                .iter()
+                .filter(|c| has(**c))
+                .map(|c| c.name())
+                .collect(),
+        }
+    }
+}
+
+/// The uid/gid an unprivileged child switches to when the suite runs as real root.
+pub const NOBODY: u32 = 65534;
+
+/// Runs `f` in a forked child that holds no capabilities: as real root it becomes uid/gid
+/// 65534 (nobody); inside a user namespace, where 65534 is unmapped, it drops every capability.
+/// Returns what `f` returned, or an error naming why the child did not report (timeout, crash).
+///
+/// `f` runs in a copy of the calling thread, in its network namespace; it must only make
+/// system calls and return (no locks held by other threads may be needed).
+pub fn as_unprivileged<F>(what: &str, limit: Duration, f: F) -> Result<Result<i64, Errno>, String>
+where
+    F: FnOnce() -> Result<i64, Errno>,
+{
+    let (read_end, write_end) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let drop_to_nobody = can_become_nobody();
+    // SAFETY: the child runs only `drop_privileges`, `f` (system calls on its own sockets) and a
+    // write to the pipe, then `_exit`s without unwinding into the parent's state; glibc makes
+    // malloc usable after fork.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            drop(read_end);
+            let outcome = match drop_privileges(drop_to_nobody) {
+                Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                    .unwrap_or(Err(Errno::UnknownErrno)),
+                Err(e) => Err(e),
+            };
+            let (tag, value): (i64, i64) = match outcome {
+                Ok(v) => (0, v),
+                Err(e) => (1, e as i64),
+            };
+            let mut msg = [0u8; 16];
+            msg[..8].copy_from_slice(&tag.to_ne_bytes());
+            msg[8..].copy_from_slice(&value.to_ne_bytes());
+            let _ = nix::unistd::write(&write_end, &msg);
+            // SAFETY: `_exit` ends the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            drop(write_end);
+            let mut msg = [0u8; 16];
+            let got = if wait::poll_readable(read_end.as_fd(), limit) {
+                nix::unistd::read(&read_end, &mut msg).unwrap_or(0)
+            } else {
+                0
+            };
+            if got != msg.len() {
+                let _ = kill(child, Signal::SIGKILL);
+            }
+            reap(child, limit);
+            if got != msg.len() {
+                return Err(format!(
+                    "unprivileged child for {what} did not report within {limit:?}"
+                ));
+            }
+            let tag = i64::from_ne_bytes(msg[..8].try_into().expect("8 bytes"));
+            let value = i64::from_ne_bytes(msg[8..].try_into().expect("8 bytes"));
+            Ok(if tag == 0 {
+                Ok(value)
+            } else {
+                Err(Errno::from_raw(value as i32))
+            })
+        }
+    }
+}
+
+/// Waits for a child (already told to finish or killed) without blocking past `limit`.
+fn reap(child: nix::unistd::Pid, limit: Duration) {
+    let deadline = wait::Deadline::after(limit, "reaping an unprivileged child");
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if !deadline.expired() => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Ok(WaitStatus::StillAlive) => {
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Real root (uid 0 mapped to 0 in the initial user namespace) can switch to nobody; root inside
+/// a user namespace that maps only itself cannot.
+fn can_become_nobody() -> bool {
+    Uid::effective().is_root()
+        && fs::read_to_string("/proc/self/uid_map")
+            .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+            .unwrap_or(false)
+}
+
+fn drop_privileges(to_nobody: bool) -> Result<(), Errno> {
+    if to_nobody {
+        nix::unistd::setgroups(&[])?;
+        let gid = Gid::from_raw(NOBODY);
+        let uid = Uid::from_raw(NOBODY);
+        nix::unistd::setresgid(gid, gid, gid)?;
+        nix::unistd::setresuid(uid, uid, uid)?;
+        return Ok(());
+    }
+    clear_capabilities()
+}
+
+/// capset(2) with empty sets: neither nix nor std wraps it.
+fn clear_capabilities() -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    debug_assert_eq!(size_of::<Data>(), 12);
+    // SAFETY: header and data are the v3 layout capset(2) expects (one header, two data words),
+    // both live for the duration of the call.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    Errno::result(rc).map(drop)
+}

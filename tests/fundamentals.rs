@@ -1,0 +1,1003 @@
+//! Section 07-02 (socket fundamentals) and the overview's opening: a socket is a file
+//! descriptor; domains, types and protocols; the sockaddr structures; byte order;
+//! inet_pton / inet_ntop; bind and its errors; IPv6 dual stack.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::mem::{offset_of, size_of, MaybeUninit};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::{claim, privileges, Cap};
+use nix::errno::Errno;
+use nix::sys::stat::SFlag;
+use proptest::prelude::*;
+use rstest::rstest;
+use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
+use tempfile::TempDir;
+
+use Family::{V4, V6};
+
+/// The errno of a failed socket call.
+fn errno(e: io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// The kinds of connected socket a fact about "a socket" is checked on.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Tcp(Family),
+    Udp(Family),
+    Unix(UnixKind),
+}
+
+impl Kind {
+    fn is_v6(self) -> bool {
+        matches!(self, Kind::Tcp(V6) | Kind::Udp(V6))
+    }
+
+    fn is_stream(self) -> bool {
+        matches!(self, Kind::Tcp(_) | Kind::Unix(UnixKind::Stream))
+    }
+
+    /// A connected pair of this kind (and the directory of a path-named Unix pair).
+    fn pair(self) -> (Socket, Socket, Option<TempDir>) {
+        match self {
+            Kind::Tcp(f) => {
+                let p = peers::tcp_pair(f);
+                (p.client, p.server, None)
+            }
+            Kind::Udp(f) => {
+                let p = peers::udp_pair(f);
+                (p.a, p.b, None)
+            }
+            Kind::Unix(k) => {
+                let p = peers::unix_pair(k, UnixNaming::Path);
+                (p.a, p.b, p.dir)
+            }
+        }
+    }
+}
+
+/// An IPv4 or IPv6 socket address with a chosen length and family, built by hand the way a C
+/// program fills a sockaddr: `port` is stored exactly as given (no htons).
+fn raw_inet_addr(family: i32, ip: IpAddr, raw_port: u16, len: usize) -> SockAddr {
+    let mut storage = SockAddrStorage::zeroed();
+    match ip {
+        IpAddr::V4(ip) => {
+            // SAFETY: sockaddr_in is a sockaddr type of this platform and fits the storage.
+            let sin = unsafe { storage.view_as::<libc::sockaddr_in>() };
+            sin.sin_family = family as libc::sa_family_t;
+            sin.sin_port = raw_port;
+            sin.sin_addr.s_addr = u32::from_ne_bytes(ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            // SAFETY: sockaddr_in6 is a sockaddr type of this platform and fits the storage.
+            let sin6 = unsafe { storage.view_as::<libc::sockaddr_in6>() };
+            sin6.sin6_family = family as libc::sa_family_t;
+            sin6.sin6_port = raw_port;
+            sin6.sin6_addr.s6_addr = ip.octets();
+        }
+    }
+    // SAFETY: the storage holds an initialised sockaddr_in/sockaddr_in6 and `len` never
+    // exceeds the storage; short lengths are the point of some cases.
+    unsafe { SockAddr::new(storage, len as libc::socklen_t) }
+}
+
+/// The bytes of a socket address as the kernel wrote them.
+fn addr_bytes(addr: &SockAddr) -> Vec<u8> {
+    // SAFETY: `as_ptr` points at `len` initialised bytes of the address storage.
+    unsafe { std::slice::from_raw_parts(addr.as_ptr().cast::<u8>(), addr.len() as usize) }.to_vec()
+}
+
+#[rstest]
+fn socket_is_a_file_descriptor(
+    #[values(
+        Kind::Tcp(V4),
+        Kind::Tcp(V6),
+        Kind::Udp(V4),
+        Kind::Udp(V6),
+        Kind::Unix(UnixKind::Stream),
+        Kind::Unix(UnixKind::Dgram),
+        Kind::Unix(UnixKind::SeqPacket)
+    )]
+    kind: Kind,
+) {
+    claim("fundamentals.fd.socket-is-a-file-descriptor")
+        .needs_ipv6(kind.is_v6())
+        .run(move |ctx| {
+            let (a, _b, _dir) = kind.pair();
+            let stat = nix::sys::stat::fstat(a.as_fd()).expect("fstat on a socket");
+            let file_type = stat.st_mode & SFlag::S_IFMT.bits();
+            let is_socket = file_type == SFlag::S_IFSOCK.bits();
+            ctx.observe(
+                "st_mode_file_type",
+                format!("{file_type:#o} (S_IFSOCK: {is_socket})"),
+            );
+            assert!(is_socket, "fstat file type {file_type:#o} is not S_IFSOCK");
+            let link = std::fs::read_link(format!("/proc/self/fd/{}", a.as_raw_fd()))
+                .expect("readlink /proc/self/fd/N");
+            ctx.observe("proc_fd_link", link.display().to_string());
+            assert_eq!(link.to_string_lossy(), format!("socket:[{}]", stat.st_ino));
+        });
+}
+
+#[rstest]
+fn read_write_and_close_work_on_a_socket(
+    #[values(
+        Kind::Tcp(V4),
+        Kind::Tcp(V6),
+        Kind::Udp(V4),
+        Kind::Unix(UnixKind::Stream),
+        Kind::Unix(UnixKind::Dgram),
+        Kind::Unix(UnixKind::SeqPacket)
+    )]
+    kind: Kind,
+) {
+    claim("fundamentals.fd.read-write-close-like-a-file")
+        .needs_ipv6(kind.is_v6())
+        .run(move |ctx| {
+            let (a, b, _dir) = kind.pair();
+            assert_eq!(nix::unistd::write(&a, b"ping").expect("write(2)"), 4);
+            let mut buf = [MaybeUninit::<u8>::uninit(); 16];
+            let n = b.recv(&mut buf).expect("recv what write(2) sent");
+            assert_eq!(n, 4, "recv length after write(2)");
+            b.send(b"pong").expect("send");
+            let mut plain = [0u8; 16];
+            let n = nix::unistd::read(&a, &mut plain).expect("read(2) what send sent");
+            assert_eq!(&plain[..n], b"pong");
+            ctx.observe("write_then_recv", 4);
+            ctx.observe("send_then_read", n);
+            nix::unistd::close(a).expect("close(2)");
+            if kind.is_stream() || matches!(kind, Kind::Unix(UnixKind::SeqPacket)) {
+                let n = nix::unistd::read(&b, &mut plain).expect("read after the peer closed");
+                ctx.observe("read_after_peer_close", n);
+                assert_eq!(n, 0, "EOF after the peer's close(2)");
+            }
+        });
+}
+
+#[rstest]
+fn sockets_are_not_seekable_files(
+    #[values(Kind::Tcp(V4), Kind::Udp(V4), Kind::Unix(UnixKind::Stream))] kind: Kind,
+) {
+    claim("fundamentals.fd.not-a-regular-file").run(move |ctx| {
+        let (a, _b, dir) = kind.pair();
+        let seek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
+        ctx.observe("lseek", format!("{seek:?}"));
+        assert_eq!(seek, Err(Errno::ESPIPE), "lseek on a socket");
+        let mut buf = [0u8; 8];
+        let pread = nix::sys::uio::pread(&a, &mut buf, 0);
+        ctx.observe("pread", format!("{pread:?}"));
+        assert_eq!(pread, Err(Errno::ESPIPE), "pread on a socket");
+        if let Some(dir) = dir {
+            let path = dir.path().join("b.sock");
+            let open = nix::fcntl::open(
+                &path,
+                nix::fcntl::OFlag::O_RDWR,
+                nix::sys::stat::Mode::empty(),
+            );
+            let open = open.map(drop);
+            ctx.observe("open_socket_file", format!("{open:?}"));
+            assert_eq!(open, Err(Errno::ENXIO), "open(2) on a socket file");
+        }
+    });
+}
+
+#[rstest]
+fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
+    claim("fundamentals.fd.read-may-return-less")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            pair.client.send(&[7u8; 10]).expect("send 10 bytes");
+            let mut buf = [0u8; 1024];
+            harness::wait::ready(
+                pair.server.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+                harness::wait::STEP,
+                "first 10 bytes",
+            );
+            let first = nix::unistd::read(&pair.server, &mut buf).expect("read(sock, buf, 1024)");
+            ctx.observe("read_1024_after_10_sent", first);
+            assert_eq!(
+                first, 10,
+                "read returns what has arrived, not the 1024 asked for"
+            );
+            let big = vec![9u8; 3000];
+            let mut sent = 0;
+            while sent < big.len() {
+                sent += pair.client.send(&big[sent..]).expect("send 3000 bytes");
+            }
+            let got =
+                nix::unistd::read(&pair.server, &mut buf).expect("read after a 3000-byte send");
+            ctx.observe("read_1024_after_3000_sent", got);
+            assert!(got <= 1024, "a read never returns more than asked");
+            let rest = peers::recv_exact(&pair.server, 3000 - got, "the rest of the 3000 bytes");
+            assert_eq!(rest.len(), 3000 - got);
+        });
+}
+
+#[rstest]
+fn connect_with_an_unfilled_sockaddr_is_af_unspec(#[values(V4, V6)] family: Family) {
+    claim("fundamentals.snippet.connect-needs-a-filled-sockaddr")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let sock = peers::socket(family.domain(), Type::STREAM);
+            let len = match family {
+                V4 => size_of::<libc::sockaddr_in>(),
+                V6 => size_of::<libc::sockaddr_in6>(),
+            };
+            // `struct sockaddr_in addr;` declared but never filled: all zeros, family 0.
+            let zeroed = raw_inet_addr(libc::AF_UNSPEC, family.unspecified(), 0, len);
+            let connect = sock.connect(&zeroed).map_err(errno);
+            ctx.observe("connect_zeroed_sockaddr", format!("{connect:?}"));
+            assert_eq!(
+                connect,
+                Ok(()),
+                "connect with sa_family 0 is AF_UNSPEC: a no-op"
+            );
+            let mut buf = [0u8; 16];
+            let read = nix::unistd::read(&sock, &mut buf);
+            ctx.observe("read_after", format!("{read:?}"));
+            assert_eq!(
+                read,
+                Err(Errno::ENOTCONN),
+                "read on the never-connected socket"
+            );
+        });
+}
+
+const DOMAINS: [(i32, &str); 4] = [
+    (libc::AF_INET, "AF_INET"),
+    (libc::AF_INET6, "AF_INET6"),
+    (libc::AF_UNIX, "AF_UNIX"),
+    (libc::AF_PACKET, "AF_PACKET"),
+];
+const TYPES: [(i32, &str); 6] = [
+    (libc::SOCK_STREAM, "SOCK_STREAM"),
+    (libc::SOCK_DGRAM, "SOCK_DGRAM"),
+    (libc::SOCK_RAW, "SOCK_RAW"),
+    (libc::SOCK_SEQPACKET, "SOCK_SEQPACKET"),
+    (libc::SOCK_RDM, "SOCK_RDM"),
+    (11, "type 11 (out of range)"),
+];
+/// Protocol numbers whose modules are built in (no module autoloading is triggered for them).
+const PROTOCOLS: [(i32, &str); 7] = [
+    (0, "0"),
+    (libc::IPPROTO_ICMP, "IPPROTO_ICMP"),
+    (libc::IPPROTO_TCP, "IPPROTO_TCP"),
+    (libc::IPPROTO_UDP, "IPPROTO_UDP"),
+    (libc::IPPROTO_ICMPV6, "IPPROTO_ICMPV6"),
+    (libc::IPPROTO_RAW, "IPPROTO_RAW"),
+    (0x0300, "htons(ETH_P_ALL)"),
+];
+
+/// The errors socket(2) can give: its own list, EPERM from raw(7) and packet(7) (no
+/// CAP_NET_RAW), and ESOCKTNOSUPPORT, which the protocol families return for an unsupported
+/// type (errno(3); socket(2) covers it only as "other errors ... from protocol modules").
+const DOCUMENTED: [Errno; 10] = [
+    Errno::EACCES,
+    Errno::EAFNOSUPPORT,
+    Errno::EINVAL,
+    Errno::EMFILE,
+    Errno::ENFILE,
+    Errno::ENOBUFS,
+    Errno::ENOMEM,
+    Errno::EPROTONOSUPPORT,
+    Errno::EPERM,
+    Errno::ESOCKTNOSUPPORT,
+];
+
+#[test]
+fn socket_creation_fails_only_with_documented_errors() {
+    claim("fundamentals.domains.creation-matrix")
+        .limit(Duration::from_secs(20))
+        .run(|ctx| {
+            let seen = Mutex::new(BTreeMap::new());
+            let strategy = (
+                proptest::sample::select(DOMAINS.to_vec()),
+                proptest::sample::select(TYPES.to_vec()),
+                proptest::sample::select(PROTOCOLS.to_vec()),
+            );
+            ctx.property(256, strategy, |((d, dn), (t, tn), (p, pn))| {
+                let outcome = Socket::new(Domain::from(d), Type::from(t), Some(Protocol::from(p)))
+                    .map(drop)
+                    .map_err(errno);
+                seen.lock()
+                    .unwrap()
+                    .insert(format!("{dn}/{tn}/{pn}"), format!("{outcome:?}"));
+                if let Err(e) = outcome {
+                    prop_assert!(
+                        DOCUMENTED.contains(&e),
+                        "socket({dn}, {tn}, {pn}) gave {e:?}"
+                    );
+                }
+                Ok(())
+            });
+            let seen = seen.into_inner().unwrap();
+            let mut by_outcome: BTreeMap<String, usize> = BTreeMap::new();
+            for outcome in seen.values() {
+                *by_outcome.entry(outcome.clone()).or_default() += 1;
+            }
+            ctx.observe("outcomes", by_outcome);
+            ctx.observe("combinations", seen);
+        });
+}
+
+#[rstest]
+#[case::tcp_v4(V4, Type::STREAM, Protocol::TCP)]
+#[case::tcp_v6(V6, Type::STREAM, Protocol::TCP)]
+#[case::udp_v4(V4, Type::DGRAM, Protocol::UDP)]
+#[case::udp_v6(V6, Type::DGRAM, Protocol::UDP)]
+fn protocol_zero_picks_tcp_for_streams_and_udp_for_datagrams(
+    #[case] family: Family,
+    #[case] ty: Type,
+    #[case] expected: Protocol,
+) {
+    claim("fundamentals.domains.protocol-zero-default")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let sock = Socket::new(family.domain(), ty, None).expect("socket(.., .., 0)");
+            let protocol = sock.protocol().expect("getsockopt SO_PROTOCOL");
+            ctx.observe("so_protocol", format!("{protocol:?}"));
+            assert_eq!(protocol, Some(expected));
+        });
+}
+
+#[rstest]
+#[case::inet_stream(Domain::IPV4, Type::STREAM)]
+#[case::inet6_dgram(Domain::IPV6, Type::DGRAM)]
+#[case::unix_stream(Domain::UNIX, Type::STREAM)]
+#[case::unix_dgram(Domain::UNIX, Type::DGRAM)]
+#[case::unix_seqpacket(Domain::UNIX, Type::SEQPACKET)]
+fn so_domain_and_so_type_report_what_was_created(#[case] domain: Domain, #[case] ty: Type) {
+    claim("fundamentals.domains.getsockopt-reports-kind")
+        .needs_ipv6(domain == Domain::IPV6)
+        .run(move |ctx| {
+            let sock = Socket::new(domain, ty.nonblocking().cloexec(), None)
+                .expect("socket with SOCK_NONBLOCK | SOCK_CLOEXEC");
+            let (d, t) = (
+                sock.domain().expect("SO_DOMAIN"),
+                sock.r#type().expect("SO_TYPE"),
+            );
+            ctx.observe("so_domain", format!("{d:?}"));
+            ctx.observe("so_type", format!("{t:?}"));
+            assert_eq!(d, domain);
+            assert_eq!(
+                t, ty,
+                "SO_TYPE without the SOCK_NONBLOCK/SOCK_CLOEXEC flags"
+            );
+        });
+}
+
+#[test]
+fn sockaddr_sizes_match_what_the_kernel_returns() {
+    claim("fundamentals.sockaddr.sizes-and-layout").run(|ctx| {
+        let sizes = [
+            ("sockaddr", size_of::<libc::sockaddr>(), 16),
+            ("sockaddr_in", size_of::<libc::sockaddr_in>(), 16),
+            ("sockaddr_in6", size_of::<libc::sockaddr_in6>(), 28),
+            ("sockaddr_un", size_of::<libc::sockaddr_un>(), 110),
+            ("sockaddr_storage", size_of::<libc::sockaddr_storage>(), 128),
+        ];
+        for (name, got, want) in sizes {
+            ctx.observe(&format!("sizeof_{name}"), got);
+            assert_eq!(got, want, "sizeof(struct {name})");
+        }
+        let offsets = [
+            ("sin_port", offset_of!(libc::sockaddr_in, sin_port), 2),
+            ("sin_addr", offset_of!(libc::sockaddr_in, sin_addr), 4),
+            ("sin6_port", offset_of!(libc::sockaddr_in6, sin6_port), 2),
+            (
+                "sin6_flowinfo",
+                offset_of!(libc::sockaddr_in6, sin6_flowinfo),
+                4,
+            ),
+            ("sin6_addr", offset_of!(libc::sockaddr_in6, sin6_addr), 8),
+            (
+                "sin6_scope_id",
+                offset_of!(libc::sockaddr_in6, sin6_scope_id),
+                24,
+            ),
+            ("sun_path", offset_of!(libc::sockaddr_un, sun_path), 2),
+        ];
+        for (name, got, want) in offsets {
+            ctx.observe(&format!("offsetof_{name}"), got);
+            assert_eq!(got, want, "offsetof({name})");
+        }
+        let v4 = peers::socket(Domain::IPV4, Type::DGRAM);
+        v4.bind(&V4.any_port().into()).expect("bind v4");
+        let len = v4.local_addr().expect("getsockname").len();
+        ctx.observe("getsockname_len_inet", len);
+        assert_eq!(len as usize, size_of::<libc::sockaddr_in>());
+        if harness::evidence::ipv6_available() {
+            let v6 = peers::socket(Domain::IPV6, Type::DGRAM);
+            v6.bind(&V6.any_port().into()).expect("bind v6");
+            let len = v6.local_addr().expect("getsockname").len();
+            ctx.observe("getsockname_len_inet6", len);
+            assert_eq!(len as usize, size_of::<libc::sockaddr_in6>());
+        }
+        let unnamed = peers::unix_pair(UnixKind::Stream, UnixNaming::Socketpair);
+        let len = unnamed.a.local_addr().expect("getsockname").len();
+        ctx.observe("getsockname_len_unix_unnamed", len);
+        assert_eq!(
+            len as usize,
+            size_of::<libc::sa_family_t>(),
+            "unnamed: sun_family only"
+        );
+        let named = peers::unix_pair(UnixKind::Stream, UnixNaming::Path);
+        let path = named
+            .dir
+            .as_ref()
+            .expect("a directory")
+            .path()
+            .join("b.sock");
+        let addr = named.b.local_addr().expect("getsockname");
+        let want = offset_of!(libc::sockaddr_un, sun_path) + path.as_os_str().len() + 1;
+        ctx.observe("getsockname_len_unix_path", addr.len());
+        assert_eq!(
+            addr.len() as usize,
+            want,
+            "offsetof(sun_path) + strlen(path) + 1"
+        );
+    });
+}
+
+#[rstest]
+#[case::inet_full_length(V4, libc::AF_INET, 16, Ok(()))]
+#[case::inet_one_byte_short(V4, libc::AF_INET, 15, Err(Errno::EINVAL))]
+#[case::inet_given_an_inet6_address(V4, libc::AF_INET6, 28, Err(Errno::EAFNOSUPPORT))]
+#[case::inet6_full_length(V6, libc::AF_INET6, 28, Ok(()))]
+#[case::inet6_rfc2133_length(V6, libc::AF_INET6, 24, Ok(()))]
+#[case::inet6_below_rfc2133_length(V6, libc::AF_INET6, 23, Err(Errno::EINVAL))]
+#[case::inet6_given_an_inet_address(V6, libc::AF_INET, 28, Err(Errno::EAFNOSUPPORT))]
+fn bind_checks_the_address_length_and_family(
+    #[case] family: Family,
+    #[case] sa_family: i32,
+    #[case] len: usize,
+    #[case] expected: Result<(), Errno>,
+) {
+    claim("fundamentals.sockaddr.kernel-checks-length-and-family")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let sock = peers::socket(family.domain(), Type::DGRAM);
+            let ip = if sa_family == libc::AF_INET {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
+            };
+            let got = sock
+                .bind(&raw_inet_addr(sa_family, ip, 0, len))
+                .map_err(errno);
+            ctx.observe("bind", format!("{got:?}"));
+            assert_eq!(
+                got, expected,
+                "bind with sa_family {sa_family}, addrlen {len}"
+            );
+        });
+}
+
+extern "C" {
+    // glibc's exported byte-order functions (the C headers may inline them as macros).
+    fn htons(host: u16) -> u16;
+    fn ntohs(net: u16) -> u16;
+    fn htonl(host: u32) -> u32;
+    fn ntohl(net: u32) -> u32;
+    // glibc's text conversions, which neither libc (the crate), nix nor socket2 declare.
+    #[link_name = "inet_ntop"]
+    fn c_inet_ntop(
+        af: libc::c_int,
+        src: *const libc::c_void,
+        dst: *mut libc::c_char,
+        size: libc::socklen_t,
+    ) -> *const libc::c_char;
+    #[link_name = "inet_pton"]
+    fn c_inet_pton(
+        af: libc::c_int,
+        src: *const libc::c_char,
+        dst: *mut libc::c_void,
+    ) -> libc::c_int;
+}
+
+#[test]
+fn htons_and_htonl_store_big_endian_and_ntoh_undoes_them() {
+    claim("fundamentals.byteorder.htons-ntohs").run(|ctx| {
+        for x in 0..=u16::MAX {
+            // SAFETY: pure functions of their argument.
+            let (net, back) = unsafe { (htons(x), ntohs(htons(x))) };
+            assert_eq!(net.to_ne_bytes(), x.to_be_bytes(), "htons({x}) in memory");
+            assert_eq!(back, x, "ntohs(htons({x}))");
+        }
+        ctx.observe("u16_values_checked", 65536);
+        ctx.observe("host_is_little_endian", cfg!(target_endian = "little"));
+        ctx.property(1024, any::<u32>(), |x| {
+            // SAFETY: pure functions of their argument.
+            let (net, back) = unsafe { (htonl(x), ntohl(htonl(x))) };
+            prop_assert_eq!(net.to_ne_bytes(), x.to_be_bytes());
+            prop_assert_eq!(back, x);
+            Ok(())
+        });
+    });
+}
+
+#[test]
+fn ports_and_addresses_are_big_endian_on_the_wire() {
+    claim("fundamentals.byteorder.network-order-on-the-wire")
+        .and("fundamentals.tips.mind-the-byte-order")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let netns = ctx.netns();
+            let eth_p_all = (libc::ETH_P_ALL as u16).to_be();
+            let sniffer = peers::bounded(
+                Socket::new(
+                    Domain::PACKET,
+                    Type::DGRAM,
+                    Some(Protocol::from(eth_p_all as i32)),
+                )
+                .expect("AF_PACKET socket in the sandbox"),
+            );
+            let rx = peers::socket(Domain::IPV4, Type::DGRAM);
+            rx.bind(&V4.any_port().into()).expect("bind receiver");
+            let tx = peers::socket(Domain::IPV4, Type::DGRAM);
+            tx.bind(&V4.any_port().into()).expect("bind sender");
+            let (src, dst) = (peers::local(&tx).port(), peers::local(&rx).port());
+            let raw = addr_bytes(&tx.local_addr().expect("getsockname"));
+            ctx.observe("sockaddr_in_bytes", format!("{raw:02x?}"));
+            assert_eq!(
+                raw[2..4],
+                src.to_be_bytes(),
+                "sin_port as stored by getsockname"
+            );
+            assert_eq!(
+                raw[4..8],
+                [127, 0, 0, 1],
+                "sin_addr as stored by getsockname"
+            );
+            tx.send_to(b"byte order", &peers::local(&rx).into())
+                .expect("send one datagram");
+            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+            let header =
+                harness::wait::until(harness::wait::STEP, "capturing the datagram", || {
+                    let n = sniffer.recv(&mut buf).expect("capture on lo");
+                    // SAFETY: recv initialised the first `n` bytes.
+                    let pkt: Vec<u8> = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+                    let udp = pkt.get(ihl..ihl + 8)?;
+                    (pkt[0] >> 4 == 4 && pkt[9] == 17 && udp[2..4] == dst.to_be_bytes())
+                        .then(|| (pkt[12..16].to_vec(), udp.to_vec()))
+                });
+            let (ip_src, udp) = header;
+            ctx.observe("captured_udp_header", format!("{udp:02x?}"));
+            ctx.observe("source_port", src);
+            assert_eq!(udp[0..2], src.to_be_bytes(), "source port on the wire");
+            assert_eq!(ip_src, [127, 0, 0, 1], "source address on the wire");
+            let table = std::fs::read_to_string(netns.proc_net("udp")).expect("/proc/net/udp");
+            let line = table
+                .lines()
+                .find(|l| l.contains(&format!(":{src:04X} ")))
+                .expect("the sender in /proc/net/udp")
+                .trim()
+                .to_string();
+            ctx.observe("proc_net_udp_line", &line);
+            let local = line
+                .split_whitespace()
+                .nth(1)
+                .expect("local_address column");
+            let want = format!("{:08X}:{src:04X}", u32::from_ne_bytes([127, 0, 0, 1]));
+            assert_eq!(
+                local, want,
+                "/proc/net/udp prints the raw s_addr word and the port"
+            );
+        });
+}
+
+#[test]
+fn forgetting_htons_binds_the_byte_swapped_port() {
+    claim("fundamentals.byteorder.forgetting-htons")
+        .and("fundamentals.tips.mind-the-byte-order")
+        .in_netns()
+        .limit(Duration::from_secs(15))
+        .run(|ctx| {
+            ctx.property(256, 1..=u16::MAX, |port| {
+                let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+                // `addr.sin_port = port;` — the host-order value, htons forgotten.
+                let addr = raw_inet_addr(libc::AF_INET, Ipv4Addr::LOCALHOST.into(), port, 16);
+                sock.bind(&addr)
+                    .map_err(|e| TestCaseError::fail(format!("bind: {e}")))?;
+                let bound = peers::local(&sock).port();
+                prop_assert_eq!(
+                    bound,
+                    port.swap_bytes(),
+                    "asked (without htons) for {}",
+                    port
+                );
+                Ok(())
+            });
+            ctx.observe(
+                "example",
+                format!(
+                    "sin_port = 8080 without htons binds port {}",
+                    8080u16.swap_bytes()
+                ),
+            );
+        });
+}
+
+fn inet_ntop(family: i32, bytes: &[u8]) -> String {
+    let mut out = [0 as libc::c_char; 64];
+    // SAFETY: `bytes` holds an in_addr/in6_addr for `family`; `out` is larger than
+    // INET6_ADDRSTRLEN and inet_ntop writes a NUL-terminated string into it.
+    let p = unsafe {
+        c_inet_ntop(
+            family,
+            bytes.as_ptr().cast(),
+            out.as_mut_ptr(),
+            out.len() as libc::socklen_t,
+        )
+    };
+    assert!(!p.is_null(), "inet_ntop failed: {}", Errno::last());
+    // SAFETY: inet_ntop returned `out`, now holding a NUL-terminated string.
+    unsafe { CStr::from_ptr(out.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn inet_pton(family: i32, text: &str) -> Option<Vec<u8>> {
+    let text = CString::new(text).ok()?;
+    let mut out = [0u8; 16];
+    // SAFETY: `text` is NUL-terminated and `out` has room for an in6_addr.
+    let rc = unsafe { c_inet_pton(family, text.as_ptr(), out.as_mut_ptr().cast()) };
+    let len = if family == libc::AF_INET { 4 } else { 16 };
+    (rc == 1).then(|| out[..len].to_vec())
+}
+
+#[rstest]
+fn inet_pton_and_inet_ntop_round_trip(#[values(V4, V6)] family: Family) {
+    claim("fundamentals.addr.inet-pton-ntop").run(move |ctx| match family {
+        V4 => {
+            ctx.property(2048, any::<[u8; 4]>(), |bytes| {
+                let text = inet_ntop(libc::AF_INET, &bytes);
+                prop_assert_eq!(&text, &Ipv4Addr::from(bytes).to_string());
+                prop_assert_eq!(inet_pton(libc::AF_INET, &text), Some(bytes.to_vec()));
+                Ok(())
+            });
+            ctx.observe("example", inet_ntop(libc::AF_INET, &[192, 0, 2, 1]));
+        }
+        V6 => {
+            ctx.property(2048, any::<[u8; 16]>(), |bytes| {
+                let text = inet_ntop(libc::AF_INET6, &bytes);
+                prop_assert_eq!(text.parse::<Ipv6Addr>().ok(), Some(Ipv6Addr::from(bytes)));
+                prop_assert_eq!(inet_pton(libc::AF_INET6, &text), Some(bytes.to_vec()));
+                Ok(())
+            });
+            let mapped = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped().octets();
+            ctx.observe("example", inet_ntop(libc::AF_INET6, &mapped));
+        }
+    });
+}
+
+#[rstest]
+#[case::three_parts("127.1")]
+#[case::hex_part("0x7f.0.0.1")]
+#[case::leading_zero("010.0.0.1")]
+#[case::octet_too_big("256.0.0.1")]
+#[case::trailing_dot("1.2.3.4.")]
+fn inet_pton_accepts_only_dotted_quads(#[case] text: &'static str) {
+    claim("fundamentals.addr.inet-pton-strict").run(move |ctx| {
+        let got = inet_pton(libc::AF_INET, text);
+        ctx.observe(text, format!("{got:?}"));
+        assert_eq!(got, None, "inet_pton(AF_INET, {text:?})");
+    });
+}
+
+#[rstest]
+fn bind_names_a_socket_once(#[values(V4, V6)] family: Family) {
+    claim("fundamentals.bind.names-a-socket-once")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let sock = peers::socket(family.domain(), Type::STREAM);
+            let before = peers::local(&sock);
+            ctx.observe("getsockname_before_bind", before.to_string());
+            assert_eq!(before, SocketAddr::new(family.unspecified(), 0));
+            sock.bind(&family.any_port().into()).expect("first bind");
+            let after = peers::local(&sock);
+            ctx.observe("getsockname_after_bind", after.to_string());
+            assert_eq!(after.ip(), family.loopback());
+            assert_ne!(after.port(), 0);
+            let again = sock.bind(&family.any_port().into()).map_err(errno);
+            ctx.observe("second_bind", format!("{again:?}"));
+            assert_eq!(again, Err(Errno::EINVAL), "binding a bound socket again");
+            let unbound = peers::socket(family.domain(), Type::STREAM);
+            unbound.listen(1).expect("listen without bind");
+            let auto = peers::local(&unbound);
+            ctx.observe("listen_without_bind", auto.to_string());
+            assert_ne!(auto.port(), 0, "listen autobinds an ephemeral port");
+        });
+}
+
+#[rstest]
+fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
+    claim("fundamentals.bind.port-zero-ephemeral")
+        .needs_ipv6(family.is_v6())
+        .limit(Duration::from_secs(15))
+        .run(move |ctx| {
+            let (lo, hi) = privileges::sysctl_range("net.ipv4.ip_local_port_range")
+                .expect("read ip_local_port_range");
+            ctx.observe("ip_local_port_range", format!("{lo} {hi}"));
+            ctx.property(256, proptest::bool::ANY, |stream| {
+                let ty = if stream { Type::STREAM } else { Type::DGRAM };
+                let sock = Socket::new(family.domain(), ty, None).expect("socket");
+                sock.bind(&family.any_port().into()).expect("bind port 0");
+                let port = u32::from(peers::local(&sock).port());
+                prop_assert!(
+                    (lo..=hi).contains(&port),
+                    "port {} outside {}..={}",
+                    port,
+                    lo,
+                    hi
+                );
+                Ok(())
+            });
+        });
+}
+
+#[rstest]
+fn port_zero_stays_inside_a_narrowed_range(#[values(Type::STREAM, Type::DGRAM)] ty: Type) {
+    claim("fundamentals.bind.port-zero-ephemeral")
+        .and("fundamentals.bind.eaddrinuse")
+        .in_netns()
+        .run(move |ctx| {
+            let netns = ctx.netns();
+            netns.write_sysctl("net.ipv4.ip_local_port_range", "40000 40007");
+            let mut held = Vec::new();
+            let mut ports = Vec::new();
+            for _ in 0..8 {
+                let sock = peers::socket(Domain::IPV4, ty);
+                sock.bind(&V4.any_port().into())
+                    .expect("bind port 0 in a range of 8");
+                ports.push(peers::local(&sock).port());
+                held.push(sock);
+            }
+            ports.sort_unstable();
+            ctx.observe("range", "40000 40007");
+            ctx.observe("ports_given", &ports);
+            assert_eq!(ports, (40000..=40007).collect::<Vec<u16>>());
+            let ninth = peers::socket(Domain::IPV4, ty);
+            let exhausted = ninth.bind(&V4.any_port().into()).map_err(errno);
+            ctx.observe("ninth_bind", format!("{exhausted:?}"));
+            assert_eq!(
+                exhausted,
+                Err(Errno::EADDRINUSE),
+                "bind port 0 with the range used up"
+            );
+        });
+}
+
+#[rstest]
+fn bind_refuses_a_port_in_use(
+    #[values(V4, V6)] family: Family,
+    #[values(Type::STREAM, Type::DGRAM)] ty: Type,
+) {
+    claim("fundamentals.bind.eaddrinuse")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let first = peers::socket(family.domain(), ty);
+            first.bind(&family.any_port().into()).expect("first bind");
+            let taken = peers::local(&first);
+            let second = peers::socket(family.domain(), ty);
+            let same = second.bind(&taken.into()).map_err(errno);
+            ctx.observe("same_address", format!("{same:?}"));
+            assert_eq!(same, Err(Errno::EADDRINUSE));
+            let wildcard = SocketAddr::new(family.unspecified(), taken.port());
+            let wild = second.bind(&wildcard.into()).map_err(errno);
+            ctx.observe("wildcard_same_port", format!("{wild:?}"));
+            assert_eq!(wild, Err(Errno::EADDRINUSE));
+        });
+}
+
+#[test]
+fn unprivileged_bind_below_the_start_is_eacces() {
+    claim("fundamentals.bind.eacces-privileged-port")
+        .in_netns()
+        .limit(Duration::from_secs(20))
+        .run(|ctx| {
+            let netns = ctx.netns();
+            let default = privileges::sysctl("net.ipv4.ip_unprivileged_port_start")
+                .expect("read ip_unprivileged_port_start");
+            ctx.observe("ip_unprivileged_port_start_default", &default);
+            let as_root = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+            let root_bind = as_root.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 80)).into());
+            ctx.observe(
+                "namespace_root_binds_80",
+                format!("{:?}", root_bind.map_err(errno)),
+            );
+            let cases = (1u32..30000, 1u16..=u16::MAX);
+            ctx.property(64, cases, |(start, port)| {
+                netns.write_sysctl("net.ipv4.ip_unprivileged_port_start", &start.to_string());
+                let got = privileges::as_unprivileged("bind", harness::wait::STEP, || {
+                    let s = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(errno)?;
+                    s.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+                        .map_err(errno)?;
+                    Ok(0)
+                })
+                .map_err(TestCaseError::fail)?;
+                let want = if u32::from(port) < start {
+                    Err(Errno::EACCES)
+                } else {
+                    Ok(0)
+                };
+                prop_assert_eq!(
+                    got,
+                    want,
+                    "unprivileged bind of port {} with start {}",
+                    port,
+                    start
+                );
+                Ok(())
+            });
+        });
+}
+
+/// Which IPv4 addresses bind(2) accepts in a namespace whose only interface is `lo`.
+fn bindable_without_freebind(ip: Ipv4Addr) -> bool {
+    ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast()
+}
+
+#[test]
+fn bind_to_an_address_not_on_the_machine_is_eaddrnotavail() {
+    claim("fundamentals.bind.eaddrnotavail")
+        .in_netns()
+        .limit(Duration::from_secs(15))
+        .run(|ctx| {
+            ctx.property(512, any::<u32>(), |raw| {
+                let ip = Ipv4Addr::from(raw);
+                let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+                let got = sock.bind(&SocketAddr::from((ip, 0)).into()).map_err(errno);
+                let want = if bindable_without_freebind(ip) {
+                    Ok(())
+                } else {
+                    Err(Errno::EADDRNOTAVAIL)
+                };
+                prop_assert_eq!(got, want, "bind({})", ip);
+                Ok(())
+            });
+            let doc = Ipv4Addr::new(192, 0, 2, 1);
+            let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+            let plain = sock.bind(&SocketAddr::from((doc, 0)).into()).map_err(errno);
+            ctx.observe("bind_192.0.2.1", format!("{plain:?}"));
+            sock.set_freebind_v4(true).expect("IP_FREEBIND");
+            let free = sock.bind(&SocketAddr::from((doc, 0)).into()).map_err(errno);
+            ctx.observe("bind_192.0.2.1_with_IP_FREEBIND", format!("{free:?}"));
+            assert_eq!(free, Ok(()), "IP_FREEBIND allows a non-local address");
+            if harness::evidence::ipv6_available() {
+                let v6 = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
+                let doc6: Ipv6Addr = "2001:db8::1".parse().expect("address");
+                let got = v6.bind(&SocketAddr::from((doc6, 0)).into()).map_err(errno);
+                ctx.observe("bind_2001:db8::1", format!("{got:?}"));
+                assert_eq!(got, Err(Errno::EADDRNOTAVAIL));
+            }
+        });
+}
+
+#[test]
+fn every_loopback_address_is_bindable_and_reachable() {
+    claim("fundamentals.bind.loopback-slash-8")
+        .limit(Duration::from_secs(15))
+        .run(|ctx| {
+            ctx.property(128, any::<[u8; 3]>(), |[a, b, c]| {
+                let ip = Ipv4Addr::new(127, a, b, c);
+                let listener = peers::socket(Domain::IPV4, Type::STREAM);
+                listener
+                    .bind(&SocketAddr::from((ip, 0)).into())
+                    .map_err(|e| TestCaseError::fail(format!("bind {ip}: {e}")))?;
+                listener.listen(1).expect("listen");
+                let addr = peers::local(&listener);
+                prop_assert_eq!(addr.ip(), IpAddr::V4(ip));
+                let client = peers::socket(Domain::IPV4, Type::STREAM);
+                client
+                    .connect(&addr.into())
+                    .map_err(|e| TestCaseError::fail(format!("connect {addr}: {e}")))?;
+                let (_server, peer) = peers::accept(&listener, "loopback connection");
+                prop_assert!(peer.as_socket().is_some_and(|p| p.ip().is_loopback()));
+                Ok(())
+            });
+        });
+}
+
+#[test]
+fn dual_stack_listener_sees_ipv4_clients_as_mapped() {
+    claim("fundamentals.bind.ipv6-dual-stack")
+        .in_netns()
+        .needs_ipv6(true)
+        .run(|ctx| {
+            let bindv6only = privileges::sysctl("net.ipv6.bindv6only").expect("read bindv6only");
+            ctx.observe("net.ipv6.bindv6only", &bindv6only);
+            let listener = peers::socket(Domain::IPV6, Type::STREAM);
+            ctx.observe(
+                "IPV6_V6ONLY_default",
+                listener.only_v6().expect("IPV6_V6ONLY"),
+            );
+            listener
+                .bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)).into())
+                .expect("bind [::]:0");
+            listener.listen(1).expect("listen");
+            let port = peers::local(&listener).port();
+            let client = peers::socket(Domain::IPV4, Type::STREAM);
+            client
+                .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+                .expect("IPv4 connect to the IPv6 listener");
+            let (_server, peer) = peers::accept(&listener, "IPv4 client on the IPv6 listener");
+            let peer = peer.as_socket().expect("an IP peer");
+            ctx.observe("peer_address", peer.to_string());
+            assert_eq!(
+                peer.ip(),
+                IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
+                "the IPv4 client appears as ::ffff:127.0.0.1"
+            );
+        });
+}
+
+#[rstest]
+fn v6only_decides_whether_ipv4_shares_the_port(#[values(false, true)] v6only: bool) {
+    claim("fundamentals.bind.ipv6-v6only")
+        .in_netns()
+        .needs_ipv6(true)
+        .run(move |ctx| {
+            let listener = peers::socket(Domain::IPV6, Type::STREAM);
+            listener.set_only_v6(v6only).expect("IPV6_V6ONLY");
+            listener
+                .bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)).into())
+                .expect("bind [::]:0");
+            listener.listen(1).expect("listen");
+            let port = peers::local(&listener).port();
+            let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let client = peers::socket(Domain::IPV4, Type::STREAM);
+            let connect = client.connect(&v4.into()).map_err(errno);
+            ctx.observe("ipv4_connect", format!("{connect:?}"));
+            let other = peers::socket(Domain::IPV4, Type::STREAM);
+            let bind = other.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into());
+            let bind = bind.map_err(errno);
+            ctx.observe("ipv4_bind_same_port", format!("{bind:?}"));
+            if v6only {
+                assert_eq!(connect, Err(Errno::ECONNREFUSED));
+                assert_eq!(bind, Ok(()));
+            } else {
+                assert_eq!(connect, Ok(()));
+                assert_eq!(bind, Err(Errno::EADDRINUSE));
+            }
+        });
+}
+
+#[test]
+fn getsockname_returns_the_bound_address() {
+    claim("fundamentals.bind.getsockname-round-trip")
+        .in_netns()
+        .limit(Duration::from_secs(15))
+        .run(|ctx| {
+            let v6 = harness::evidence::ipv6_available();
+            ctx.observe("ipv6", v6);
+            let strategy = (any::<bool>(), any::<[u8; 3]>(), 1..=u16::MAX);
+            ctx.property(256, strategy, |(use_v6, [a, b, c], port)| {
+                let addr = if use_v6 && v6 {
+                    SocketAddr::from((Ipv6Addr::LOCALHOST, port))
+                } else {
+                    SocketAddr::from((Ipv4Addr::new(127, a, b, c), port))
+                };
+                let sock =
+                    Socket::new(Domain::for_address(addr), Type::DGRAM, None).expect("socket");
+                sock.bind(&addr.into())
+                    .map_err(|e| TestCaseError::fail(format!("bind {addr}: {e}")))?;
+                prop_assert_eq!(peers::local(&sock), addr);
+                Ok(())
+            });
+        });
+}
