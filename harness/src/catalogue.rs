@@ -85,9 +85,12 @@ pub struct Catalogue {
     pub claims: Vec<Claim>,
 }
 
-/// `fixtures/claims` of this workspace.
+/// `$SOCKET_CLAIMS_CATALOGUE`, else `fixtures/claims` of this workspace (a test binary run
+/// elsewhere, such as in a kernel-matrix VM, is told where its copy is).
 pub fn default_dir() -> PathBuf {
-    crate::workspace_root().join("fixtures").join("claims")
+    std::env::var_os("SOCKET_CLAIMS_CATALOGUE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("fixtures").join("claims"))
 }
 
 /// The workspace catalogue, loaded once per process.

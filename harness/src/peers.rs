@@ -317,3 +317,50 @@ pub fn echo(sock: Socket) -> Peer<usize> {
         }
     })
 }
+
+/// The TCP state of a connected or listening socket (`ESTABLISHED`, `LISTEN`, `SYN_SENT`,
+/// `CLOSE_WAIT`, …) as the kernel lists it in /proc/net/tcp{,6} of the caller's namespace,
+/// with the queue column (`tx_queue:rx_queue`; for a listener, max backlog : accept queue).
+pub fn tcp_state(sock: &Socket) -> Option<(&'static str, String)> {
+    const STATES: [&str; 12] = [
+        "ESTABLISHED",
+        "SYN_SENT",
+        "SYN_RECV",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "TIME_WAIT",
+        "CLOSE",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "LISTEN",
+        "CLOSING",
+        "NEW_SYN_RECV",
+    ];
+    let local = local(sock);
+    // A listener's remote is 0:0; a connecting socket has no peer name yet: any remote matches.
+    let remote_port = if sock.is_listener().unwrap_or(false) {
+        Some(0)
+    } else {
+        sock.peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+    };
+    let file = if local.is_ipv4() { "tcp" } else { "tcp6" };
+    let table = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")).ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let port = |col: &str| {
+            col.rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+        };
+        let remote = port(cols.get(2)?);
+        (port(cols.get(1)?) == Some(local.port()) && remote_port.is_none_or(|p| remote == Some(p)))
+            .then(|| {
+                let st = usize::from_str_radix(cols[3], 16).ok()?;
+                Some((*STATES.get(st.checked_sub(1)?)?, cols[4].to_string()))
+            })
+            .flatten()
+    })
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Gid, Uid};
+use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
 use serde::Serialize;
 
 use crate::wait;
@@ -142,84 +142,109 @@ impl Privileges {
 /// The uid/gid an unprivileged child switches to when the suite runs as real root.
 pub const NOBODY: u32 = 65534;
 
+/// A forked copy of the calling thread running a closure (a multi-process server's worker, a
+/// process whose SIGPIPE is at its default). Killed and reaped if dropped unfinished.
+pub struct Forked {
+    pid: Pid,
+    what: String,
+    reaped: bool,
+}
+
+/// Forks; the child runs `f` and exits with the code it returns (101 if it panics).
+///
+/// `f` runs in a copy of the calling thread, in its network namespace, with copies of all
+/// descriptors; it must only make system calls and return (no locks held by other threads).
+pub fn fork_child(what: &str, f: impl FnOnce() -> i32) -> Forked {
+    // SAFETY: the child runs only `f` (system calls on inherited descriptors), then `_exit`s
+    // without unwinding into the parent's state; glibc makes malloc usable after fork.
+    match unsafe { fork() }.unwrap_or_else(|e| panic!("fork for {what}: {e}")) {
+        ForkResult::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+            // SAFETY: `_exit` ends the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => Forked {
+            pid: child,
+            what: what.to_string(),
+            reaped: false,
+        },
+    }
+}
+
+impl Forked {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// How the child ended; fails the test, naming the child, if it runs past `limit`.
+    pub fn wait(mut self, limit: Duration) -> WaitStatus {
+        let deadline = wait::Deadline::after(limit, format!("child process: {}", self.what));
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {
+                    deadline.remaining();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(status) => {
+                    self.reaped = true;
+                    return status;
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => panic!("waitpid for {}: {e}", self.what),
+            }
+        }
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = waitpid(self.pid, None);
+        }
+    }
+}
+
 /// Runs `f` in a forked child that holds no capabilities: as real root it becomes uid/gid
 /// 65534 (nobody); inside a user namespace, where 65534 is unmapped, it drops every capability.
-/// Returns what `f` returned, or an error naming why the child did not report (timeout, crash).
-///
-/// `f` runs in a copy of the calling thread, in its network namespace; it must only make
-/// system calls and return (no locks held by other threads may be needed).
+/// Returns what `f` returned, or an error naming why the child did not report.
 pub fn as_unprivileged<F>(what: &str, limit: Duration, f: F) -> Result<Result<i64, Errno>, String>
 where
     F: FnOnce() -> Result<i64, Errno>,
 {
     let (read_end, write_end) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     let drop_to_nobody = can_become_nobody();
-    // SAFETY: the child runs only `drop_privileges`, `f` (system calls on its own sockets) and a
-    // write to the pipe, then `_exit`s without unwinding into the parent's state; glibc makes
-    // malloc usable after fork.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => {
-            drop(read_end);
-            let outcome = match drop_privileges(drop_to_nobody) {
-                Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                    .unwrap_or(Err(Errno::UnknownErrno)),
-                Err(e) => Err(e),
-            };
-            let (tag, value): (i64, i64) = match outcome {
-                Ok(v) => (0, v),
-                Err(e) => (1, e as i64),
-            };
-            let mut msg = [0u8; 16];
-            msg[..8].copy_from_slice(&tag.to_ne_bytes());
-            msg[8..].copy_from_slice(&value.to_ne_bytes());
-            let _ = nix::unistd::write(&write_end, &msg);
-            // SAFETY: `_exit` ends the child without running the parent's atexit handlers.
-            unsafe { libc::_exit(0) }
-        }
-        ForkResult::Parent { child } => {
-            drop(write_end);
-            let mut msg = [0u8; 16];
-            let got = if wait::poll_readable(read_end.as_fd(), limit) {
-                nix::unistd::read(&read_end, &mut msg).unwrap_or(0)
-            } else {
-                0
-            };
-            if got != msg.len() {
-                let _ = kill(child, Signal::SIGKILL);
-            }
-            reap(child, limit);
-            if got != msg.len() {
-                return Err(format!(
-                    "unprivileged child for {what} did not report within {limit:?}"
-                ));
-            }
-            let tag = i64::from_ne_bytes(msg[..8].try_into().expect("8 bytes"));
-            let value = i64::from_ne_bytes(msg[8..].try_into().expect("8 bytes"));
-            Ok(if tag == 0 {
-                Ok(value)
-            } else {
-                Err(Errno::from_raw(value as i32))
-            })
-        }
+    let child = fork_child(what, || {
+        let outcome = drop_privileges(drop_to_nobody).and_then(|()| f());
+        let (tag, value): (i64, i64) = match outcome {
+            Ok(v) => (0, v),
+            Err(e) => (1, e as i64),
+        };
+        let mut msg = [0u8; 16];
+        msg[..8].copy_from_slice(&tag.to_ne_bytes());
+        msg[8..].copy_from_slice(&value.to_ne_bytes());
+        i32::from(nix::unistd::write(&write_end, &msg) != Ok(msg.len()))
+    });
+    drop(write_end);
+    let mut msg = [0u8; 16];
+    let got = if wait::poll_readable(read_end.as_fd(), limit) {
+        nix::unistd::read(&read_end, &mut msg).unwrap_or(0)
+    } else {
+        0
+    };
+    if got != msg.len() {
+        return Err(format!(
+            "unprivileged child for {what} did not report within {limit:?}"
+        ));
     }
-}
-
-/// Waits for a child (already told to finish or killed) without blocking past `limit`.
-fn reap(child: nix::unistd::Pid, limit: Duration) {
-    let deadline = wait::Deadline::after(limit, "reaping an unprivileged child");
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) if !deadline.expired() => {
-                std::thread::sleep(Duration::from_millis(2))
-            }
-            Ok(WaitStatus::StillAlive) => {
-                let _ = kill(child, Signal::SIGKILL);
-                let _ = waitpid(child, None);
-                return;
-            }
-            _ => return,
-        }
-    }
+    child.wait(limit);
+    let tag = i64::from_ne_bytes(msg[..8].try_into().expect("8 bytes"));
+    let value = i64::from_ne_bytes(msg[8..].try_into().expect("8 bytes"));
+    Ok(if tag == 0 {
+        Ok(value)
+    } else {
+        Err(Errno::from_raw(value as i32))
+    })
 }
 
 /// Real root (uid 0 mapped to 0 in the initial user namespace) can switch to nobody; root inside

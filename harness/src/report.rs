@@ -335,13 +335,18 @@ fn observed_summary(c: &ClaimResult) -> String {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let part = format!("{k}={v}");
+            // Tables of many values stay in report.json; the Markdown cell names them.
+            let part = if v.chars().count() > 160 {
+                format!("{k}=(see report.json)")
+            } else {
+                format!("{k}={v}")
+            };
             if !parts.contains(&part) {
                 parts.push(part);
             }
         }
     }
-    first_line(&parts.join("; "), 400)
+    first_line(&parts.join("; "), 600)
 }
 
 fn first_line(s: &str, max: usize) -> String {

@@ -12,6 +12,7 @@ cargo claims — check the course's socket claims against the running kernel
 
 USAGE:
     cargo claims [OPTIONS]
+    cargo claims matrix --help     the suite under several kernels (see README)
 
 Builds and runs the whole suite (cargo test), then prints every claim of the catalogue as
 holds / FAILS / skipped (reason) / pending, and writes target/claims/report.md and
@@ -70,7 +71,11 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
 }
 
 fn main() -> ExitCode {
-    let opts = match parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "matrix") {
+        return harness::matrix::main(args[1..].to_vec());
+    }
+    let opts = match parse(args.into_iter()) {
         Ok(Some(opts)) => opts,
         Ok(None) => {
             println!("{USAGE}");

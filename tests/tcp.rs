@@ -1,0 +1,897 @@
+//! Section 07-10 (TCP programming) and the overview's TCP claims: the server lifecycle,
+//! nonblocking mode, errors and reconnection, timeouts, the byte stream, multi-process servers,
+//! connection reuse and keep-alive.
+
+use std::mem::MaybeUninit;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use harness::peers::{self, Family};
+use harness::privileges::{fork_child, sysctl};
+use harness::wait::{self, STEP};
+use harness::{claim, Cap};
+use nix::errno::Errno;
+use nix::poll::PollFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use proptest::prelude::*;
+use rstest::rstest;
+use socket2::{Domain, Socket, TcpKeepalive, Type};
+
+use Family::{V4, V6};
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// Reads once into a plain buffer.
+fn recv_some(sock: &Socket, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
+    let n = sock.recv(&mut buf).map_err(errno)?;
+    // SAFETY: recv initialised the first `n` bytes.
+    Ok(buf[..n]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect())
+}
+
+/// A port on loopback that nothing listens on: bound (so nobody else gets it) but not
+/// listening, so a SYN to it is answered with RST.
+fn closed_port(family: Family) -> (Socket, SocketAddr) {
+    let holder = peers::socket(family.domain(), Type::STREAM);
+    holder.bind(&family.any_port().into()).expect("bind port 0");
+    let addr = peers::local(&holder);
+    (holder, addr)
+}
+
+/// How a socket is put into nonblocking mode.
+#[derive(Clone, Copy, Debug)]
+enum Nonblocking {
+    /// `fcntl(fd, F_SETFL, O_NONBLOCK)` on an existing socket.
+    Fcntl,
+    /// `socket(…, SOCK_STREAM | SOCK_NONBLOCK, …)` at creation.
+    SockNonblock,
+}
+
+fn nonblocking_socket(family: Family, how: Nonblocking) -> Socket {
+    match how {
+        Nonblocking::Fcntl => {
+            let sock = peers::socket(family.domain(), Type::STREAM);
+            let fd = sock.as_fd();
+            let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).expect("F_GETFL");
+            let flags =
+                nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags)).expect("F_SETFL");
+            sock
+        }
+        Nonblocking::SockNonblock => peers::bounded(
+            Socket::new(family.domain(), Type::STREAM.nonblocking(), None)
+                .expect("socket with SOCK_NONBLOCK"),
+        ),
+    }
+}
+
+/// A listener whose accept queue is full (backlog 0, one connection queued): further SYNs are
+/// dropped, so a new connect stays in SYN_SENT until the queue has room.
+fn full_listener(family: Family) -> (Socket, SocketAddr, Socket) {
+    let listener = peers::socket(family.domain(), Type::STREAM);
+    listener.bind(&family.any_port().into()).expect("bind");
+    listener.listen(0).expect("listen(0)");
+    let addr = peers::local(&listener);
+    let queued = peers::socket(family.domain(), Type::STREAM);
+    queued.connect(&addr.into()).expect("first connection");
+    wait::until(
+        STEP,
+        "the first connection to fill the accept queue",
+        || {
+            let (_, queues) = peers::tcp_state(&listener)?;
+            (queues.split(':').nth(1)? != "00000000").then_some(())
+        },
+    );
+    (listener, addr, queued)
+}
+
+#[rstest]
+fn server_lifecycle_is_socket_bind_listen_accept(#[values(V4, V6)] family: Family) {
+    claim("tcp.lifecycle.socket-bind-listen-accept")
+        .and("tcp.lifecycle.accept-returns-new-fd-and-peer")
+        .and("tcp.lifecycle.names-agree")
+        .and("tcp.overview.http-server-on-tcp")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (listener, addr) = peers::tcp_listener(family);
+            ctx.observe("listener_state", peers::tcp_state(&listener).map(|s| s.0));
+            let client = peers::socket(family.domain(), Type::STREAM);
+            client.connect(&addr.into()).expect("connect");
+            let (server, peer) = peers::accept(&listener, "accept");
+            ctx.observe("listener_fd", listener.as_raw_fd());
+            ctx.observe("accepted_fd", server.as_raw_fd());
+            assert_ne!(
+                server.as_raw_fd(),
+                listener.as_raw_fd(),
+                "accept returns a new fd"
+            );
+            let peer = peer.as_socket().expect("an IP peer");
+            ctx.observe("accept_peer", peer.to_string());
+            assert_eq!(
+                peer,
+                peers::local(&client),
+                "accept's address is the client's"
+            );
+            let server_peer = server.peer_addr().expect("getpeername").as_socket();
+            let client_peer = client.peer_addr().expect("getpeername").as_socket();
+            assert_eq!(server_peer, Some(peers::local(&client)));
+            assert_eq!(client_peer, Some(peers::local(&server)));
+            assert_eq!(
+                peers::local(&server),
+                addr,
+                "the accepted socket has the listener's name"
+            );
+            client.send(b"GET / HTTP/1.0\r\n\r\n").expect("request");
+            let request = peers::recv_exact(&server, 18, "the request");
+            server.send(b"HTTP/1.0 200 OK\r\n\r\n").expect("response");
+            assert_eq!(request, b"GET / HTTP/1.0\r\n\r\n");
+            assert_eq!(
+                peers::recv_exact(&client, 19, "the response"),
+                b"HTTP/1.0 200 OK\r\n\r\n"
+            );
+        });
+}
+
+#[rstest]
+fn accept_on_a_socket_that_is_not_listening_is_einval(#[values(V4, V6)] family: Family) {
+    claim("tcp.lifecycle.accept-needs-listen")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (bound, _) = closed_port(family);
+            let got = bound.accept().map(drop).map_err(errno);
+            ctx.observe("accept_on_bound_socket", format!("{got:?}"));
+            assert_eq!(got, Err(Errno::EINVAL));
+        });
+}
+
+#[rstest]
+fn connect_to_a_port_without_listener_is_refused(#[values(V4, V6)] family: Family) {
+    claim("tcp.lifecycle.connect-refused")
+        .and("tcp.tips.handle-every-error")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (_holder, addr) = closed_port(family);
+            let client = peers::socket(family.domain(), Type::STREAM);
+            let got = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect", format!("{got:?}"));
+            assert_eq!(got, Err(Errno::ECONNREFUSED));
+        });
+}
+
+#[rstest]
+fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family) {
+    claim("tcp.lifecycle.handshake-before-accept")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (listener, addr) = peers::tcp_listener(family);
+            let clients: Vec<Socket> = (0..3)
+                .map(|_| {
+                    let c = peers::socket(family.domain(), Type::STREAM);
+                    c.connect(&addr.into())
+                        .expect("connect returns before any accept");
+                    c
+                })
+                .collect();
+            let states: Vec<&str> = clients
+                .iter()
+                .map(|c| peers::tcp_state(c).map_or("?", |s| s.0))
+                .collect();
+            ctx.observe("client_states_before_accept", &states);
+            assert!(states.iter().all(|s| *s == "ESTABLISHED"));
+            let queued = wait::until(STEP, "three connections in the accept queue", || {
+                let (_, q) = peers::tcp_state(&listener)?;
+                let n = u32::from_str_radix(q.split(':').nth(1)?, 16).ok()?;
+                (n == 3).then_some(n)
+            });
+            ctx.observe("accept_queue_length", queued);
+            clients[0].send(b"early").expect("send before accept");
+            let (first, _) = peers::accept(&listener, "first queued connection");
+            assert_eq!(
+                peers::recv_exact(&first, 5, "data sent before accept"),
+                b"early"
+            );
+        });
+}
+
+#[test]
+fn listen_backlog_is_capped_by_somaxconn() {
+    claim("tcp.lifecycle.backlog-capped-by-somaxconn")
+        .in_netns()
+        .run(|ctx| {
+            let netns = ctx.netns();
+            ctx.observe("host_somaxconn", sysctl("net.core.somaxconn").ok());
+            netns.write_sysctl("net.core.somaxconn", "4");
+            let (listener, addr) = peers::tcp_listener(Family::V4);
+            listener
+                .listen(100)
+                .expect("listen(100): more than somaxconn");
+            let clients: Vec<Socket> = (0..8)
+                .map(|_| {
+                    let c = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)
+                        .expect("socket");
+                    let _ = c.connect(&addr.into());
+                    c
+                })
+                .collect();
+            let queue = || {
+                let (_, q) = peers::tcp_state(&listener)?;
+                u32::from_str_radix(q.split(':').nth(1)?, 16).ok()
+            };
+            wait::until(STEP, "the accept queue to fill", || {
+                queue().filter(|n| *n >= 5)
+            });
+            // Further SYNs are dropped, not queued; give stragglers time to show up if they were.
+            std::thread::sleep(Duration::from_millis(50));
+            let queued = queue().expect("listener in /proc/net/tcp");
+            ctx.observe("listen_backlog_requested", 100);
+            ctx.observe("accept_queue_after_8_connects", queued);
+            assert_eq!(
+                queued, 5,
+                "the queue holds min(backlog, somaxconn) + 1 = 5 connections"
+            );
+            drop(clients);
+        });
+}
+
+#[rstest]
+fn nonblocking_connect_is_einprogress_then_writable(
+    #[values(V4, V6)] family: Family,
+    #[values(Nonblocking::Fcntl, Nonblocking::SockNonblock)] how: Nonblocking,
+) {
+    claim("tcp.nonblocking.connect-einprogress")
+        .and("tcp.nonblocking.connect-ealready-then-eisconn")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (listener, addr) = peers::tcp_listener(family);
+            let client = nonblocking_socket(family, how);
+            let started = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect", format!("{started:?}"));
+            assert_eq!(started, Err(Errno::EINPROGRESS));
+            let revents = wait::ready(
+                client.as_fd(),
+                PollFlags::POLLOUT,
+                STEP,
+                "connect to finish",
+            );
+            ctx.observe("poll", format!("{revents:?}"));
+            assert!(revents.contains(PollFlags::POLLOUT));
+            let so_error = client.take_error().expect("SO_ERROR");
+            ctx.observe("so_error", format!("{so_error:?}"));
+            assert!(so_error.is_none(), "SO_ERROR 0 after a successful connect");
+            // Calling connect again is how a program learns the outcome: the first call after
+            // completion reports it (0), later calls say the socket is connected.
+            let again = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect_again_after_pollout", format!("{again:?}"));
+            assert_eq!(again, Ok(()));
+            let third = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect_third_time", format!("{third:?}"));
+            assert_eq!(third, Err(Errno::EISCONN));
+            drop(peers::accept(&listener, "the nonblocking client"));
+        });
+}
+
+#[rstest]
+fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] family: Family) {
+    claim("tcp.nonblocking.connect-error-via-so-error")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (_holder, addr) = closed_port(family);
+            let client = nonblocking_socket(family, Nonblocking::SockNonblock);
+            let started = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect", format!("{started:?}"));
+            if started == Err(Errno::ECONNREFUSED) {
+                return; // refused before connect returned: also allowed by connect(2)
+            }
+            assert_eq!(started, Err(Errno::EINPROGRESS));
+            let revents = wait::ready(client.as_fd(), PollFlags::POLLOUT, STEP, "connect to fail");
+            ctx.observe("poll", format!("{revents:?}"));
+            let so_error = client
+                .take_error()
+                .expect("SO_ERROR")
+                .and_then(|e| e.raw_os_error());
+            ctx.observe(
+                "so_error",
+                so_error.map(|e| format!("{:?}", Errno::from_raw(e))),
+            );
+            assert_eq!(so_error, Some(libc::ECONNREFUSED));
+        });
+}
+
+#[rstest]
+fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
+    claim("tcp.nonblocking.connect-ealready-then-eisconn")
+        .needs_ipv6(family.is_v6())
+        .limit(Duration::from_secs(8))
+        .run(move |ctx| {
+            let (listener, addr, _queued) = full_listener(family);
+            let client = nonblocking_socket(family, Nonblocking::SockNonblock);
+            let first = client.connect(&addr.into()).map_err(errno);
+            assert_eq!(first, Err(Errno::EINPROGRESS));
+            ctx.observe(
+                "state_while_queue_full",
+                peers::tcp_state(&client).map(|s| s.0),
+            );
+            let again = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect_again_in_progress", format!("{again:?}"));
+            assert_eq!(again, Err(Errno::EALREADY));
+            drop(peers::accept(&listener, "make room in the queue"));
+            // The dropped SYN is retransmitted after the initial RTO (1 s on Linux).
+            wait::ready(
+                client.as_fd(),
+                PollFlags::POLLOUT,
+                Duration::from_secs(5),
+                "retried handshake",
+            );
+            let done = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect_after_established", format!("{done:?}"));
+            assert_eq!(
+                done,
+                Ok(()),
+                "the first connect after completion reports success"
+            );
+            let then = client.connect(&addr.into()).map_err(errno);
+            ctx.observe("connect_once_more", format!("{then:?}"));
+            assert_eq!(then, Err(Errno::EISCONN));
+        });
+}
+
+#[rstest]
+fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Family) {
+    claim("tcp.nonblocking.eagain-when-nothing-ready")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            pair.listener.set_nonblocking(true).expect("O_NONBLOCK");
+            let accept = pair.listener.accept().map(drop).map_err(errno);
+            ctx.observe("accept_empty_queue", format!("{accept:?}"));
+            assert_eq!(accept, Err(Errno::EAGAIN));
+            pair.server.set_nonblocking(true).expect("O_NONBLOCK");
+            let recv = recv_some(&pair.server, 16);
+            ctx.observe("recv_no_data", format!("{recv:?}"));
+            assert_eq!(recv, Err(Errno::EAGAIN));
+            let mut buf = [MaybeUninit::<u8>::uninit(); 16];
+            let dontwait = pair
+                .client
+                .recv_with_flags(&mut buf, libc::MSG_DONTWAIT)
+                .map_err(errno);
+            ctx.observe("recv_msg_dontwait", format!("{dontwait:?}"));
+            assert_eq!(dontwait, Err(Errno::EAGAIN));
+            ctx.observe(
+                "EAGAIN_equals_EWOULDBLOCK",
+                Errno::EAGAIN == Errno::EWOULDBLOCK,
+            );
+        });
+}
+
+#[rstest]
+fn send_into_a_full_buffer_is_partial_then_eagain(#[values(V4, V6)] family: Family) {
+    claim("tcp.nonblocking.partial-send-then-eagain")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            pair.client.set_send_buffer_size(4096).expect("SO_SNDBUF");
+            pair.server.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+            pair.client.set_nonblocking(true).expect("O_NONBLOCK");
+            let chunk = vec![0x5a; 65536];
+            let mut results = Vec::new();
+            let outcome = loop {
+                match pair.client.send(&chunk).map_err(errno) {
+                    Ok(n) => results.push(n),
+                    Err(e) => break e,
+                }
+                assert!(results.len() < 1000, "send never filled the buffer");
+            };
+            ctx.observe("send_results_before_error", &results);
+            ctx.observe("then", format!("{outcome:?}"));
+            assert_eq!(outcome, Errno::EAGAIN);
+            assert!(
+                results.iter().any(|n| *n < chunk.len()),
+                "a send took only part of the chunk"
+            );
+        });
+}
+
+#[rstest]
+fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
+    claim("tcp.errors.epipe-after-peer-close")
+        .and("tcp.tips.handle-every-error")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            drop(pair.server);
+            let first = pair
+                .client
+                .send_with_flags(b"one", libc::MSG_NOSIGNAL)
+                .map_err(errno);
+            ctx.observe("first_send", format!("{first:?}"));
+            assert_eq!(
+                first,
+                Ok(3),
+                "the first write after the peer's close is accepted"
+            );
+            wait::ready(
+                pair.client.as_fd(),
+                PollFlags::POLLHUP,
+                STEP,
+                "the peer's RST",
+            );
+            let second = pair
+                .client
+                .send_with_flags(b"two", libc::MSG_NOSIGNAL)
+                .map_err(errno);
+            ctx.observe("second_send", format!("{second:?}"));
+            assert_eq!(second, Err(Errno::EPIPE));
+        });
+}
+
+#[test]
+fn sigpipe_kills_a_writer_that_did_not_ask_for_msg_nosignal() {
+    claim("tcp.errors.sigpipe-unless-nosignal").run(|ctx| {
+        let pair = peers::tcp_pair(V4);
+        drop(pair.server);
+        pair.client
+            .send_with_flags(b"one", libc::MSG_NOSIGNAL)
+            .expect("first write");
+        wait::ready(
+            pair.client.as_fd(),
+            PollFlags::POLLHUP,
+            STEP,
+            "the peer's RST",
+        );
+        let child = fork_child("writer with SIGPIPE at its default", || {
+            // SAFETY: restoring the default disposition is async-signal-safe.
+            unsafe {
+                nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+            }
+            .expect("SIGPIPE to default");
+            let _ = nix::unistd::write(&pair.client, b"two");
+            0
+        });
+        let status = child.wait(STEP);
+        ctx.observe("child", format!("{status:?}"));
+        assert!(matches!(
+            status,
+            WaitStatus::Signaled(_, Signal::SIGPIPE, _)
+        ));
+        let nosignal = pair
+            .client
+            .send_with_flags(b"3", libc::MSG_NOSIGNAL)
+            .map_err(errno);
+        ctx.observe("with_msg_nosignal", format!("{nosignal:?}"));
+        assert_eq!(nosignal, Err(Errno::EPIPE));
+    });
+}
+
+/// How the peer ends the connection abortively.
+#[derive(Clone, Copy, Debug)]
+enum Abort {
+    /// close(2) while received data is still unread: Linux sends RST.
+    CloseWithUnreadData,
+    /// SO_LINGER {on, 0} then close(2).
+    LingerZero,
+}
+
+#[rstest]
+fn read_after_the_peer_reset_is_econnreset(
+    #[values(V4, V6)] family: Family,
+    #[values(Abort::CloseWithUnreadData, Abort::LingerZero)] how: Abort,
+) {
+    claim("tcp.errors.econnreset-after-rst")
+        .and("tcp.tips.reconnect")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            match how {
+                Abort::CloseWithUnreadData => {
+                    pair.client.send(b"unread").expect("send");
+                    wait::until(STEP, "the data to arrive", || {
+                        let mut b = [MaybeUninit::<u8>::uninit(); 8];
+                        pair.server.peek(&mut b).ok().filter(|n| *n == 6)
+                    });
+                }
+                Abort::LingerZero => pair
+                    .server
+                    .set_linger(Some(Duration::ZERO))
+                    .expect("SO_LINGER"),
+            }
+            drop(pair.server);
+            wait::ready(pair.client.as_fd(), PollFlags::POLLIN, STEP, "the RST");
+            let got = recv_some(&pair.client, 16);
+            ctx.observe("recv", format!("{got:?}"));
+            assert_eq!(got, Err(Errno::ECONNRESET));
+            let again = pair
+                .client
+                .connect(&peers::local(&pair.listener).into())
+                .map_err(errno);
+            ctx.observe("connect_same_socket_again", format!("{again:?}"));
+            let fresh = peers::socket(family.domain(), Type::STREAM);
+            let reconnect = fresh
+                .connect(&peers::local(&pair.listener).into())
+                .map_err(errno);
+            ctx.observe("connect_new_socket", format!("{reconnect:?}"));
+            assert_eq!(reconnect, Ok(()), "a new socket reconnects");
+        });
+}
+
+/// How the peer ends its sending direction.
+#[derive(Clone, Copy, Debug)]
+enum Finish {
+    Close,
+    ShutdownWrite,
+}
+
+#[rstest]
+fn read_after_an_orderly_close_is_eof(
+    #[values(V4, V6)] family: Family,
+    #[values(Finish::Close, Finish::ShutdownWrite)] how: Finish,
+) {
+    claim("tcp.errors.eof-after-orderly-close")
+        .and("tcp.errors.half-close")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            pair.client.send(b"last words").expect("send");
+            match how {
+                Finish::Close => drop(pair.client),
+                Finish::ShutdownWrite => {
+                    pair.client
+                        .shutdown(Shutdown::Write)
+                        .expect("shutdown(SHUT_WR)");
+                    assert_eq!(
+                        peers::recv_exact(&pair.server, 10, "data before FIN"),
+                        b"last words"
+                    );
+                    let eof = recv_some(&pair.server, 16);
+                    ctx.observe("read_after_shut_wr", format!("{eof:?}"));
+                    assert_eq!(eof, Ok(Vec::new()), "EOF after the peer's SHUT_WR");
+                    pair.server
+                        .send(b"reply")
+                        .expect("the other direction still works");
+                    let reply = peers::recv_exact(&pair.client, 5, "reply after SHUT_WR");
+                    ctx.observe("reply_after_half_close", String::from_utf8_lossy(&reply));
+                    assert_eq!(reply, b"reply");
+                    return;
+                }
+            }
+            assert_eq!(
+                peers::recv_exact(&pair.server, 10, "data before FIN"),
+                b"last words"
+            );
+            let eof = recv_some(&pair.server, 16);
+            ctx.observe("read_after_close", format!("{eof:?}"));
+            assert_eq!(eof, Ok(Vec::new()), "EOF (0) after the peer's close");
+        });
+}
+
+#[rstest]
+fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
+    #[values(V4, V6)] family: Family,
+    #[values(true, false)] receive: bool,
+) {
+    claim("tcp.timeouts.so-rcvtimeo-sndtimeo")
+        .and("tcp.tips.set-timeouts")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            let fresh = Socket::new(family.domain(), Type::STREAM, None).expect("socket");
+            ctx.observe(
+                "default_SO_RCVTIMEO",
+                format!("{:?}", fresh.read_timeout().expect("get")),
+            );
+            assert_eq!(
+                fresh.read_timeout().expect("get"),
+                None,
+                "default: block forever"
+            );
+            let timeout = Duration::from_millis(200);
+            let started;
+            let got = if receive {
+                pair.client
+                    .set_read_timeout(Some(timeout))
+                    .expect("SO_RCVTIMEO");
+                started = Instant::now();
+                recv_some(&pair.client, 16).map(|v| v.len())
+            } else {
+                pair.client.set_send_buffer_size(4096).expect("SO_SNDBUF");
+                pair.server.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+                pair.client
+                    .set_nonblocking(true)
+                    .expect("nonblocking to fill");
+                while pair.client.send(&[1u8; 65536]).is_ok() {}
+                pair.client.set_nonblocking(false).expect("blocking again");
+                pair.client
+                    .set_write_timeout(Some(timeout))
+                    .expect("SO_SNDTIMEO");
+                started = Instant::now();
+                pair.client.send(&[2u8; 65536]).map_err(errno)
+            };
+            let waited = started.elapsed();
+            ctx.observe("result", format!("{got:?}"));
+            ctx.observe("waited_ms", waited.as_millis() as u64);
+            assert_eq!(got, Err(Errno::EAGAIN));
+            // The kernel rounds the timeout up to whole jiffies, so it never fires early; 5 ms
+            // allows for the two clock reads around the call.
+            assert!(
+                waited + Duration::from_millis(5) >= timeout,
+                "returned after {waited:?}"
+            );
+        });
+}
+
+#[rstest]
+fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
+    claim("tcp.timeouts.bounded-connect")
+        .and("tcp.tips.set-timeouts")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (_listener, addr, _queued) = full_listener(family);
+            let client = nonblocking_socket(family, Nonblocking::SockNonblock);
+            assert_eq!(
+                client.connect(&addr.into()).map_err(errno),
+                Err(Errno::EINPROGRESS)
+            );
+            let mut fds = [nix::poll::PollFd::new(client.as_fd(), PollFlags::POLLOUT)];
+            let ready =
+                nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(300u16)).expect("poll");
+            ctx.observe("poll_result_after_300ms", ready);
+            ctx.observe("state", peers::tcp_state(&client).map(|s| s.0));
+            assert_eq!(
+                ready, 0,
+                "the handshake cannot finish while the queue is full"
+            );
+        });
+}
+
+#[test]
+fn the_byte_stream_keeps_bytes_not_write_boundaries() {
+    claim("tcp.stream.no-message-boundaries")
+        .and("tcp.table.tcp-reliable-stream")
+        .and("tcp.overview.game-state-over-tcp")
+        .limit(Duration::from_secs(20))
+        .run(|ctx| {
+            let writes = prop::collection::vec(prop::collection::vec(any::<u8>(), 1..2000), 1..20);
+            let reads = prop::collection::vec(1usize..3000, 1..20);
+            ctx.property(64, (writes, reads), |(writes, reads)| {
+                let pair = peers::tcp_pair(V4);
+                let sent: Vec<u8> = writes.concat();
+                let total = sent.len();
+                let client = pair.client;
+                let writer = peers::spawn("writer", move || {
+                    for w in &writes {
+                        let mut off = 0;
+                        while off < w.len() {
+                            off += client.send(&w[off..]).expect("send");
+                        }
+                    }
+                    client
+                });
+                let mut got = Vec::new();
+                for size in reads.iter().cycle() {
+                    if got.len() == total {
+                        break;
+                    }
+                    let chunk = recv_some(&pair.server, *size).expect("recv");
+                    prop_assert!(!chunk.is_empty(), "EOF before all bytes arrived");
+                    prop_assert!(chunk.len() <= *size);
+                    got.extend(chunk);
+                }
+                drop(writer.join(STEP));
+                prop_assert_eq!(got, sent);
+                Ok(())
+            });
+            let pair = peers::tcp_pair(V4);
+            for part in [&b"abc"[..], b"def", b"ghi"] {
+                pair.client.send(part).expect("send");
+            }
+            wait::until(STEP, "all nine bytes to arrive", || {
+                let mut b = [MaybeUninit::<u8>::uninit(); 64];
+                pair.server.peek(&mut b).ok().filter(|n| *n == 9)
+            });
+            let one_read = recv_some(&pair.server, 64).expect("recv");
+            ctx.observe("three_writes_one_read", String::from_utf8_lossy(&one_read));
+            assert_eq!(one_read, b"abcdefghi", "three writes come back as one read");
+        });
+}
+
+#[test]
+fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
+    claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
+        let pair = peers::tcp_pair(V4);
+        let (go_read, go_write) = nix::unistd::pipe().expect("pipe");
+        let server = pair.server;
+        let child = fork_child("connection worker", || {
+            if !wait::poll_readable(go_read.as_fd(), STEP) {
+                return 2;
+            }
+            match nix::unistd::write(&server, b"from child") {
+                Ok(10) => 0,
+                _ => 1,
+            }
+        });
+        drop(server);
+        // The child waits up to 2 s for "go"; a 200 ms read shows no EOF arrives meanwhile.
+        pair.client
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("SO_RCVTIMEO");
+        let after_parent_close = recv_some(&pair.client, 16);
+        ctx.observe(
+            "client_read_after_parent_close",
+            format!("{after_parent_close:?}"),
+        );
+        assert_eq!(
+            after_parent_close,
+            Err(Errno::EAGAIN),
+            "no EOF: the child still holds the connection (read timed out)"
+        );
+        ctx.observe(
+            "client_state_after_parent_close",
+            peers::tcp_state(&pair.client).map(|s| s.0),
+        );
+        nix::unistd::write(&go_write, b"g").expect("tell the child to go");
+        pair.client
+            .set_read_timeout(Some(STEP))
+            .expect("SO_RCVTIMEO");
+        let status = child.wait(STEP);
+        ctx.observe("child", format!("{status:?}"));
+        assert!(matches!(status, WaitStatus::Exited(_, 0)));
+        let data = peers::recv_exact(&pair.client, 10, "the child's reply");
+        assert_eq!(data, b"from child");
+        let eof = recv_some(&pair.client, 16);
+        ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
+        assert_eq!(eof, Ok(Vec::new()), "EOF once the last copy is closed");
+    });
+}
+
+#[test]
+fn sock_cloexec_keeps_a_socket_out_of_an_exec_program() {
+    claim("tcp.multiprocess.sock-cloexec").run(|ctx| {
+        let inherited = Socket::new_raw(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let closed = Socket::new_raw(Domain::IPV4, Type::STREAM.cloexec(), None).expect("socket");
+        let (a, b) = (inherited.as_raw_fd(), closed.as_raw_fd());
+        let script = format!(
+            "for fd in {a} {b}; do if [ -e /proc/$$/fd/$fd ]; then echo open; else echo closed; fi; done"
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .expect("run sh");
+        let seen = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect::<Vec<_>>();
+        ctx.observe("in_exec_program", &seen);
+        assert_eq!(seen, ["open", "closed"], "without / with SOCK_CLOEXEC");
+    });
+}
+
+#[rstest]
+fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
+    claim("tcp.reuse.keep-alive-connection-reuse")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            let echo = peers::echo(pair.server);
+            let port = peers::local(&pair.client).port();
+            for i in 0..100u32 {
+                let request = i.to_be_bytes();
+                pair.client.send(&request).expect("request");
+                assert_eq!(peers::recv_exact(&pair.client, 4, "response"), request);
+            }
+            ctx.observe("exchanges_on_one_connection", 100);
+            assert_eq!(
+                peers::local(&pair.client).port(),
+                port,
+                "same connection throughout"
+            );
+            pair.listener.set_nonblocking(true).expect("O_NONBLOCK");
+            let more = pair.listener.accept().map(drop).map_err(errno);
+            ctx.observe("further_accepts", format!("{more:?}"));
+            assert_eq!(more, Err(Errno::EAGAIN), "no new connection was made");
+            pair.client.shutdown(Shutdown::Write).expect("shutdown");
+            ctx.observe("bytes_echoed", echo.join(STEP));
+        });
+}
+
+#[rstest]
+fn keepalive_settings_read_back(#[values(V4, V6)] family: Family) {
+    claim("tcp.keepalive.options")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let sock = peers::socket(family.domain(), Type::STREAM);
+            ctx.observe(
+                "SO_KEEPALIVE_default",
+                sock.keepalive().expect("SO_KEEPALIVE"),
+            );
+            assert!(!sock.keepalive().expect("SO_KEEPALIVE"), "off by default");
+            ctx.observe(
+                "tcp_keepalive_time",
+                sysctl("net.ipv4.tcp_keepalive_time").ok(),
+            );
+            ctx.observe(
+                "tcp_keepalive_intvl",
+                sysctl("net.ipv4.tcp_keepalive_intvl").ok(),
+            );
+            ctx.observe(
+                "tcp_keepalive_probes",
+                sysctl("net.ipv4.tcp_keepalive_probes").ok(),
+            );
+            let default_idle = sock.tcp_keepalive_time().expect("TCP_KEEPIDLE").as_secs();
+            ctx.observe("TCP_KEEPIDLE_default", default_idle);
+            let params = TcpKeepalive::new()
+                .with_time(Duration::from_secs(30))
+                .with_interval(Duration::from_secs(5))
+                .with_retries(3);
+            sock.set_keepalive(true).expect("SO_KEEPALIVE");
+            sock.set_tcp_keepalive(&params)
+                .expect("TCP_KEEPIDLE/INTVL/CNT");
+            let back = (
+                sock.tcp_keepalive_time().expect("TCP_KEEPIDLE").as_secs(),
+                sock.tcp_keepalive_interval()
+                    .expect("TCP_KEEPINTVL")
+                    .as_secs(),
+                sock.tcp_keepalive_retries().expect("TCP_KEEPCNT"),
+            );
+            ctx.observe("read_back_idle_intvl_cnt", back);
+            assert_eq!(back, (30, 5, 3));
+        });
+}
+
+#[test]
+fn keepalive_probes_go_out_on_an_idle_connection() {
+    claim("tcp.keepalive.probes-on-idle")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let eth_p_all = (libc::ETH_P_ALL as u16).to_be();
+            let sniffer = peers::bounded(
+                Socket::new(
+                    Domain::PACKET,
+                    Type::DGRAM,
+                    Some(socket2::Protocol::from(eth_p_all as i32)),
+                )
+                .expect("AF_PACKET socket"),
+            );
+            let pair = peers::tcp_pair(V4);
+            pair.client.set_keepalive(true).expect("SO_KEEPALIVE");
+            pair.client
+                .set_tcp_keepalive(
+                    &TcpKeepalive::new()
+                        .with_time(Duration::from_secs(1))
+                        .with_interval(Duration::from_secs(1)),
+                )
+                .expect("TCP_KEEPIDLE 1 s");
+            let port = peers::local(&pair.client).port().to_be_bytes();
+            let idle_from = Instant::now();
+            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+            // Segments from the client: SYN (seq = ISN), the handshake's ACK, then probes.
+            let mut seqs = Vec::new();
+            let probe = wait::until(Duration::from_secs(4), "a keep-alive probe", || {
+                let n = sniffer.recv(&mut buf).ok()?;
+                // SAFETY: recv initialised the first `n` bytes.
+                let pkt: Vec<u8> = buf[..n]
+                    .iter()
+                    .map(|b| unsafe { b.assume_init() })
+                    .collect();
+                let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+                let tcp = pkt.get(ihl..ihl + 20)?;
+                if pkt[9] != 6 || tcp[0..2] != port {
+                    return None;
+                }
+                let payload = pkt.len() - ihl - usize::from(tcp[12] >> 4) * 4;
+                let seq = u32::from_be_bytes(tcp[4..8].try_into().ok()?);
+                seqs.push(seq);
+                (idle_from.elapsed() >= Duration::from_millis(900) && payload == 0)
+                    .then(|| (seq, idle_from.elapsed()))
+            });
+            let (seq, after) = probe;
+            ctx.observe("probe_after_ms", after.as_millis() as u64);
+            ctx.observe("client_segment_seqs", &seqs);
+            let isn = seqs.first().copied().expect("the SYN was captured");
+            // A probe carries snd_una - 1; with no data sent that is the SYN's sequence number.
+            assert_eq!(seq, isn, "a probe carries snd_una - 1");
+        });
+}

@@ -1,0 +1,792 @@
+//! A model-based property test of the TCP socket API: random sequences of socket, bind,
+//! listen, connect, accept, send, recv, shutdown, close and O_NONBLOCK changes on a few IPv4
+//! loopback sockets run against the kernel and against a small reference model of the
+//! documented state machine (socket(7), tcp(7), connect(2), accept(2), recv(2), send(2),
+//! shutdown(2)); the model must predict every call's result and errno. A mismatch shrinks to
+//! a minimal sequence of calls.
+//!
+//! The kernel finishes some things asynchronously (a handshake, a RST crossing loopback); where
+//! the model says something is on its way, the executor waits (bounded) for it to arrive
+//! before the next call, so every run is deterministic. Sequences that would block for good
+//! (a blocking connect to a full accept queue) or race (connecting a socket to itself) are not
+//! generated into calls: the model skips them.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use harness::claim;
+use harness::peers;
+use harness::wait;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use proptest::prelude::*;
+use socket2::{Domain, Socket, Type};
+
+/// Slots for sockets; the first `FRESH` start with a new socket, the rest take accepted ones.
+const SLOTS: usize = 6;
+const FRESH: usize = 4;
+/// listen(2) backlog; Linux queues backlog + 1 connections.
+const BACKLOG: usize = 2;
+/// SO_RCVTIMEO of every socket: how long a blocking recv/accept waits before EAGAIN.
+const BLOCKED: Duration = Duration::from_millis(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Slot(usize),
+    /// A port that is bound but not listening.
+    ClosedPort,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Socket(usize),
+    Bind(usize),
+    Listen(usize),
+    Connect(usize, Target),
+    Accept(usize),
+    Send(usize, usize),
+    Recv(usize),
+    Shutdown(usize, Shutdown),
+    Close(usize),
+    SetNonblocking(usize, bool),
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Op::Socket(i) => write!(f, "s{i} = socket(AF_INET, SOCK_STREAM)"),
+            Op::Bind(i) => write!(f, "bind(s{i}, 127.0.0.1:0)"),
+            Op::Listen(i) => write!(f, "listen(s{i}, {BACKLOG})"),
+            Op::Connect(i, Target::Slot(j)) => write!(f, "connect(s{i}, address of s{j})"),
+            Op::Connect(i, Target::ClosedPort) => write!(f, "connect(s{i}, a closed port)"),
+            Op::Accept(i) => write!(f, "accept(s{i})"),
+            Op::Send(i, n) => write!(f, "send(s{i}, {n} bytes, MSG_NOSIGNAL)"),
+            Op::Recv(i) => write!(f, "recv(s{i})"),
+            Op::Shutdown(i, how) => write!(f, "shutdown(s{i}, {how:?})"),
+            Op::Close(i) => write!(f, "close(s{i})"),
+            Op::SetNonblocking(i, on) => write!(f, "fcntl(s{i}, O_NONBLOCK={on})"),
+        }
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let slot = 0..SLOTS;
+    let target = prop_oneof![(0..SLOTS).prop_map(Target::Slot), Just(Target::ClosedPort)];
+    let how = prop_oneof![
+        Just(Shutdown::Read),
+        Just(Shutdown::Write),
+        Just(Shutdown::Both)
+    ];
+    prop_oneof![
+        2 => slot.clone().prop_map(Op::Socket),
+        1 => slot.clone().prop_map(Op::Bind),
+        2 => slot.clone().prop_map(Op::Listen),
+        3 => (slot.clone(), target).prop_map(|(i, t)| Op::Connect(i, t)),
+        2 => slot.clone().prop_map(Op::Accept),
+        3 => (slot.clone(), 1usize..512).prop_map(|(i, n)| Op::Send(i, n)),
+        3 => slot.clone().prop_map(Op::Recv),
+        1 => (slot.clone(), how).prop_map(|(i, h)| Op::Shutdown(i, h)),
+        1 => slot.clone().prop_map(Op::Close),
+        1 => (slot, any::<bool>()).prop_map(|(i, on)| Op::SetNonblocking(i, on)),
+    ]
+}
+
+/// One end of a modelled connection.
+#[derive(Clone, Debug, Default)]
+struct End {
+    peer: usize,
+    /// Bytes that arrived and are not read yet.
+    unread: usize,
+    /// The peer's FIN arrived (reads end in EOF).
+    fin_in: bool,
+    rd_shut: bool,
+    wr_shut: bool,
+    /// The descriptor is closed (the kernel may still hold the connection).
+    closed: bool,
+    /// A RST arrived or was sent: the connection is over (TCP_CLOSE).
+    reset: bool,
+    /// The error a RST left for the next call to report (SO_ERROR).
+    pending: Option<Errno>,
+    /// bind(2) was called again after the connection reached TCP_CLOSE.
+    rebound: bool,
+}
+
+impl End {
+    /// Both FINs exchanged: the kernel moves the socket to TCP_CLOSE (via TIME_WAIT/LAST_ACK).
+    fn finished(&self) -> bool {
+        self.reset || (self.wr_shut && self.fin_in)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    Empty,
+    /// Not connected. `bound` is None where the kernel may or may not have kept a port.
+    /// `shut` holds the shutdown(2) flags: the kernel records them even while it answers
+    /// ENOTCONN.
+    Fresh {
+        bound: Option<bool>,
+        shut: (bool, bool),
+    },
+    /// `shut`: flags left by a shutdown(2) before listen(2); new connections inherit them.
+    Listening {
+        queue: VecDeque<usize>,
+        shut: (bool, bool),
+    },
+    Connected {
+        end: usize,
+        report_pending: bool,
+    },
+    /// A nonblocking connect failed. Until a call reports the error it waits in SO_ERROR;
+    /// after that the socket is still "connecting" for the socket layer until connect(2) is
+    /// called again.
+    Refused {
+        reported: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    slots: Vec<Slot>,
+    nonblocking: Vec<bool>,
+    ends: Vec<End>,
+    /// Which local address each slot's socket has (an accepted socket has its listener's),
+    /// as an identity: connect(2) to it reaches whatever listens there.
+    addr: Vec<Option<usize>>,
+    next_addr: usize,
+}
+
+/// What the model expects of one call.
+#[derive(Debug, PartialEq, Eq)]
+enum Expect {
+    /// The call is not made (it would block for good or race).
+    Skip,
+    Result(Result<usize, Errno>),
+}
+
+/// Something the kernel finishes after the call returns, which the executor waits for.
+#[derive(Debug)]
+enum Settle {
+    /// A RST reaches the socket in this slot (POLLHUP/POLLERR).
+    Hangup(usize),
+    /// The handshake or refusal of a nonblocking connect finishes (POLLOUT).
+    Connected(usize),
+}
+
+impl Model {
+    fn new() -> Self {
+        // Every slot starts with a fresh socket, so every call of a sequence means something.
+        let fresh = Slot::Fresh {
+            bound: Some(false),
+            shut: (false, false),
+        };
+        Model {
+            slots: (0..SLOTS)
+                .map(|i| {
+                    if i < FRESH {
+                        fresh.clone()
+                    } else {
+                        Slot::Empty
+                    }
+                })
+                .collect(),
+            nonblocking: vec![false; SLOTS],
+            ends: Vec::new(),
+            addr: vec![None; SLOTS],
+            next_addr: 0,
+        }
+    }
+
+    /// Gives slot `i` a new ephemeral address unless it has one.
+    fn autobind(&mut self, i: usize) {
+        if self.addr[i].is_none() {
+            self.addr[i] = Some(self.next_addr);
+            self.next_addr += 1;
+        }
+    }
+
+    fn slot_of_end(&self, end: usize) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| matches!(s, Slot::Connected { end: e, .. } if *e == end))
+    }
+
+    /// A RST crosses the connection of `end` towards its peer.
+    fn reset_peer(&mut self, end: usize, settle: &mut Vec<Settle>) {
+        let peer = self.ends[end].peer;
+        let p = &mut self.ends[peer];
+        if p.closed || p.reset {
+            return;
+        }
+        p.reset = true;
+        // tcp_reset: EPIPE in CLOSE_WAIT (the peer had our FIN), ECONNRESET otherwise.
+        p.pending = Some(if p.fin_in {
+            Errno::EPIPE
+        } else {
+            Errno::ECONNRESET
+        });
+        if let Some(slot) = self.slot_of_end(peer) {
+            settle.push(Settle::Hangup(slot));
+        }
+    }
+
+    fn send_fin(&mut self, end: usize) {
+        let peer = self.ends[end].peer;
+        if !self.ends[end].reset && !self.ends[peer].reset {
+            self.ends[peer].fin_in = true;
+        }
+    }
+
+    fn close_end(&mut self, end: usize, settle: &mut Vec<Settle>) {
+        let e = &self.ends[end];
+        if e.reset {
+            self.ends[end].closed = true;
+            return;
+        }
+        if e.unread > 0 {
+            self.reset_peer(end, settle);
+            self.ends[end].reset = true;
+        } else if !e.wr_shut {
+            self.send_fin(end);
+        }
+        self.ends[end].closed = true;
+    }
+
+    fn close_slot(&mut self, i: usize, settle: &mut Vec<Settle>) {
+        self.addr[i] = None;
+        match std::mem::replace(&mut self.slots[i], Slot::Empty) {
+            Slot::Connected { end, .. } => self.close_end(end, settle),
+            Slot::Listening { queue, .. } => {
+                for end in queue {
+                    self.reset_peer(end, settle);
+                    self.ends[end].reset = true;
+                    self.ends[end].closed = true;
+                }
+            }
+            _ => {}
+        }
+        self.nonblocking[i] = false;
+    }
+
+    /// Applies `op` to the model: what the kernel should answer, and what to wait for.
+    fn apply(&mut self, op: Op) -> (Expect, Vec<Settle>) {
+        let mut settle = Vec::new();
+        let ok = |n: usize| Expect::Result(Ok(n));
+        let err = |e: Errno| Expect::Result(Err(e));
+        let expect = match op {
+            Op::Socket(i) => {
+                self.close_slot(i, &mut settle);
+                self.slots[i] = Slot::Fresh {
+                    bound: Some(false),
+                    shut: (false, false),
+                };
+                ok(0)
+            }
+            _ if self.slots[op_slot(op)] == Slot::Empty => Expect::Skip,
+            Op::Bind(i) | Op::Listen(i) | Op::Accept(i) | Op::Shutdown(i, _)
+                if matches!(self.slots[i], Slot::Refused { .. }) =>
+            {
+                Expect::Skip
+            }
+            Op::SetNonblocking(i, on) => {
+                self.nonblocking[i] = on;
+                ok(0)
+            }
+            Op::Close(i) => {
+                self.close_slot(i, &mut settle);
+                ok(0)
+            }
+            Op::Bind(i) => match &mut self.slots[i] {
+                Slot::Fresh {
+                    bound: Some(false),
+                    shut,
+                } => {
+                    let shut = *shut;
+                    self.slots[i] = Slot::Fresh {
+                        bound: Some(true),
+                        shut,
+                    };
+                    self.autobind(i);
+                    ok(0)
+                }
+                Slot::Fresh { bound: None, .. } => Expect::Skip,
+                // A connection that reached TCP_CLOSE gave its (port 0) binding back.
+                Slot::Connected { end, .. }
+                    if self.ends[*end].finished() && !self.ends[*end].rebound =>
+                {
+                    self.ends[*end].rebound = true;
+                    self.addr[i] = None;
+                    self.autobind(i);
+                    ok(0)
+                }
+                _ => err(Errno::EINVAL),
+            },
+            Op::Listen(i) => match &self.slots[i] {
+                Slot::Fresh { shut, .. } => {
+                    self.slots[i] = Slot::Listening {
+                        queue: VecDeque::new(),
+                        shut: *shut,
+                    };
+                    self.autobind(i);
+                    ok(0)
+                }
+                Slot::Listening { .. } => ok(0),
+                _ => err(Errno::EINVAL),
+            },
+            Op::Connect(i, target) => self.connect(i, target, &mut settle),
+            Op::Accept(i) => {
+                let free = self.slots.iter().position(|s| *s == Slot::Empty);
+                match (&mut self.slots[i], free) {
+                    (Slot::Listening { queue, .. }, _) if queue.is_empty() => err(Errno::EAGAIN),
+                    (Slot::Listening { .. }, None) => Expect::Skip,
+                    (Slot::Listening { queue, .. }, Some(free)) => {
+                        let end = queue.pop_front().expect("a queued connection");
+                        self.slots[free] = Slot::Connected {
+                            end,
+                            report_pending: false,
+                        };
+                        self.nonblocking[free] = false;
+                        self.addr[free] = self.addr[i];
+                        ok(0)
+                    }
+                    _ => err(Errno::EINVAL),
+                }
+            }
+            Op::Send(i, n) => match self.slots[i].clone() {
+                Slot::Connected { end, .. } => self.send(end, n, &mut settle),
+                Slot::Refused { reported: false } => {
+                    self.slots[i] = Slot::Refused { reported: true };
+                    err(Errno::ECONNREFUSED)
+                }
+                _ => err(Errno::EPIPE),
+            },
+            Op::Recv(i) => match self.slots[i].clone() {
+                Slot::Connected { end, .. } => self.recv(end),
+                Slot::Refused { reported: false } => {
+                    self.slots[i] = Slot::Refused { reported: true };
+                    err(Errno::ECONNREFUSED)
+                }
+                Slot::Refused { reported: true } => Expect::Skip,
+                Slot::Fresh {
+                    shut: (true, _), ..
+                } => ok(0),
+                _ => err(Errno::ENOTCONN),
+            },
+            Op::Shutdown(i, how) => match self.slots[i].clone() {
+                Slot::Connected { end, .. } if self.ends[end].finished() => err(Errno::ENOTCONN),
+                Slot::Connected { end, .. } => {
+                    if matches!(how, Shutdown::Read | Shutdown::Both) {
+                        self.ends[end].rd_shut = true;
+                    }
+                    if matches!(how, Shutdown::Write | Shutdown::Both) && !self.ends[end].wr_shut {
+                        self.ends[end].wr_shut = true;
+                        self.send_fin(end);
+                    }
+                    ok(0)
+                }
+                Slot::Listening { queue, .. } if how != Shutdown::Write => {
+                    // shutdown(SHUT_RD) disconnects a listener: its queue is reset.
+                    for end in queue {
+                        self.reset_peer(end, &mut settle);
+                        self.ends[end].reset = true;
+                        self.ends[end].closed = true;
+                    }
+                    self.slots[i] = Slot::Fresh {
+                        bound: None,
+                        shut: (false, false),
+                    };
+                    ok(0)
+                }
+                Slot::Listening { .. } => ok(0),
+                Slot::Fresh { bound, shut } => {
+                    let rd = shut.0 || matches!(how, Shutdown::Read | Shutdown::Both);
+                    let wr = shut.1 || matches!(how, Shutdown::Write | Shutdown::Both);
+                    self.slots[i] = Slot::Fresh {
+                        bound,
+                        shut: (rd, wr),
+                    };
+                    err(Errno::ENOTCONN)
+                }
+                _ => err(Errno::ENOTCONN),
+            },
+        };
+        (expect, settle)
+    }
+
+    fn connect(&mut self, i: usize, target: Target, settle: &mut Vec<Settle>) -> Expect {
+        match self.slots[i].clone() {
+            Slot::Listening { .. } => return Expect::Result(Err(Errno::EISCONN)),
+            Slot::Connected {
+                end,
+                report_pending: true,
+            } if self.ends[end].finished() => {
+                // The connection already reached TCP_CLOSE: connect(2) reports its error and
+                // leaves the socket unconnected.
+                let e = self.ends[end].pending.take().unwrap_or(Errno::ECONNABORTED);
+                self.ends[end].closed = true;
+                self.slots[i] = Slot::Fresh {
+                    bound: None,
+                    shut: (false, false),
+                };
+                return Expect::Result(Err(e));
+            }
+            Slot::Connected {
+                end,
+                report_pending: true,
+            } => {
+                self.slots[i] = Slot::Connected {
+                    end,
+                    report_pending: false,
+                };
+                return Expect::Result(Ok(0));
+            }
+            Slot::Connected { .. } => return Expect::Result(Err(Errno::EISCONN)),
+            Slot::Refused { reported } => {
+                self.slots[i] = Slot::Fresh {
+                    bound: None,
+                    shut: (false, false),
+                };
+                // connect(2) reports the pending error, or ECONNABORTED once it was taken.
+                let e = if reported {
+                    Errno::ECONNABORTED
+                } else {
+                    Errno::ECONNREFUSED
+                };
+                return Expect::Result(Err(e));
+            }
+            Slot::Fresh { .. } => {}
+            Slot::Empty => return Expect::Skip,
+        }
+        let carried = match self.slots[i] {
+            Slot::Fresh { shut, .. } => shut,
+            _ => (false, false),
+        };
+        let listening = match target {
+            Target::Slot(j) if j == i => return Expect::Skip,
+            Target::Slot(j) => {
+                let at = self.addr[j];
+                let listener = (0..SLOTS).find(|&k| {
+                    at.is_some()
+                        && self.addr[k] == at
+                        && matches!(self.slots[k], Slot::Listening { .. })
+                });
+                match listener.map(|k| (k, &self.slots[k])) {
+                    Some((_, Slot::Listening { queue, .. })) if queue.len() > BACKLOG => {
+                        return Expect::Skip
+                    }
+                    Some((k, _)) => Some(k),
+                    None => None,
+                }
+            }
+            Target::ClosedPort => None,
+        };
+        let nonblocking = self.nonblocking[i];
+        self.autobind(i);
+        match listening {
+            Some(j) => {
+                let (client, server) = (self.ends.len(), self.ends.len() + 1);
+                self.ends.push(End {
+                    peer: server,
+                    rd_shut: carried.0,
+                    wr_shut: carried.1,
+                    ..End::default()
+                });
+                let inherited = match &self.slots[j] {
+                    Slot::Listening { shut, .. } => *shut,
+                    _ => (false, false),
+                };
+                self.ends.push(End {
+                    peer: client,
+                    rd_shut: inherited.0,
+                    wr_shut: inherited.1,
+                    ..End::default()
+                });
+                if inherited.1 {
+                    // A write-shut listener's new connection sends its FIN at once.
+                    self.ends[client].fin_in = true;
+                }
+                if let Slot::Listening { queue, .. } = &mut self.slots[j] {
+                    queue.push_back(server);
+                }
+                self.slots[i] = Slot::Connected {
+                    end: client,
+                    report_pending: nonblocking,
+                };
+                if nonblocking {
+                    settle.push(Settle::Connected(i));
+                    Expect::Result(Err(Errno::EINPROGRESS))
+                } else {
+                    Expect::Result(Ok(0))
+                }
+            }
+            None if nonblocking => {
+                self.slots[i] = Slot::Refused { reported: false };
+                settle.push(Settle::Connected(i));
+                Expect::Result(Err(Errno::EINPROGRESS))
+            }
+            None => {
+                self.slots[i] = Slot::Fresh {
+                    bound: None,
+                    shut: (false, false),
+                };
+                Expect::Result(Err(Errno::ECONNREFUSED))
+            }
+        }
+    }
+
+    fn send(&mut self, end: usize, n: usize, settle: &mut Vec<Settle>) -> Expect {
+        let e = &mut self.ends[end];
+        if let Some(pending) = e.pending.take() {
+            return Expect::Result(Err(pending));
+        }
+        if e.reset || e.wr_shut {
+            return Expect::Result(Err(Errno::EPIPE));
+        }
+        let peer = e.peer;
+        let p = &self.ends[peer];
+        if p.reset {
+            return Expect::Result(Ok(n));
+        }
+        if p.closed || (p.rd_shut && p.wr_shut) {
+            // Data for a socket that will never read it is answered with RST.
+            self.reset_peer(peer, settle);
+            self.ends[peer].reset = true;
+            self.ends[peer].pending = (!self.ends[peer].closed).then_some(Errno::ECONNRESET);
+            if let Some(slot) = self.slot_of_end(peer) {
+                settle.push(Settle::Hangup(slot));
+            }
+        } else {
+            self.ends[peer].unread += n;
+        }
+        Expect::Result(Ok(n))
+    }
+
+    fn recv(&mut self, end: usize) -> Expect {
+        let e = &mut self.ends[end];
+        if e.unread > 0 {
+            return Expect::Result(Ok(std::mem::take(&mut e.unread)));
+        }
+        if e.fin_in {
+            return Expect::Result(Ok(0));
+        }
+        if let Some(pending) = e.pending.take() {
+            return Expect::Result(Err(pending));
+        }
+        if e.reset || e.rd_shut {
+            return Expect::Result(Ok(0));
+        }
+        Expect::Result(Err(Errno::EAGAIN))
+    }
+}
+
+fn op_slot(op: Op) -> usize {
+    match op {
+        Op::Socket(i)
+        | Op::Bind(i)
+        | Op::Listen(i)
+        | Op::Connect(i, _)
+        | Op::Accept(i)
+        | Op::Send(i, _)
+        | Op::Recv(i)
+        | Op::Shutdown(i, _)
+        | Op::Close(i)
+        | Op::SetNonblocking(i, _) => i,
+    }
+}
+
+/// The kernel side: real sockets in the same slots.
+struct Kernel {
+    slots: Vec<Option<Socket>>,
+    closed_port: SocketAddr,
+    _holder: Socket,
+}
+
+fn fresh_socket() -> Socket {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    s.set_read_timeout(Some(BLOCKED)).expect("SO_RCVTIMEO");
+    s.set_write_timeout(Some(wait::STEP)).expect("SO_SNDTIMEO");
+    s
+}
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+impl Kernel {
+    fn new() -> Self {
+        let holder = fresh_socket();
+        holder
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .expect("bind the closed port");
+        Kernel {
+            slots: (0..SLOTS).map(|i| (i < FRESH).then(fresh_socket)).collect(),
+            closed_port: peers::local(&holder),
+            _holder: holder,
+        }
+    }
+
+    fn sock(&self, i: usize) -> &Socket {
+        self.slots[i]
+            .as_ref()
+            .expect("the model only runs calls on open slots")
+    }
+
+    /// Waits (bounded) until `poll` reports any of `events` on slot `i`.
+    fn await_events(&self, i: usize, events: PollFlags) -> bool {
+        let deadline = wait::Deadline::after(wait::STEP, "model settle");
+        while !deadline.expired() {
+            let mut fds = [PollFd::new(self.sock(i).as_fd(), events)];
+            if poll(&mut fds, PollTimeout::from(10u16)).unwrap_or(0) > 0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Waits (bounded) until `n` bytes can be read from slot `i` without blocking.
+    fn await_bytes(&self, i: usize, n: usize) {
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); 65536];
+        let deadline = wait::Deadline::after(wait::STEP, "model settle");
+        while !deadline.expired() {
+            let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+            if self
+                .sock(i)
+                .recv_with_flags(&mut buf, flags)
+                .is_ok_and(|got| got >= n)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn run(&mut self, op: Op, model: &Model) -> Result<usize, Errno> {
+        let unit = |r: std::io::Result<()>| r.map(|()| 0).map_err(errno);
+        match op {
+            Op::Socket(i) => {
+                self.slots[i] = Some(fresh_socket());
+                Ok(0)
+            }
+            Op::Bind(i) => unit(
+                self.sock(i)
+                    .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()),
+            ),
+            Op::Listen(i) => unit(self.sock(i).listen(BACKLOG as i32)),
+            Op::Connect(i, target) => {
+                let addr = match target {
+                    Target::Slot(j) => self.slots[j]
+                        .as_ref()
+                        .and_then(|s| s.local_addr().ok())
+                        .and_then(|a| a.as_socket())
+                        .filter(|a| a.port() != 0)
+                        .unwrap_or(self.closed_port),
+                    Target::ClosedPort => self.closed_port,
+                };
+                unit(self.sock(i).connect(&addr.into()))
+            }
+            Op::Accept(i) => {
+                if let Slot::Listening { queue, .. } = &model.slots[i] {
+                    if !queue.is_empty() {
+                        self.await_events(i, PollFlags::POLLIN);
+                    }
+                }
+                let (sock, _) = self.sock(i).accept().map_err(errno)?;
+                sock.set_read_timeout(Some(BLOCKED)).expect("SO_RCVTIMEO");
+                let free = self
+                    .slots
+                    .iter()
+                    .position(Option::is_none)
+                    .expect("a free slot");
+                self.slots[free] = Some(sock);
+                Ok(0)
+            }
+            Op::Send(i, n) => self
+                .sock(i)
+                .send_with_flags(&vec![0x42; n], libc::MSG_NOSIGNAL)
+                .map_err(errno),
+            Op::Recv(i) => {
+                if let Slot::Connected { end, .. } = &model.slots[i] {
+                    let e = &model.ends[*end];
+                    if e.unread > 0 {
+                        self.await_bytes(i, e.unread);
+                    } else if e.fin_in {
+                        self.await_events(i, PollFlags::POLLIN);
+                    }
+                }
+                let mut buf = vec![MaybeUninit::<u8>::uninit(); 65536];
+                self.sock(i).recv(&mut buf).map_err(errno)
+            }
+            Op::Shutdown(i, how) => unit(self.sock(i).shutdown(how)),
+            Op::Close(i) => {
+                self.slots[i] = None;
+                Ok(0)
+            }
+            Op::SetNonblocking(i, on) => unit(self.sock(i).set_nonblocking(on)),
+        }
+    }
+
+    fn settle(&self, what: &Settle) -> Result<(), String> {
+        let (i, events) = match *what {
+            Settle::Hangup(i) => (i, PollFlags::POLLHUP | PollFlags::POLLERR),
+            Settle::Connected(i) => (i, PollFlags::POLLOUT | PollFlags::POLLERR),
+        };
+        if self.await_events(i, events) {
+            Ok(())
+        } else {
+            Err(format!("s{i} never showed {events:?} ({what:?})"))
+        }
+    }
+}
+
+/// Runs `ops` against the kernel and the model; the first disagreement is the failure.
+fn check(ops: &[Op]) -> Result<usize, TestCaseError> {
+    let mut model = Model::new();
+    let mut kernel = Kernel::new();
+    let mut made = 0;
+    for (n, &op) in ops.iter().enumerate() {
+        let before = model.clone();
+        let (expect, settle) = model.apply(op);
+        let Expect::Result(expected) = expect else {
+            continue;
+        };
+        let got = kernel.run(op, &before);
+        made += 1;
+        if got != expected {
+            return Err(TestCaseError::fail(format!(
+                "call {} `{op:?}`: kernel gave {got:?}, model expected {expected:?}",
+                n + 1
+            )));
+        }
+        for s in &settle {
+            kernel.settle(s).map_err(TestCaseError::fail)?;
+        }
+    }
+    Ok(made)
+}
+
+#[test]
+fn the_socket_api_follows_the_documented_tcp_state_machine() {
+    claim("tcp.model.api-state-machine")
+        .and("tcp.lifecycle.accept-needs-listen")
+        .and("tcp.lifecycle.connect-refused")
+        .and("tcp.nonblocking.connect-einprogress")
+        .and("tcp.nonblocking.eagain-when-nothing-ready")
+        .and("tcp.errors.epipe-after-peer-close")
+        .and("tcp.errors.econnreset-after-rst")
+        .and("tcp.errors.eof-after-orderly-close")
+        .and("tcp.errors.half-close")
+        .limit(Duration::from_secs(10))
+        .run(|ctx| {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            ctx.property(256, prop::collection::vec(op(), 1..32), |ops| {
+                let made = check(&ops)?;
+                calls.fetch_add(made, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            });
+            ctx.observe("calls_checked", calls.into_inner());
+        });
+}
