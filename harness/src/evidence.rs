@@ -194,13 +194,28 @@ impl Check {
             return self.run_reexec(&name, &test, started);
         }
 
+        let (outcome, reason, observed, netns) = self.supervise(&name, plan, body);
+        self.finish(&test, outcome, reason, observed, netns, started);
+    }
+
+    /// Runs `body` on its own thread (in a namespace if `plan` says so) under the watchdog:
+    /// the outcome, the reason for a failure or skip, and what the body observed.
+    fn supervise<F>(
+        &self,
+        name: &str,
+        plan: Option<Plan>,
+        body: F,
+    ) -> (Outcome, Option<String>, Map<String, Value>, Option<String>)
+    where
+        F: FnOnce(&Ctx) + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         let step = Arc::new(Mutex::new(String::from("starting")));
         let seen = Arc::new(Seen::default());
         let (caps, ipv6) = (self.caps.clone(), self.ipv6);
         let (thread_step, thread_seen) = (step.clone(), seen.clone());
         let spawned = std::thread::Builder::new()
-            .name(name.clone())
+            .name(name.to_string())
             .spawn(move || {
                 wait::track_steps(thread_step);
                 let result = catch_unwind(AssertUnwindSafe(|| {
@@ -244,7 +259,7 @@ impl Check {
         }
         let observed = std::mem::take(&mut *lock(&seen.observed));
         let netns = lock(&seen.netns).clone();
-        self.finish(&test, outcome, reason, observed, netns, started);
+        (outcome, reason, observed, netns)
     }
 
     fn run_reexec(self, name: &str, test: &str, started: Instant) {
@@ -434,5 +449,55 @@ impl Ctx {
             }
             Err(TestError::Abort(reason)) => panic!("property aborted: {reason}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(limit: Duration) -> Check {
+        claim("fundamentals.fd.socket-is-a-file-descriptor").limit(limit)
+    }
+
+    #[test]
+    fn a_body_that_hangs_fails_naming_its_step() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(100)).supervise("hang", None, |_| {
+                wait::step("a recv that never returns");
+                std::thread::sleep(Duration::from_secs(3600));
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("timed out after 100ms"), "{reason}");
+        assert!(reason.contains("a recv that never returns"), "{reason}");
+    }
+
+    #[test]
+    fn a_skip_is_recorded_with_its_reason_and_observations_survive_a_failure() {
+        let (outcome, reason, _, _) =
+            check(DEFAULT_LIMIT).supervise("skip", None, |_| skip("needs CAP_NET_RAW"));
+        assert_eq!(outcome, Outcome::Skipped);
+        assert_eq!(reason.as_deref(), Some("needs CAP_NET_RAW"));
+        let (outcome, reason, observed, _) = check(DEFAULT_LIMIT).supervise("fail", None, |ctx| {
+            ctx.observe("errno", "EINVAL");
+            panic!("expected EADDRINUSE");
+        });
+        assert_eq!(outcome, Outcome::Fail);
+        assert_eq!(reason.as_deref(), Some("expected EADDRINUSE"));
+        assert_eq!(observed["errno"], "EINVAL");
+    }
+
+    #[test]
+    fn a_property_failure_shrinks_to_a_minimal_counterexample() {
+        let (outcome, reason, observed, _) =
+            check(DEFAULT_LIMIT).supervise("property", None, |ctx| {
+                ctx.property(256, 0u32..10_000, |n| {
+                    proptest::prop_assert!(n < 1000);
+                    Ok(())
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        assert_eq!(observed["counterexample"], "1000", "{reason:?}");
     }
 }
