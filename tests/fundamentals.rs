@@ -296,7 +296,7 @@ const DOCUMENTED: [Errno; 10] = [
 #[test]
 fn socket_creation_fails_only_with_documented_errors() {
     claim("fundamentals.domains.creation-matrix")
-        .limit(Duration::from_secs(20))
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
             let seen = Mutex::new(BTreeMap::new());
             let strategy = (
@@ -605,7 +605,7 @@ fn forgetting_htons_binds_the_byte_swapped_port() {
     claim("fundamentals.byteorder.forgetting-htons")
         .and("fundamentals.tips.mind-the-byte-order")
         .in_netns()
-        .limit(Duration::from_secs(15))
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
             ctx.property(256, 1..=u16::MAX, |port| {
                 let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
@@ -728,7 +728,7 @@ fn bind_names_a_socket_once(#[values(V4, V6)] family: Family) {
 fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
     claim("fundamentals.bind.port-zero-ephemeral")
         .needs_ipv6(family.is_v6())
-        .limit(Duration::from_secs(15))
+        .limit(Duration::from_secs(10))
         .run(move |ctx| {
             let (lo, hi) = privileges::sysctl_range("net.ipv4.ip_local_port_range")
                 .expect("read ip_local_port_range");
@@ -808,7 +808,7 @@ fn bind_refuses_a_port_in_use(
 fn unprivileged_bind_below_the_start_is_eacces() {
     claim("fundamentals.bind.eacces-privileged-port")
         .in_netns()
-        .limit(Duration::from_secs(20))
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
             let netns = ctx.netns();
             let default = privileges::sysctl("net.ipv4.ip_unprivileged_port_start")
@@ -856,7 +856,7 @@ fn bindable_without_freebind(ip: Ipv4Addr) -> bool {
 fn bind_to_an_address_not_on_the_machine_is_eaddrnotavail() {
     claim("fundamentals.bind.eaddrnotavail")
         .in_netns()
-        .limit(Duration::from_secs(15))
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
             ctx.property(512, any::<u32>(), |raw| {
                 let ip = Ipv4Addr::from(raw);
@@ -891,7 +891,7 @@ fn bind_to_an_address_not_on_the_machine_is_eaddrnotavail() {
 #[test]
 fn every_loopback_address_is_bindable_and_reachable() {
     claim("fundamentals.bind.loopback-slash-8")
-        .limit(Duration::from_secs(15))
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
             ctx.property(128, any::<[u8; 3]>(), |[a, b, c]| {
                 let ip = Ipv4Addr::new(127, a, b, c);
@@ -981,7 +981,7 @@ fn v6only_decides_whether_ipv4_shares_the_port(#[values(false, true)] v6only: bo
 fn getsockname_returns_the_bound_address() {
     claim("fundamentals.bind.getsockname-round-trip")
         .in_netns()
-        .limit(Duration::from_secs(15))
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
             let v6 = harness::evidence::ipv6_available();
             ctx.observe("ipv6", v6);

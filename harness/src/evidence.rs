@@ -132,6 +132,10 @@ pub fn claim(id: &'static str) -> Check {
 /// A test's overall bound unless it asks for another: a few seconds, so no test hangs the run.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5);
 
+/// The most any test may ask for: a call that blocks or an option the kernel ignores costs the
+/// run at most this much per test.
+pub const MAX_LIMIT: Duration = Duration::from_secs(10);
+
 /// What a test needs and which claims it proves; [`Check::run`] runs it.
 #[must_use = "a check does nothing until run"]
 pub struct Check {
@@ -167,8 +171,12 @@ impl Check {
         self
     }
 
-    /// A different overall bound (property tests with many cases).
+    /// A different overall bound (property tests with many cases), at most [`MAX_LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Self {
+        assert!(
+            limit <= MAX_LIMIT,
+            "a test may run at most {MAX_LIMIT:?}; it asked for {limit:?}"
+        );
         self.limit = limit;
         self
     }
