@@ -533,15 +533,7 @@ fn ports_and_addresses_are_big_endian_on_the_wire() {
         .needs(Cap::NetRaw)
         .run(|ctx| {
             let netns = ctx.netns();
-            let eth_p_all = (libc::ETH_P_ALL as u16).to_be();
-            let sniffer = peers::bounded(
-                Socket::new(
-                    Domain::PACKET,
-                    Type::DGRAM,
-                    Some(Protocol::from(eth_p_all as i32)),
-                )
-                .expect("AF_PACKET socket in the sandbox"),
-            );
+            let sniffer = peers::sniffer();
             let rx = peers::socket(Domain::IPV4, Type::DGRAM);
             rx.bind(&V4.any_port().into()).expect("bind receiver");
             let tx = peers::socket(Domain::IPV4, Type::DGRAM);
@@ -561,20 +553,13 @@ fn ports_and_addresses_are_big_endian_on_the_wire() {
             );
             tx.send_to(b"byte order", &peers::local(&rx).into())
                 .expect("send one datagram");
-            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-            let header =
-                harness::wait::until(harness::wait::STEP, "capturing the datagram", || {
-                    let n = sniffer.recv(&mut buf).expect("capture on lo");
-                    // SAFETY: recv initialised the first `n` bytes.
-                    let pkt: Vec<u8> = buf[..n]
-                        .iter()
-                        .map(|b| unsafe { b.assume_init() })
-                        .collect();
-                    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
-                    let udp = pkt.get(ihl..ihl + 8)?;
-                    (pkt[0] >> 4 == 4 && pkt[9] == 17 && udp[2..4] == dst.to_be_bytes())
-                        .then(|| (pkt[12..16].to_vec(), udp.to_vec()))
-                });
+            let header = peers::capture(&sniffer, "capturing the datagram", |c| {
+                let pkt = &c.packet;
+                let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+                let udp = pkt.get(ihl..ihl + 8)?;
+                (pkt[0] >> 4 == 4 && pkt[9] == 17 && udp[2..4] == dst.to_be_bytes())
+                    .then(|| (pkt[12..16].to_vec(), udp.to_vec()))
+            });
             let (ip_src, udp) = header;
             ctx.observe("captured_udp_header", format!("{udp:02x?}"));
             ctx.observe("source_port", src);

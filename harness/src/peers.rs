@@ -364,3 +364,41 @@ pub fn tcp_state(sock: &Socket) -> Option<(&'static str, String)> {
             .flatten()
     })
 }
+
+/// A packet captured by a [`sniffer`]: the IP packet and which way it went.
+pub struct Captured {
+    /// The IP packet, from its IP header on (the sniffer strips the link-layer header).
+    pub packet: Vec<u8>,
+    /// `sll_pkttype`: PACKET_OUTGOING for a copy this host sent, PACKET_HOST for one it received.
+    pub outgoing: bool,
+}
+
+/// An AF_PACKET socket that sees every IP packet of the caller's network namespace, in both
+/// directions (on lo each packet shows once outgoing, once received). Needs CAP_NET_RAW there,
+/// so it belongs in a test that runs in its own namespace.
+pub fn sniffer() -> Socket {
+    let all = i32::from((libc::ETH_P_ALL as u16).to_be());
+    bounded(
+        Socket::new(Domain::PACKET, Type::DGRAM, Some(all.into()))
+            .unwrap_or_else(|e| panic!("AF_PACKET socket: {e}")),
+    )
+}
+
+/// Captures packets until `pick` accepts one, failing the test after one step.
+pub fn capture<T>(sniffer: &Socket, what: &str, mut pick: impl FnMut(&Captured) -> Option<T>) -> T {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 65536];
+    wait::until(wait::STEP, what, || {
+        let (n, from) = sniffer.recv_from(&mut buf).ok()?;
+        // SAFETY: `from` is the sockaddr_ll recvfrom filled; its bytes are initialised.
+        let ll = unsafe { &*from.as_ptr().cast::<libc::sockaddr_ll>() };
+        let captured = Captured {
+            // SAFETY: recvfrom initialised the first `n` bytes of `buf`.
+            packet: buf[..n]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect(),
+            outgoing: ll.sll_pkttype == libc::PACKET_OUTGOING,
+        };
+        pick(&captured)
+    })
+}

@@ -1,0 +1,602 @@
+//! Section 07-11 (UDP, broadcast and multicast, raw sockets) and the overview's UDP and raw-socket
+//! claims: connectionless sends, message boundaries, errors on connected sockets, the datagram
+//! size limit, silent drops, broadcast and multicast rooms, ping, sniffing and IP_HDRINCL.
+
+use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use harness::peers::{self, Family};
+use harness::privileges::as_unprivileged;
+use harness::wait::{self, STEP};
+use harness::{claim, sandbox::Netns, Cap};
+use nix::errno::Errno;
+use rstest::rstest;
+use socket2::{Domain, MaybeUninitSlice, Protocol, Socket, Type};
+
+use Family::{V4, V6};
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// A UDP socket bound to loopback port 0, and its address.
+fn bound(family: Family) -> (Socket, SocketAddr) {
+    let sock = peers::socket(family.domain(), Type::DGRAM);
+    sock.bind(&family.any_port().into()).expect("bind UDP");
+    let addr = peers::local(&sock);
+    (sock, addr)
+}
+
+/// One datagram into a buffer of `len` bytes: its bytes and whether the kernel truncated it.
+fn recv_one(sock: &Socket, len: usize) -> Result<(Vec<u8>, bool), Errno> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
+    let (n, flags) = sock
+        .recv_vectored(&mut [MaybeUninitSlice::new(&mut buf)])
+        .map_err(errno)?;
+    // SAFETY: recvmsg initialised the first `n` bytes.
+    let data = buf[..n]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect();
+    Ok((data, flags.is_truncated()))
+}
+
+/// A counter of the namespace's UDP MIB (`/proc/net/snmp` for IPv4, `snmp6` for IPv6).
+fn udp_counter(ns: &Netns, family: Family, name: &str) -> u64 {
+    if family.is_v6() {
+        let text = std::fs::read_to_string(ns.proc_net("snmp6")).expect("read snmp6");
+        let key = format!("Udp6{name}");
+        text.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(char::is_whitespace)?;
+                (k == key).then(|| v.trim().parse().expect("a number"))
+            })
+            .unwrap_or_else(|| panic!("no {key} in snmp6"))
+    } else {
+        let text = std::fs::read_to_string(ns.proc_net("snmp")).expect("read snmp");
+        let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
+        let (names, values) = (
+            udp.next().expect("Udp header"),
+            udp.next().expect("Udp values"),
+        );
+        let at = names
+            .split_whitespace()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("no Udp {name} in snmp"));
+        values
+            .split_whitespace()
+            .nth(at)
+            .expect("value")
+            .parse()
+            .expect("a number")
+    }
+}
+
+#[rstest]
+fn sendto_needs_no_connection_and_autobinds(#[values(V4, V6)] family: Family) {
+    claim("udp.basics.connectionless")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (receiver, to) = bound(family);
+            let sender = peers::socket(family.domain(), Type::DGRAM);
+            let before = sender.local_addr().expect("getsockname").as_socket();
+            ctx.observe("sender_name_before", format!("{before:?}"));
+            sender
+                .send_to(b"hello", &to.into())
+                .expect("sendto on a fresh socket");
+            let after = peers::local(&sender);
+            ctx.observe("sender_name_after", after.to_string());
+            assert_ne!(after.port(), 0, "sendto autobinds an ephemeral port");
+            let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+            let (n, from) = receiver.recv_from(&mut buf).expect("recvfrom");
+            let from = from.as_socket().expect("an IP source");
+            ctx.observe("recvfrom", format!("{n} bytes from {from}"));
+            assert_eq!((n, from.port()), (5, after.port()));
+        });
+}
+
+#[rstest]
+fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] family: Family) {
+    claim("udp.basics.message-boundaries")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::udp_pair(family);
+            for d in [&b"abc"[..], b"defgh", &[9u8; 100]] {
+                pair.a.send(d).expect("send");
+            }
+            let first = recv_one(&pair.b, 64).expect("recv 1");
+            let second = recv_one(&pair.b, 64).expect("recv 2");
+            let third = recv_one(&pair.b, 10).expect("recv 3");
+            ctx.observe("reads_of_64", [first.0.len(), second.0.len()]);
+            ctx.observe(
+                "read_of_10_from_100",
+                format!("{} bytes, MSG_TRUNC {}", third.0.len(), third.1),
+            );
+            assert_eq!(first, (b"abc".to_vec(), false));
+            assert_eq!(second, (b"defgh".to_vec(), false));
+            assert_eq!(
+                third,
+                (vec![9u8; 10], true),
+                "the rest of the datagram is gone"
+            );
+            pair.a.send(&[1u8; 100]).expect("send");
+            let mut small = [MaybeUninit::<u8>::uninit(); 10];
+            let real = pair
+                .b
+                .recv_with_flags(&mut small, libc::MSG_TRUNC)
+                .expect("recv MSG_TRUNC");
+            ctx.observe("recv_with_msg_trunc_returns", real);
+            assert_eq!(
+                real, 100,
+                "recv(MSG_TRUNC) gives the datagram's real length"
+            );
+            pair.b.set_nonblocking(true).expect("nonblocking");
+            assert_eq!(recv_one(&pair.b, 64).map(|d| d.0.len()), Err(Errno::EAGAIN));
+        });
+}
+
+#[rstest]
+fn only_a_connected_udp_socket_hears_of_an_unreachable_port(#[values(V4, V6)] family: Family) {
+    claim("udp.basics.connected-udp-reports-icmp-errors")
+        .needs_ipv6(family.is_v6())
+        .in_netns()
+        .run(move |ctx| {
+            // In the test's own namespace nobody else can take the port once it is closed.
+            let closed = bound(family).1;
+            let connected = peers::socket(family.domain(), Type::DGRAM);
+            connected.connect(&closed.into()).expect("connect UDP");
+            connected.send(b"anyone?").expect("send");
+            let got = recv_one(&connected, 64).map(|d| d.0.len());
+            ctx.observe("connected_recv_after_send", format!("{got:?}"));
+            assert_eq!(got, Err(Errno::ECONNREFUSED));
+            let unconnected = peers::socket(family.domain(), Type::DGRAM);
+            unconnected
+                .send_to(b"anyone?", &closed.into())
+                .expect("sendto");
+            unconnected
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("SO_RCVTIMEO");
+            let got = recv_one(&unconnected, 64).map(|d| d.0.len());
+            ctx.observe("unconnected_recv_after_sendto", format!("{got:?}"));
+            assert_eq!(
+                got,
+                Err(Errno::EAGAIN),
+                "no error reaches an unconnected socket"
+            );
+        });
+}
+
+#[rstest]
+#[case::v4(V4, 65_507)]
+#[case::v6(V6, 65_527)]
+fn a_datagram_over_the_size_limit_is_emsgsize(#[case] family: Family, #[case] max: usize) {
+    claim("udp.basics.max-datagram-size")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::udp_pair(family);
+            let sent = pair.a.send(&vec![3u8; max]).map_err(errno);
+            let over = pair.a.send(&vec![3u8; max + 1]).map_err(errno);
+            ctx.observe("largest_send", format!("{max}: {sent:?}"));
+            ctx.observe("one_byte_more", format!("{over:?}"));
+            assert_eq!(sent, Ok(max));
+            assert_eq!(over, Err(Errno::EMSGSIZE));
+            let (got, truncated) = recv_one(&pair.b, max + 1).expect("recv the largest");
+            assert_eq!((got.len(), truncated), (max, false));
+        });
+}
+
+#[rstest]
+fn a_full_receive_buffer_drops_datagrams_silently(#[values(V4, V6)] family: Family) {
+    claim("udp.table.unreliable")
+        .needs_ipv6(family.is_v6())
+        .in_netns()
+        .run(move |ctx| {
+            let ns = ctx.netns();
+            let (receiver, to) = bound(family);
+            receiver
+                .set_recv_buffer_size(0)
+                .expect("SO_RCVBUF to its minimum");
+            ctx.observe(
+                "rcvbuf",
+                receiver.recv_buffer_size().expect("get SO_RCVBUF"),
+            );
+            let sender = peers::socket(family.domain(), Type::DGRAM);
+            let before = udp_counter(ns, family, "RcvbufErrors");
+            const SENT: u64 = 100;
+            for n in 0..SENT {
+                sender
+                    .send_to(&[n as u8; 1000], &to.into())
+                    .expect("every sendto succeeds; the sender is never told");
+            }
+            receiver.set_nonblocking(true).expect("nonblocking");
+            let mut received = 0;
+            while recv_one(&receiver, 2000).is_ok() {
+                received += 1;
+            }
+            let dropped = udp_counter(ns, family, "RcvbufErrors") - before;
+            ctx.observe("sent", SENT);
+            ctx.observe("received", received);
+            ctx.observe("RcvbufErrors_delta", dropped);
+            assert!(received < SENT, "a minimal buffer cannot hold 100 KB");
+            assert_eq!(
+                received + dropped,
+                SENT,
+                "every datagram not received was counted"
+            );
+        });
+}
+
+#[test]
+fn broadcast_needs_so_broadcast() {
+    claim("udp.broadcast.needs-so-broadcast")
+        .in_netns()
+        .run(|ctx| {
+            // 127.255.255.255 is the broadcast address of lo's 127.0.0.0/8, inside the namespace.
+            let receiver = peers::socket(V4.domain(), Type::DGRAM);
+            receiver
+                .bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)).into())
+                .expect("bind 0.0.0.0:0");
+            let port = peers::local(&receiver).port();
+            let to = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
+            let sender = peers::socket(V4.domain(), Type::DGRAM);
+            let without = sender.send_to(b"all", &to.into()).map_err(errno);
+            ctx.observe("sendto_without_SO_BROADCAST", format!("{without:?}"));
+            assert_eq!(without, Err(Errno::EACCES));
+            sender.set_broadcast(true).expect("SO_BROADCAST");
+            let with = sender.send_to(b"all", &to.into()).map_err(errno);
+            ctx.observe("sendto_with_SO_BROADCAST", format!("{with:?}"));
+            assert_eq!(with, Ok(3));
+            assert_eq!(
+                recv_one(&receiver, 64).expect("recv the broadcast").0,
+                b"all"
+            );
+        });
+}
+
+/// A member of multicast `group` on lo, bound to `0.0.0.0:port` (port 0: a new one).
+fn member(group: Ipv4Addr, port: u16, multicast_all: bool) -> Socket {
+    let sock = peers::socket(V4.domain(), Type::DGRAM);
+    sock.set_reuse_address(true).expect("SO_REUSEADDR");
+    sock.set_multicast_all_v4(multicast_all)
+        .expect("IP_MULTICAST_ALL");
+    sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
+        .expect("bind the group's port");
+    sock.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST)
+        .expect("IP_ADD_MEMBERSHIP on lo");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("SO_RCVTIMEO");
+    sock
+}
+
+#[test]
+fn multicast_reaches_the_sockets_that_joined() {
+    claim("udp.multicast.join-group").in_netns().run(|ctx| {
+        let group = Ipv4Addr::new(239, 1, 1, 1);
+        let joined = member(group, 0, true);
+        let port = peers::local(&joined).port();
+        let sender = peers::socket(V4.domain(), Type::DGRAM);
+        sender
+            .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
+            .expect("IP_MULTICAST_IF lo");
+        let loop_default = sender.multicast_loop_v4().expect("IP_MULTICAST_LOOP");
+        ctx.observe("IP_MULTICAST_LOOP_default", loop_default);
+        sender
+            .send_to(b"hi group", &SocketAddrV4::new(group, port).into())
+            .expect("send to the group (no membership needed)");
+        assert_eq!(
+            recv_one(&joined, 64).expect("the member receives").0,
+            b"hi group"
+        );
+        assert!(loop_default, "looping back to local members is the default");
+    });
+}
+
+#[rstest]
+fn a_room_per_group_needs_ip_multicast_all_off(#[values(true, false)] multicast_all: bool) {
+    claim("udp.multicast.room-broadcast")
+        .in_netns()
+        .run(move |ctx| {
+            let (room_a, room_b) = (Ipv4Addr::new(239, 1, 1, 1), Ipv4Addr::new(239, 2, 2, 2));
+            let a1 = member(room_a, 0, multicast_all);
+            let port = peers::local(&a1).port();
+            let a2 = member(room_a, port, multicast_all);
+            let b = member(room_b, port, multicast_all);
+            let sender = peers::socket(V4.domain(), Type::DGRAM);
+            sender
+                .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
+                .expect("IP_MULTICAST_IF lo");
+            let ttl = sender.multicast_ttl_v4().expect("IP_MULTICAST_TTL");
+            ctx.observe("IP_MULTICAST_TTL_default", ttl);
+            assert_eq!(ttl, 1, "multicast stays on the local network by default");
+            sender
+                .send_to(b"room A", &SocketAddrV4::new(room_a, port).into())
+                .expect("send to room A");
+            for (name, sock) in [("a1", &a1), ("a2", &a2)] {
+                assert_eq!(
+                    recv_one(sock, 64).expect(name).0,
+                    b"room A",
+                    "{name} is in room A"
+                );
+            }
+            let leaked = recv_one(&b, 64).map(|d| String::from_utf8_lossy(&d.0).into_owned());
+            ctx.observe(
+                &format!("room_B_member_with_IP_MULTICAST_ALL_{multicast_all}"),
+                format!("{leaked:?}"),
+            );
+            // The default (1) hands a socket bound to INADDR_ANY every group any socket joined.
+            let expected = if multicast_all {
+                Ok("room A".to_string())
+            } else {
+                Err(Errno::EAGAIN)
+            };
+            assert_eq!(leaked, expected);
+        });
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+fn internet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An ICMP echo request (type 8, code 0) with its checksum.
+fn echo_request(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut pkt = vec![8, 0, 0, 0];
+    pkt.extend(id.to_be_bytes());
+    pkt.extend(seq.to_be_bytes());
+    pkt.extend(payload);
+    let sum = internet_checksum(&pkt);
+    pkt[2..4].copy_from_slice(&sum.to_be_bytes());
+    pkt
+}
+
+fn loopback_v4() -> socket2::SockAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()
+}
+
+#[test]
+fn raw_and_packet_sockets_need_cap_net_raw() {
+    claim("udp.raw.needs-cap-net-raw").run(|ctx| {
+        let all = i32::from((libc::ETH_P_ALL as u16).to_be());
+        for (name, domain, protocol) in [
+            (
+                "AF_INET SOCK_RAW IPPROTO_ICMP",
+                Domain::IPV4,
+                Protocol::ICMPV4,
+            ),
+            ("AF_PACKET SOCK_RAW ETH_P_ALL", Domain::PACKET, all.into()),
+        ] {
+            let got = as_unprivileged(name, STEP, move || {
+                Socket::new(domain, Type::RAW, Some(protocol))
+                    .map(|_| 0)
+                    .map_err(errno)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            ctx.observe(&format!("{name} without CAP_NET_RAW"), format!("{got:?}"));
+            assert_eq!(got, Err(Errno::EPERM), "{name}");
+        }
+    });
+}
+
+#[test]
+fn a_raw_icmp_socket_pings_loopback_and_sees_the_ip_header() {
+    claim("udp.raw.icmp-ping")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let sock = peers::bounded(
+                Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).expect("raw ICMP"),
+            );
+            let id = 0x5c1a;
+            sock.send_to(&echo_request(id, 1, b"ping"), &loopback_v4())
+                .expect("send the echo request");
+            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+            let mut types = Vec::new();
+            let reply = wait::until(STEP, "the echo reply", || {
+                let n = sock.recv(&mut buf).ok()?;
+                // SAFETY: recv initialised the first `n` bytes.
+                let pkt: Vec<u8> = buf[..n]
+                    .iter()
+                    .map(|b| unsafe { b.assume_init() })
+                    .collect();
+                let icmp = pkt.get(usize::from(pkt[0] & 0x0f) * 4..)?;
+                types.push(icmp[0]);
+                (icmp[0] == 0 && icmp[4..6] == id.to_be_bytes()).then_some(pkt)
+            });
+            let ihl = usize::from(reply[0] & 0x0f) * 4;
+            ctx.observe("icmp_types_received", &types);
+            ctx.observe("reply_bytes", reply.len());
+            ctx.observe("ip_header_bytes", ihl);
+            assert_eq!(reply[0] >> 4, 4, "the packet starts with the IPv4 header");
+            assert_eq!(reply[9], 1, "protocol ICMP");
+            assert_eq!(&reply[ihl + 8..], b"ping", "the payload comes back");
+            assert_eq!(
+                internet_checksum(&reply[ihl..]),
+                0,
+                "the reply's checksum is valid"
+            );
+        });
+}
+
+#[test]
+fn ping_sockets_need_no_privilege_inside_ping_group_range() {
+    claim("udp.raw.unprivileged-ping-socket")
+        .in_netns()
+        .run(|ctx| {
+            let ns = ctx.netns();
+            let ping_socket =
+                || Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)).map_err(errno);
+            // A new namespace starts with the kernel's default "1 0": an empty range.
+            let default = harness::privileges::sysctl("net.ipv4.ping_group_range")
+                .expect("read ping_group_range");
+            ctx.observe("ping_group_range_default", &default);
+            let denied = as_unprivileged("ping socket, default range", STEP, move || {
+                ping_socket().map(|_| 0)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            ctx.observe("ping_socket_in_default_range", format!("{denied:?}"));
+            assert_eq!(denied, Err(Errno::EACCES));
+            // The unprivileged child's gid, as this namespace sees it (65534 under real root,
+            // the mapped gid 0 in a user namespace): the range then holds exactly it.
+            let gid = as_unprivileged("the unprivileged gid", STEP, || {
+                Ok(i64::from(nix::unistd::getgid().as_raw()))
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("getgid");
+            ns.write_sysctl("net.ipv4.ping_group_range", &format!("{gid} {gid}"));
+            ctx.observe("ping_group_range_set", format!("{gid} {gid}"));
+            let reply = as_unprivileged("ping as an unprivileged user", STEP, move || {
+                let sock = ping_socket()?;
+                sock.set_read_timeout(Some(STEP)).map_err(errno)?;
+                sock.send_to(&echo_request(0, 1, b"ping"), &loopback_v4())
+                    .map_err(errno)?;
+                let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+                let n = sock.recv(&mut buf).map_err(errno)?;
+                // SAFETY: recv initialised the first byte (n >= 1 for an ICMP message).
+                let first = unsafe { buf[0].assume_init() };
+                Ok(i64::from(first) << 32 | n as i64)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            let (first_byte, len) = reply
+                .map(|v| (v >> 32, v & 0xffff_ffff))
+                .unwrap_or_default();
+            ctx.observe("ping_socket_in_range", format!("{reply:?}"));
+            ctx.observe("reply_first_byte", first_byte);
+            ctx.observe("reply_bytes", len);
+            assert!(reply.is_ok(), "the unprivileged ping failed: {reply:?}");
+            assert_eq!(
+                (first_byte, len),
+                (0, 12),
+                "an echo reply (type 0) of 8 + 4 bytes, without the IP header"
+            );
+        });
+}
+
+/// The destination port of an IPv4 UDP packet, if it is one.
+fn udp_dst_port(pkt: &[u8]) -> Option<u16> {
+    let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+    (pkt[0] >> 4 == 4 && pkt.get(9) == Some(&17)).then(|| {
+        pkt.get(ihl + 2..ihl + 4)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+    })?
+}
+
+#[test]
+fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
+    claim("udp.raw.sniffer-needs-packet-socket")
+        .and("udp.scenario.raw-capture-and-analysis")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let sniffer = peers::sniffer();
+            let raw_udp = peers::bounded(
+                Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP)).expect("raw UDP"),
+            );
+            let (rx, to) = bound(V4);
+            peers::socket(V4.domain(), Type::DGRAM)
+                .send_to(b"sniff me", &to.into())
+                .expect("send the datagram");
+            assert_eq!(
+                recv_one(&rx, 64).expect("the receiver gets it").0,
+                b"sniff me"
+            );
+            let pair = peers::tcp_pair(V4);
+            pair.client.send(b"tcp").expect("some TCP traffic");
+            let (mut udp_out, mut udp_in, mut tcp) = (false, false, false);
+            peers::capture(
+                &sniffer,
+                "both copies of the datagram and a TCP segment",
+                |c| {
+                    if udp_dst_port(&c.packet) == Some(to.port()) {
+                        *if c.outgoing {
+                            &mut udp_out
+                        } else {
+                            &mut udp_in
+                        } = true;
+                    }
+                    tcp |= c.packet.get(9) == Some(&6);
+                    (udp_out && udp_in && tcp).then_some(())
+                },
+            );
+            ctx.observe(
+                "packet_socket",
+                "the datagram outgoing and received, and TCP segments",
+            );
+            raw_udp.set_nonblocking(true).expect("nonblocking");
+            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+            let mut seen = Vec::new();
+            while let Ok(n) = raw_udp.recv(&mut buf) {
+                // SAFETY: recv initialised the first `n` bytes.
+                let pkt: Vec<u8> = buf[..n]
+                    .iter()
+                    .map(|b| unsafe { b.assume_init() })
+                    .collect();
+                seen.push((pkt[9], udp_dst_port(&pkt)));
+            }
+            ctx.observe("raw_udp_socket_saw_protocol_and_port", format!("{seen:?}"));
+            assert_eq!(
+                seen,
+                [(17, Some(to.port()))],
+                "the raw UDP socket sees the datagram once, and no TCP"
+            );
+        });
+}
+
+#[test]
+fn ip_hdrincl_sends_a_header_the_program_wrote() {
+    claim("udp.table.raw-direct-control")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let sniffer = peers::sniffer();
+            let (rx, to) = bound(V4);
+            let (_src_holder, from) = bound(V4);
+            // IPPROTO_RAW implies IP_HDRINCL: the program writes the IP header itself.
+            let raw = peers::bounded(
+                Socket::new(Domain::IPV4, Type::RAW, Some(libc::IPPROTO_RAW.into()))
+                    .expect("IPPROTO_RAW socket"),
+            );
+            let payload = b"hand-made";
+            let udp_len = (8 + payload.len()) as u16;
+            let mut pkt = vec![
+                0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+            ];
+            pkt.extend(from.port().to_be_bytes());
+            pkt.extend(to.port().to_be_bytes());
+            pkt.extend(udp_len.to_be_bytes());
+            pkt.extend([0, 0]); // no UDP checksum (allowed over IPv4)
+            pkt.extend(payload);
+            raw.send_to(&pkt, &loopback_v4())
+                .expect("send the hand-made packet");
+            let (got, _) = recv_one(&rx, 64).expect("the UDP socket receives it");
+            assert_eq!(got, payload);
+            let sent = peers::capture(&sniffer, "the hand-made packet on lo", |c| {
+                (c.outgoing && udp_dst_port(&c.packet) == Some(to.port())).then(|| c.packet.clone())
+            });
+            let total = u16::from_be_bytes([sent[2], sent[3]]);
+            ctx.observe("total_length_written_0_sent", total);
+            ctx.observe(
+                "header_checksum_written_0_sent",
+                format!("{:#06x}", u16::from_be_bytes([sent[10], sent[11]])),
+            );
+            ctx.observe("id_written_0_sent", u16::from_be_bytes([sent[4], sent[5]]));
+            assert_eq!(
+                usize::from(total),
+                pkt.len(),
+                "the kernel fills the total length"
+            );
+            assert_eq!(
+                internet_checksum(&sent[..20]),
+                0,
+                "the kernel fills the header checksum"
+            );
+            assert_eq!(sent[8], 64, "the TTL is the program's");
+        });
+}
