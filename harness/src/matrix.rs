@@ -1,9 +1,574 @@
-//! `cargo claims matrix`: the whole suite under each kernel of `fixtures/kernels.toml`.
+//! `cargo claims matrix`: the whole suite under each kernel of `fixtures/kernels.toml` — the
+//! host's natively, the others booted in qemu with the test binaries in an initramfs — and one
+//! report, `target/claims/matrix.{md,json}`, listing first the claims whose outcome differs.
 
-use std::process::ExitCode;
+mod guest;
+mod kernels;
+mod table;
+
+use std::fs;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::catalogue::{self, Catalogue};
+use crate::evidence::{self, Record};
+use guest::{Accel, Initramfs, Suite};
+use kernels::{Kernel, Source};
+use table::{KernelRun, RunStatus, SuiteExit};
+
+const USAGE: &str = "\
+cargo claims matrix — the whole suite under each kernel of fixtures/kernels.toml
+
+USAGE:
+    cargo claims matrix [OPTIONS]
+
+Builds the test binaries (cargo test --no-run, release profile), runs them natively for a
+`host` kernel and in a qemu VM (as root, from an initramfs) for every other kernel, and writes
+target/claims/matrix.md and target/claims/matrix.json: each kernel's release and how its run
+went, and each claim's status per kernel, the claims that differ between kernels first.
+Debian kernels are downloaded once into target/claims/kernels/. Exits 1 when a kernel could
+not run its suite (missing, unbootable, hung, panicked), 2 on bad input; failing claims are
+findings shown in the report, not errors.
+
+OPTIONS:
+    --kernel NAME     only this kernel (repeatable)
+    --no-host         only the kernels that boot in a VM
+    --accel MODE      auto (default: KVM if a bounded probe boot works, else TCG), kvm or tcg;
+                      also $SOCKET_CLAIMS_ACCEL
+    --timeout SECS    bound on each kernel's whole run unless its entry sets `timeout`
+                      (default 300)
+    --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
+                      build is slow enough to trip the tests' watchdogs)
+    --file PATH       the kernel list (default fixtures/kernels.toml)
+    -h, --help        this text";
+
+/// Test binaries that are not kernel tests: the catalogue self-test reads tests/*.rs through a
+/// compile-time path, which a guest does not have.
+const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug)]
+struct Options {
+    kernels: Vec<String>,
+    no_host: bool,
+    accel: Option<Accel>,
+    timeout: Duration,
+    profile: String,
+    file: Option<PathBuf>,
+}
+
+fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
+    let mut opts = Options {
+        kernels: Vec::new(),
+        no_host: false,
+        accel: None,
+        timeout: DEFAULT_TIMEOUT,
+        profile: "release".into(),
+        file: None,
+    };
+    let mut accel = std::env::var("SOCKET_CLAIMS_ACCEL").ok();
+    let mut args = args.into_iter().flat_map(|a| match a.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => vec![flag.to_string(), value.to_string()],
+        _ => vec![a],
+    });
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| args.next().ok_or(format!("{arg} needs {what}"));
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--no-host" => opts.no_host = true,
+            "--kernel" => opts.kernels.push(value("a kernel name")?),
+            "--accel" => accel = Some(value("auto, kvm or tcg")?),
+            "--profile" => opts.profile = value("a cargo profile")?,
+            "--file" => opts.file = Some(value("a path")?.into()),
+            "--timeout" => {
+                let secs = value("seconds")?;
+                opts.timeout = match secs.parse::<u64>() {
+                    Ok(s) if s > 0 => Duration::from_secs(s),
+                    _ => return Err(format!("--timeout: {secs:?} is not a number of seconds")),
+                };
+            }
+            other => {
+                return Err(format!(
+                    "unknown option {other:?} (see cargo claims matrix --help)"
+                ))
+            }
+        }
+    }
+    opts.accel = match accel.as_deref() {
+        None | Some("auto") => None,
+        Some("kvm") => Some(Accel::Kvm),
+        Some("tcg") => Some(Accel::Tcg),
+        Some(other) => {
+            return Err(format!(
+                "--accel / SOCKET_CLAIMS_ACCEL: {other:?} is not auto, kvm or tcg"
+            ))
+        }
+    };
+    Ok(Some(opts))
+}
 
 /// Entry point of `cargo claims matrix ARGS…`.
-pub fn main(_args: Vec<String>) -> ExitCode {
-    eprintln!("error: cargo claims matrix is not available yet");
-    ExitCode::from(2)
+pub fn main(args: Vec<String>) -> ExitCode {
+    let opts = match parse_args(args) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The whole matrix; Ok(false) when some kernel did not run its suite.
+fn run(opts: &Options) -> Result<bool, String> {
+    let root = crate::workspace_root();
+    let catalogue = Catalogue::load(&catalogue::default_dir())
+        .map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
+    let file = opts
+        .file
+        .clone()
+        .unwrap_or_else(|| root.join("fixtures").join("kernels.toml"));
+    let list = kernels::load(&file, &root)?;
+    let selected = select(&list.kernels, opts)?;
+    let suites = build_suites(&root, &opts.profile)?;
+    let out = evidence::claims_dir();
+    let cache = out.join("kernels");
+    let mut vm = Vm {
+        accel: opts.accel,
+        cache: cache.clone(),
+        modules: list.modules.clone(),
+        suites: suites.clone(),
+        busybox: None,
+    };
+    let mut runs = Vec::new();
+    for kernel in selected {
+        let limit = kernel.timeout.unwrap_or(opts.timeout);
+        let dir = out.join("matrix").join(&kernel.name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        eprintln!(
+            "matrix: kernel {} ({})",
+            kernel.name,
+            kernel.source.describe()
+        );
+        let (result, records) = match &kernel.source {
+            Source::Host => run_host(&suites, limit, &dir),
+            _ => vm.run(kernel, limit, &dir),
+        };
+        let evidence: String = records
+            .iter()
+            .filter_map(|r| serde_json::to_string(r).ok())
+            .map(|l| l + "\n")
+            .collect();
+        let _ = fs::write(dir.join("evidence.jsonl"), evidence);
+        eprintln!(
+            "matrix: kernel {}: {}",
+            kernel.name,
+            match (&result.detail, result.status) {
+                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
+                _ => format!(
+                    "ran on {} in {:.1} s",
+                    result.release.as_deref().unwrap_or("?"),
+                    result.seconds
+                ),
+            }
+        );
+        runs.push((result, records));
+    }
+    let matrix = table::build(&catalogue, runs);
+    print!("{}", matrix.terminal());
+    let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&out)
+        .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
+        .and_then(|()| fs::write(out.join("matrix.json"), json))
+        .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
+    let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
+    println!("matrix: {}", shown.display());
+    Ok(matrix.all_ran())
+}
+
+/// The kernels `--kernel` / `--no-host` select, in file order.
+fn select<'a>(all: &'a [Kernel], opts: &Options) -> Result<Vec<&'a Kernel>, String> {
+    for name in &opts.kernels {
+        if !all.iter().any(|k| &k.name == name) {
+            let known: Vec<&str> = all.iter().map(|k| k.name.as_str()).collect();
+            return Err(format!(
+                "--kernel: no kernel named {name:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    let chosen: Vec<&Kernel> = all
+        .iter()
+        .filter(|k| opts.kernels.is_empty() || opts.kernels.contains(&k.name))
+        .filter(|k| !(opts.no_host && k.source == Source::Host))
+        .collect();
+    if chosen.is_empty() {
+        return Err("no kernel selected".into());
+    }
+    Ok(chosen)
+}
+
+/// Builds the root package's test binaries and lists them (not the catalogue self-test).
+fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("matrix: building the test binaries (cargo test --no-run --profile {profile})");
+    let mut child = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "test",
+            "--no-run",
+            "--message-format=json",
+            "--profile",
+            profile,
+        ])
+        .args(["--package", "socket-claims"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut suites = Vec::new();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let is_test = msg["reason"] == "compiler-artifact"
+            && msg["profile"]["test"] == true
+            && msg["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "test"));
+        let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str())
+        else {
+            continue;
+        };
+        if is_test && !NOT_KERNEL_TESTS.contains(&name) {
+            suites.push(Suite {
+                name: name.to_string(),
+                path: exe.into(),
+            });
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the test binaries failed ({status})"));
+    }
+    if suites.is_empty() {
+        return Err("cargo built no test binaries".into());
+    }
+    suites.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(suites)
+}
+
+/// The suite on this machine's kernel: each test binary as `cargo claims` would run it, bounded.
+fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
+    let started = Instant::now();
+    let mut result = KernelRun {
+        release: Some(crate::privileges::kernel_release()),
+        accel: "native".into(),
+        ..KernelRun::failed(
+            "host",
+            Source::Host.describe(),
+            RunStatus::Ran,
+            String::new(),
+        )
+    };
+    result.detail = None;
+    let mut records = Vec::new();
+    let log_path = dir.join("console.log");
+    for suite in suites {
+        let results = dir.join("evidence").join(&suite.name);
+        let spawned = fs::create_dir_all(&results)
+            .and_then(|()| {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log_path)
+            })
+            .and_then(|log| {
+                let err = log.try_clone()?;
+                Command::new(&suite.path)
+                    .env("SOCKET_CLAIMS_RESULTS", &results)
+                    .stdin(Stdio::null())
+                    .stdout(log)
+                    .stderr(err)
+                    .spawn()
+            });
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                result.status = RunStatus::Error;
+                result.detail = Some(format!("cannot run {}: {e}", suite.path.display()));
+                break;
+            }
+        };
+        let exit = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() < limit => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        match evidence::read_all(&results) {
+            Ok(found) => records.extend(found),
+            Err(e) => {
+                result.status = RunStatus::Error;
+                result.detail = Some(format!("unreadable evidence: {e}"));
+            }
+        }
+        match exit {
+            Some(status) => result.suites.push(SuiteExit {
+                name: suite.name.clone(),
+                exit: status.code().unwrap_or(-1),
+            }),
+            None => {
+                result.status = RunStatus::Hung;
+                result.detail = Some(format!(
+                    "hung after {} s while running {}",
+                    limit.as_secs(),
+                    suite.name
+                ));
+                break;
+            }
+        }
+    }
+    result.seconds = started.elapsed().as_secs_f64();
+    (result, records)
+}
+
+/// What every VM guest shares, and the accelerator once decided.
+struct Vm {
+    accel: Option<Accel>,
+    cache: PathBuf,
+    modules: Vec<String>,
+    suites: Vec<Suite>,
+    busybox: Option<PathBuf>,
+}
+
+impl Vm {
+    fn run(&mut self, kernel: &Kernel, limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
+        let source = kernel.source.describe();
+        let started = Instant::now();
+        let prepared = self.prepare(kernel, dir);
+        let (vmlinuz, initrd, accel, notes) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
+                    Vec::new(),
+                )
+            }
+        };
+        eprintln!(
+            "matrix: booting {} under {} (bound {} s)",
+            kernel.name,
+            accel.name(),
+            limit.as_secs()
+        );
+        let boot = match guest::boot(&vmlinuz, &initrd, accel, limit, dir) {
+            Ok(boot) => boot,
+            Err(e) => {
+                return (
+                    KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
+                    Vec::new(),
+                )
+            }
+        };
+        let mut result = KernelRun {
+            accel: accel.name().into(),
+            notes,
+            ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
+        };
+        result.detail = None;
+        let stream = match guest::parse_stream(&boot.data) {
+            Ok(stream) => stream,
+            Err(e) => {
+                result.status = RunStatus::Error;
+                result.detail = Some(format!("evidence from the guest is damaged: {e}"));
+                guest::Stream::default()
+            }
+        };
+        result.release = stream.release.clone();
+        result.boot_seconds = stream.booted;
+        result.notes.extend(stream.notes.iter().cloned());
+        result.suites = stream
+            .suites
+            .iter()
+            .map(|(name, exit)| SuiteExit {
+                name: name.clone(),
+                exit: *exit,
+            })
+            .collect();
+        result.seconds = started.elapsed().as_secs_f64();
+        let last = guest::last_console_line(&boot.console)
+            .map(|l| format!("; last console line: {l}"))
+            .unwrap_or_default();
+        if result.status == RunStatus::Ran && !stream.ended {
+            (result.status, result.detail) = if let Some(panic) = guest::panic_line(&boot.console) {
+                (RunStatus::Panicked, Some(panic))
+            } else if boot.timed_out {
+                let doing = match guest::running_when_stopped(&boot.console) {
+                    Some(suite) => format!("while running {suite}"),
+                    None if stream.release.is_some() => "before the first suite".into(),
+                    None => "before /init started (no boot)".into(),
+                };
+                (
+                    RunStatus::Hung,
+                    Some(format!(
+                        "hung after {} s {doing}{last}",
+                        boot.elapsed.as_secs()
+                    )),
+                )
+            } else {
+                let qemu = boot
+                    .qemu_log
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| format!("; qemu: {l}"))
+                    .unwrap_or_default();
+                let exit = boot
+                    .exit
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no exit status".into());
+                (
+                    RunStatus::Error,
+                    Some(format!(
+                        "the guest stopped before finishing its suite (qemu {exit}){qemu}{last}"
+                    )),
+                )
+            };
+        }
+        (result, stream.records)
+    }
+
+    /// Fetches the kernel, decides the accelerator, writes the initramfs: the image, the
+    /// initramfs, the accelerator and notes on modules.
+    fn prepare(
+        &mut self,
+        kernel: &Kernel,
+        dir: &Path,
+    ) -> Result<(PathBuf, PathBuf, Accel, Vec<String>), String> {
+        if which(guest::QEMU).is_none() {
+            return Err(format!(
+                "{} not found (apt-get install qemu-system-x86)",
+                guest::QEMU
+            ));
+        }
+        let image = kernels::fetch(&kernel.source, &self.cache)?;
+        let busybox = match &self.busybox {
+            Some(b) => b.clone(),
+            None => {
+                let b = guest::busybox()?;
+                self.busybox = Some(b.clone());
+                b
+            }
+        };
+        let accel = match self.accel {
+            Some(accel) => accel,
+            None => {
+                let accel = match guest::kvm_works(&image.vmlinuz, &busybox, dir) {
+                    Ok(()) => Accel::Kvm,
+                    Err(why) => {
+                        eprintln!("matrix: using TCG (no KVM: {why})");
+                        Accel::Tcg
+                    }
+                };
+                self.accel = Some(accel);
+                accel
+            }
+        };
+        let mut initramfs = Initramfs::default();
+        initramfs.executable(&busybox, "bin/busybox")?;
+        for d in ["proc", "sys", "dev", "tmp"] {
+            initramfs.dir(d);
+        }
+        for suite in &self.suites {
+            let file = suite.path.file_name().unwrap_or_default().to_string_lossy();
+            initramfs.executable(&suite.path, &format!("suite/{file}"))?;
+        }
+        let claims = catalogue::default_dir();
+        let tomls = fs::read_dir(&claims).map_err(|e| format!("{}: {e}", claims.display()))?;
+        for toml in tomls.filter_map(|e| e.ok().map(|e| e.path())) {
+            if toml.extension().is_some_and(|x| x == "toml") {
+                let name = toml.file_name().unwrap_or_default().to_string_lossy();
+                initramfs.copy(&toml, &format!("claims/{name}"), 0o644);
+            }
+        }
+        let mut notes = Vec::new();
+        let mut loaded = Vec::new();
+        match &image.modules_dir {
+            Some(modules_dir) => {
+                let (modules, missing) = guest::modules_to_load(modules_dir, &self.modules)?;
+                notes.extend(missing);
+                for (name, bytes) in modules {
+                    initramfs.add(&format!("modules/{name}.ko"), bytes, 0o644);
+                    loaded.push(name);
+                }
+            }
+            None if !self.modules.is_empty() => {
+                notes.push("no modules directory: modules not loaded".into())
+            }
+            None => {}
+        }
+        initramfs.add(
+            "init",
+            guest::init_script(&self.suites, &loaded).into_bytes(),
+            0o755,
+        );
+        let initrd = dir.join("initrd.cpio");
+        initramfs.write(&initrd)?;
+        Ok((image.vmlinuz, initrd, accel, notes))
+    }
+}
+
+/// The path of `program` on $PATH.
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_parse_and_bad_ones_are_named() {
+        let opts = parse_args(args(&["--kernel", "a", "--kernel=b", "--accel", "tcg"]))
+            .expect("parses")
+            .expect("not help");
+        assert_eq!(opts.kernels, ["a", "b"]);
+        assert_eq!(opts.accel, Some(Accel::Tcg));
+        assert_eq!(opts.profile, "release");
+        let err = parse_args(args(&["--accel", "fast"])).expect_err("bad accel");
+        assert!(err.contains("\"fast\" is not auto, kvm or tcg"), "{err}");
+        let err = parse_args(args(&["--timeout", "soon"])).expect_err("bad timeout");
+        assert!(err.contains("--timeout"), "{err}");
+        assert!(parse_args(args(&["--kernel"])).is_err());
+    }
 }
