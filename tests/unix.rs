@@ -1,0 +1,612 @@
+//! Section 07-12, second half, and the overview's Unix-socket claims: local-only IPC, socket
+//! files and abstract names, the path limit, reliable datagrams, socketpair, seqpacket, peer
+//! credentials, Unix sockets against loopback TCP, and passing descriptors with SCM_RIGHTS.
+
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{IoSlice, IoSliceMut, Seek, SeekFrom, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::time::{Duration, Instant};
+
+use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::privileges::{as_unprivileged, fork_child};
+use harness::wait::STEP;
+use harness::{claim, Cap};
+use nix::errno::Errno;
+use nix::sys::socket::{getsockopt, recvmsg, sendmsg, sockopt, ControlMessage, MsgFlags, UnixAddr};
+use nix::sys::wait::WaitStatus;
+use proptest::prelude::*;
+use rstest::rstest;
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use UnixKind::{Dgram, SeqPacket, Stream};
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+fn recv_vec(sock: &Socket, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
+    let n = sock.recv(&mut buf).map_err(errno)?;
+    // SAFETY: recv initialised the first `n` bytes.
+    Ok(buf[..n]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect())
+}
+
+/// A world-traversable temporary directory (the unprivileged child must reach its files).
+fn open_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    dir
+}
+
+fn unix_addr(path: &std::path::Path) -> SockAddr {
+    SockAddr::unix(path).expect("a Unix socket address")
+}
+
+#[test]
+fn unix_traffic_never_reaches_the_network_stack() {
+    claim("unix.ipc.local-only")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let sniffer = peers::sniffer();
+            let pair = peers::unix_pair(Stream, UnixNaming::Path);
+            let name = pair.a.peer_addr().expect("getpeername");
+            ctx.observe("peer_address_family", format!("{:?}", name.domain()));
+            assert_eq!(name.domain(), Domain::UNIX);
+            pair.a
+                .send(&[5u8; 4096])
+                .expect("send over the Unix socket");
+            peers::recv_exact(&pair.b, 4096, "the Unix data");
+            // A TCP exchange afterwards proves the sniffer works: it must see that, and only that.
+            let tcp = peers::tcp_pair(Family::V4);
+            tcp.client.send(b"marker").expect("send the TCP marker");
+            let mut before_marker = 0;
+            peers::capture(&sniffer, "the TCP marker", |c| {
+                let is_tcp = c.packet.get(9) == Some(&6);
+                before_marker += usize::from(!is_tcp);
+                (is_tcp && c.packet.ends_with(b"marker")).then_some(())
+            });
+            ctx.observe("non_tcp_packets_captured", before_marker);
+            assert_eq!(
+                before_marker, 0,
+                "4096 bytes over a Unix socket put no packet on lo"
+            );
+        });
+}
+
+#[test]
+fn a_path_socket_is_a_file_that_outlives_it() {
+    claim("unix.ipc.path-socket-file").run(|ctx| {
+        let dir = open_dir();
+        let path = dir.path().join("server.sock");
+        let server = peers::socket(Domain::UNIX, Type::STREAM);
+        server.bind(&unix_addr(&path)).expect("bind the path");
+        server.listen(1).expect("listen");
+        let meta = fs::metadata(&path).expect("stat the socket file");
+        ctx.observe("file_type_is_socket", meta.file_type().is_socket());
+        assert!(meta.file_type().is_socket(), "S_IFSOCK");
+        drop(server);
+        assert!(path.exists(), "the file outlives the socket");
+        let again = peers::socket(Domain::UNIX, Type::STREAM);
+        let rebind = again.bind(&unix_addr(&path)).map_err(errno);
+        ctx.observe("bind_again_before_unlink", format!("{rebind:?}"));
+        assert_eq!(rebind, Err(Errno::EADDRINUSE));
+        fs::remove_file(&path).expect("unlink");
+        again.bind(&unix_addr(&path)).expect("bind after unlink");
+        again.listen(1).expect("listen");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o555)).expect("chmod a-w");
+        let target = path.clone();
+        let denied = as_unprivileged("connect without write permission", STEP, move || {
+            let sock = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(errno)?;
+            sock.connect(&unix_addr(&target)).map(|()| 0).map_err(errno)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        ctx.observe("connect_to_mode_0555_unprivileged", format!("{denied:?}"));
+        assert_eq!(denied, Err(Errno::EACCES));
+    });
+}
+
+#[test]
+fn an_abstract_name_has_no_file_and_lives_in_the_network_namespace() {
+    claim("unix.ipc.abstract-namespace").run(|ctx| {
+        let name = format!("\0socket-claims-abstract-{}", std::process::id());
+        let addr = SockAddr::unix(OsStr::from_bytes(name.as_bytes())).expect("abstract address");
+        let server = peers::socket(Domain::UNIX, Type::STREAM);
+        server.bind(&addr).expect("bind the abstract name");
+        server.listen(4).expect("listen");
+        let shown = server.local_addr().expect("getsockname");
+        ctx.observe("getsockname_len", shown.len());
+        peers::socket(Domain::UNIX, Type::STREAM)
+            .connect(&addr)
+            .expect("connect by the abstract name");
+        // Another network namespace does not see the name (a forked child unshares its own).
+        let elsewhere = fork_child("connect from another network namespace", || {
+            let flags = nix::sched::CloneFlags::CLONE_NEWNET;
+            if nix::sched::unshare(flags).is_err()
+                && nix::sched::unshare(flags | nix::sched::CloneFlags::CLONE_NEWUSER).is_err()
+            {
+                return 3;
+            }
+            let Ok(sock) = Socket::new(Domain::UNIX, Type::STREAM, None) else {
+                return 4;
+            };
+            match sock.connect(&addr).map_err(errno) {
+                Err(Errno::ECONNREFUSED) => 0,
+                Ok(()) => 1,
+                Err(_) => 2,
+            }
+        })
+        .wait(STEP);
+        ctx.observe("child_in_new_netns_exit", format!("{elsewhere:?}"));
+        if matches!(elsewhere, WaitStatus::Exited(_, 3)) {
+            harness::skip("no private network namespace for the child (unshare refused)");
+        }
+        assert!(
+            matches!(elsewhere, WaitStatus::Exited(_, 0)),
+            "another namespace must get ECONNREFUSED: {elsewhere:?}"
+        );
+        drop(server);
+        // Another test's forked child may hold a copy of the listener for a moment (fork copies
+        // every descriptor), so the name's release is awaited, bounded.
+        let name_addr = || SockAddr::unix(OsStr::from_bytes(name.as_bytes())).expect("address");
+        let gone = harness::wait::until(STEP, "the abstract name to go with its socket", || {
+            let got = peers::socket(Domain::UNIX, Type::STREAM)
+                .connect(&name_addr())
+                .map_err(errno);
+            got.is_err().then_some(got)
+        });
+        ctx.observe("connect_after_close", format!("{gone:?}"));
+        assert_eq!(
+            gone,
+            Err(Errno::ECONNREFUSED),
+            "the name went with its socket"
+        );
+        peers::socket(Domain::UNIX, Type::STREAM)
+            .bind(&name_addr())
+            .expect("the name is free again, no unlink needed");
+    });
+}
+
+/// A sockaddr_un of `path_len` path bytes (no terminating NUL), length field included.
+fn long_unix_addr(dir: &std::path::Path, path_len: usize) -> (std::path::PathBuf, SockAddr) {
+    let prefix = dir.as_os_str().as_bytes().len() + 1;
+    let name = "s".repeat(path_len - prefix);
+    let path = dir.join(name);
+    let bytes = path.as_os_str().as_bytes();
+    assert_eq!(bytes.len(), path_len);
+    // SAFETY: the closure fills a zeroed sockaddr_storage as a sockaddr_un; the length given
+    // covers the family and `path_len` bytes of path, possibly past sun_path's 108.
+    let ((), addr) = unsafe {
+        SockAddr::try_init(|storage, len| {
+            let raw = storage.cast::<u8>();
+            let family = (libc::AF_UNIX as libc::sa_family_t).to_ne_bytes();
+            std::ptr::copy_nonoverlapping(family.as_ptr(), raw, family.len());
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), raw.add(2), bytes.len());
+            *len = (2 + path_len) as libc::socklen_t;
+            Ok(())
+        })
+    }
+    .expect("build the address");
+    (path, addr)
+}
+
+#[test]
+fn sun_path_holds_108_bytes() {
+    claim("unix.ipc.sun-path-limit").run(|ctx| {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let (path, fits) = long_unix_addr(dir.path(), 108);
+        let sock = peers::socket(Domain::UNIX, Type::STREAM);
+        let at_108 = sock.bind(&fits).map_err(errno);
+        ctx.observe("bind_108_byte_path", format!("{at_108:?}"));
+        assert_eq!(at_108, Ok(()));
+        assert!(path.exists(), "the 108-byte path was created whole");
+        let (_, over) = long_unix_addr(dir.path(), 109);
+        let at_109 = peers::socket(Domain::UNIX, Type::STREAM)
+            .bind(&over)
+            .map_err(errno);
+        ctx.observe("bind_109_byte_path", format!("{at_109:?}"));
+        assert_eq!(at_109, Err(Errno::EINVAL));
+    });
+}
+
+#[test]
+fn unix_datagrams_block_instead_of_dropping() {
+    claim("unix.table.reliable-and-types").run(|ctx| {
+        let pair = peers::unix_pair(Dgram, UnixNaming::Socketpair);
+        pair.a.set_nonblocking(true).expect("nonblocking sender");
+        let mut sent: u32 = 0;
+        let full = loop {
+            match pair.a.send(&sent.to_be_bytes()).map_err(errno) {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 1_000_000, "the receiver's queue never filled");
+        };
+        ctx.observe("datagrams_queued_before_the_sender_was_told", sent);
+        ctx.observe("when_full", format!("{full:?}"));
+        assert_eq!(full, Errno::EAGAIN, "a full queue stops the sender");
+        for n in 0..sent {
+            let got = recv_vec(&pair.b, 16).expect("every queued datagram");
+            assert_eq!(got, n.to_be_bytes(), "in order, none lost");
+        }
+        pair.a
+            .send(b"room again")
+            .expect("the sender may go on once drained");
+    });
+}
+
+/// Bytes per second through a connected stream pair, `total` bytes in 64 KiB writes.
+fn stream_rate(writer: Socket, reader: &Socket, total: usize) -> f64 {
+    let started = Instant::now();
+    let sender = peers::spawn("bulk writer", move || {
+        let chunk = vec![3u8; 64 << 10];
+        let mut sent = 0;
+        while sent < total {
+            sent += writer
+                .send(&chunk[..chunk.len().min(total - sent)])
+                .expect("send");
+        }
+    });
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
+    let mut got = 0;
+    while got < total {
+        got += reader.recv(&mut buf).expect("recv");
+    }
+    let rate = got as f64 / started.elapsed().as_secs_f64();
+    sender.join(STEP);
+    rate
+}
+
+#[test]
+fn unix_stream_outruns_loopback_tcp() {
+    claim("unix.table.faster-than-loopback-tcp")
+        .limit(Duration::from_secs(10))
+        .run(|ctx| {
+            const TOTAL: usize = 16 << 20;
+            let (mut unix, mut tcp) = (Vec::new(), Vec::new());
+            // Interleaved rounds, so load on the machine hits both alike.
+            for _ in 0..5 {
+                let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+                unix.push(stream_rate(pair.a, &pair.b, TOTAL) / f64::from(1 << 20));
+                let pair = peers::tcp_pair(Family::V4);
+                tcp.push(stream_rate(pair.client, &pair.server, TOTAL) / f64::from(1 << 20));
+            }
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2].round()
+            };
+            let (unix, tcp) = (median(&mut unix), median(&mut tcp));
+            ctx.observe("unix_stream_median_mib_per_s", unix);
+            ctx.observe("loopback_tcp_median_mib_per_s", tcp);
+            // Medians of five interleaved rounds; the claim is only "faster", so no margin is
+            // added beyond the medians themselves.
+            assert!(
+                unix > tcp,
+                "Unix {unix} MiB/s is not faster than TCP {tcp} MiB/s"
+            );
+        });
+}
+
+#[rstest]
+fn socketpair_gives_a_connected_pair_a_child_can_share(
+    #[values(Stream, Dgram, SeqPacket)] kind: UnixKind,
+) {
+    claim("unix.socketpair.connected-pair").run(move |ctx| {
+        let pair = peers::unix_pair(kind, UnixNaming::Socketpair);
+        let peer = pair.a.peer_addr().expect("getpeername on a socketpair end");
+        ctx.observe("peer_is_unnamed", peer.is_unnamed());
+        let child = fork_child("the child end of the pair", || {
+            i32::from(pair.b.send(b"from the child").is_err())
+        })
+        .wait(STEP);
+        assert!(matches!(child, WaitStatus::Exited(_, 0)), "{child:?}");
+        assert_eq!(recv_vec(&pair.a, 64).expect("recv"), b"from the child");
+        let inet = Socket::pair(Domain::IPV4, Type::STREAM, None)
+            .map(|_| ())
+            .map_err(errno);
+        ctx.observe("socketpair_AF_INET", format!("{inet:?}"));
+        assert_eq!(inet, Err(Errno::EOPNOTSUPP));
+    });
+}
+
+#[test]
+fn seqpacket_keeps_boundaries_on_a_connection() {
+    claim("unix.seqpacket.boundaries-and-connection").run(|ctx| {
+        let pair = peers::unix_pair(SeqPacket, UnixNaming::Path);
+        for m in [&b"one"[..], b"two!", &[7u8; 100]] {
+            pair.a.send(m).expect("send");
+        }
+        let (first, second) = (recv_vec(&pair.b, 64), recv_vec(&pair.b, 64));
+        let mut short = [MaybeUninit::<u8>::uninit(); 10];
+        let (n, flags) = pair
+            .b
+            .recv_vectored(&mut [socket2::MaybeUninitSlice::new(&mut short)])
+            .expect("recv into 10 bytes");
+        ctx.observe(
+            "reads",
+            format!(
+                "{first:?} {second:?}, then {n} bytes truncated={}",
+                flags.is_truncated()
+            ),
+        );
+        assert_eq!(first, Ok(b"one".to_vec()));
+        assert_eq!(second, Ok(b"two!".to_vec()));
+        assert_eq!((n, flags.is_truncated()), (10, true));
+        pair.a.send(b"next").expect("send");
+        assert_eq!(
+            recv_vec(&pair.b, 64),
+            Ok(b"next".to_vec()),
+            "the rest of 100 is gone"
+        );
+        drop(pair.a);
+        let eof = recv_vec(&pair.b, 64);
+        ctx.observe("after_peer_close", format!("{eof:?}"));
+        assert_eq!(eof, Ok(Vec::new()), "EOF, like a stream");
+    });
+}
+
+#[test]
+fn so_peercred_names_the_connecting_process() {
+    claim("unix.credentials.so-peercred").run(|ctx| {
+        let dir = open_dir();
+        let path = dir.path().join("creds.sock");
+        let server = peers::socket(Domain::UNIX, Type::STREAM);
+        server.bind(&unix_addr(&path)).expect("bind");
+        server.listen(1).expect("listen");
+        let target = path.clone();
+        let child = fork_child("a client process", move || {
+            let Ok(sock) = Socket::new(Domain::UNIX, Type::STREAM, None) else {
+                return 2;
+            };
+            if sock.connect(&unix_addr(&target)).is_err() {
+                return 3;
+            }
+            // Stay connected until the server has looked.
+            let mut b = [MaybeUninit::<u8>::uninit(); 1];
+            let _ = sock.set_read_timeout(Some(STEP));
+            i32::from(sock.recv(&mut b).is_err())
+        });
+        let (conn, _) = peers::accept(&server, "the child's connection");
+        let cred = getsockopt(&conn.as_fd(), sockopt::PeerCredentials).expect("SO_PEERCRED");
+        ctx.observe(
+            "peer_pid_uid_gid",
+            [cred.pid(), cred.uid() as i32, cred.gid() as i32],
+        );
+        ctx.observe("child_pid", child.pid().as_raw());
+        assert_eq!(
+            cred.pid(),
+            child.pid().as_raw(),
+            "the connecting process, not the server"
+        );
+        assert_eq!(cred.uid(), nix::unistd::geteuid().as_raw());
+        assert_eq!(cred.gid(), nix::unistd::getegid().as_raw());
+        conn.send(b"k").expect("release the child");
+        assert!(matches!(child.wait(STEP), WaitStatus::Exited(_, 0)));
+    });
+}
+
+/// Sends `fds` with one byte of data over `sock`.
+fn send_fds(sock: &Socket, fds: &[RawFd]) -> Result<usize, Errno> {
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    sendmsg::<UnixAddr>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(b"F")],
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )
+}
+
+/// Receives one message with room for `room` descriptors of control data: the descriptors and
+/// whether MSG_CTRUNC was set.
+fn recv_fds(sock: &Socket, room: usize) -> (Vec<OwnedFd>, bool) {
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE((room * size_of::<RawFd>()) as u32) } as usize;
+    let mut cmsg = vec![0u8; space];
+    let flags = recvmsg::<UnixAddr>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg")
+    .flags;
+    (scm_rights(&cmsg), flags.contains(MsgFlags::MSG_CTRUNC))
+}
+
+/// The descriptors of an SCM_RIGHTS message at the start of `cmsg`, read by hand: nix refuses
+/// to parse a truncated control buffer, and truncation is what one test is about.
+fn scm_rights(cmsg: &[u8]) -> Vec<OwnedFd> {
+    const HDR: usize = size_of::<libc::cmsghdr>();
+    if cmsg.len() < HDR {
+        return Vec::new();
+    }
+    // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } on glibc.
+    let w = size_of::<usize>();
+    let len = usize::from_ne_bytes(cmsg[..w].try_into().expect("cmsg_len"));
+    let level = i32::from_ne_bytes(cmsg[w..w + 4].try_into().expect("cmsg_level"));
+    let kind = i32::from_ne_bytes(cmsg[w + 4..w + 8].try_into().expect("cmsg_type"));
+    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS || len < HDR {
+        return Vec::new();
+    }
+    cmsg[HDR..len.min(cmsg.len())]
+        .chunks_exact(size_of::<RawFd>())
+        // SAFETY: the kernel installed these descriptors for this process; nothing else owns them.
+        .map(|b| unsafe { OwnedFd::from_raw_fd(RawFd::from_ne_bytes(b.try_into().expect("fd"))) })
+        .collect()
+}
+
+#[test]
+fn scm_rights_passes_the_open_file_not_the_number() {
+    claim("unix.scm-rights.passes-open-files")
+        .limit(Duration::from_secs(10))
+        .run(|ctx| {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            // Any set of open files, each at its own offset, arrives as the same open files.
+            ctx.property(64, prop::collection::vec(0u64..4096, 1..16), |offsets| {
+                let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+                let files: Vec<File> = offsets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &off)| {
+                        let mut f = File::options()
+                            .read(true)
+                            .write(true)
+                            .create(true)
+                            .truncate(true)
+                            .open(dir.path().join(format!("f{i}")))
+                            .expect("create a file");
+                        f.write_all(&vec![0u8; 4096]).expect("fill");
+                        f.seek(SeekFrom::Start(off)).expect("seek");
+                        f
+                    })
+                    .collect();
+                let raw: Vec<RawFd> = files.iter().map(AsRawFd::as_raw_fd).collect();
+                send_fds(&pair.a, &raw)
+                    .map_err(|e| TestCaseError::fail(format!("sendmsg: {e}")))?;
+                let (got, truncated) = recv_fds(&pair.b, raw.len());
+                prop_assert!(!truncated);
+                prop_assert_eq!(got.len(), files.len());
+                for ((sent, received), &off) in files.iter().zip(&got).zip(&offsets) {
+                    let (a, b) = (
+                        sent.metadata().expect("stat"),
+                        File::from(received.try_clone().expect("dup"))
+                            .metadata()
+                            .expect("stat"),
+                    );
+                    prop_assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "the same file");
+                    let mut mine = File::from(received.try_clone().expect("dup"));
+                    prop_assert_eq!(
+                        mine.stream_position().expect("tell"),
+                        off,
+                        "the sender's offset"
+                    );
+                    mine.seek(SeekFrom::Start(off / 2))
+                        .expect("move the shared offset");
+                    let mut theirs = sent.try_clone().expect("dup");
+                    prop_assert_eq!(
+                        theirs.stream_position().expect("tell"),
+                        off / 2,
+                        "one shared offset"
+                    );
+                }
+                Ok(())
+            });
+            let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+            let file = tempfile::tempfile().expect("a file");
+            send_fds(&pair.a, &[file.as_raw_fd()]).expect("sendmsg");
+            let (got, _) = recv_fds(&pair.b, 1);
+            ctx.observe("sent_fd_number", file.as_raw_fd());
+            ctx.observe("received_fd_number", got[0].as_raw_fd());
+            assert_ne!(
+                got[0].as_raw_fd(),
+                file.as_raw_fd(),
+                "a new descriptor number"
+            );
+        });
+}
+
+#[test]
+fn descriptors_that_do_not_fit_the_control_buffer_are_closed() {
+    claim("unix.scm-rights.truncated-control").run(|ctx| {
+        let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        // Three pipes; the receiver has room for one descriptor, which CMSG_SPACE pads on
+        // x86_64 to room for two: the third cannot fit.
+        let pipes: Vec<(OwnedFd, OwnedFd)> =
+            (0..3).map(|_| nix::unistd::pipe().expect("pipe")).collect();
+        let writers: Vec<RawFd> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
+        send_fds(&pair.a, &writers).expect("send three write ends");
+        let readers: Vec<OwnedFd> = pipes.into_iter().map(|(r, _w)| r).collect();
+        let (got, truncated) = recv_fds(&pair.b, 1);
+        ctx.observe("received_of_3", got.len());
+        ctx.observe("MSG_CTRUNC", truncated);
+        assert!(
+            truncated && got.len() < 3,
+            "MSG_CTRUNC with fewer than three"
+        );
+        // Each pipe's write end now lives only where the kernel put it: in `got`, or nowhere.
+        for (i, reader) in readers.iter().enumerate() {
+            nix::fcntl::fcntl(
+                reader.as_fd(),
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            )
+            .expect("nonblocking");
+            let mut b = [0u8; 1];
+            let read = nix::unistd::read(reader, &mut b);
+            ctx.observe(&format!("pipe_{i}_read"), format!("{read:?}"));
+            let expected = if i < got.len() {
+                Err(Errno::EAGAIN)
+            } else {
+                Ok(0)
+            };
+            assert_eq!(
+                read, expected,
+                "pipe {i}: delivered keeps it open, dropped is closed (EOF)"
+            );
+        }
+    });
+}
+
+#[test]
+fn one_message_carries_at_most_253_descriptors_and_only_over_unix() {
+    claim("unix.scm-rights.max-fds").run(|ctx| {
+        let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        let file = tempfile::tempfile().expect("a file");
+        let many = vec![file.as_raw_fd(); 254];
+        let at_253 = send_fds(&pair.a, &many[..253]).map(|_| ());
+        let at_254 = send_fds(&pair.a, &many).map(|_| ());
+        ctx.observe("sendmsg_253_fds", format!("{at_253:?}"));
+        ctx.observe("sendmsg_254_fds", format!("{at_254:?}"));
+        assert_eq!(at_253, Ok(()));
+        assert_eq!(at_254, Err(Errno::EINVAL));
+        let (got, _) = recv_fds(&pair.b, 253);
+        assert_eq!(got.len(), 253);
+        // Over UDP the kernel ignores SCM_RIGHTS: the datagram goes, the descriptor does not.
+        let udp = peers::udp_pair(Family::V4);
+        let over_udp = send_fds(&udp.a, &[file.as_raw_fd()]);
+        let (arrived, _) = recv_fds(&udp.b, 1);
+        ctx.observe("sendmsg_SCM_RIGHTS_over_UDP", format!("{over_udp:?}"));
+        ctx.observe("descriptors_received_over_UDP", arrived.len());
+        assert_eq!((over_udp, arrived.len()), (Ok(1), 0));
+    });
+}
+
+#[test]
+fn stream_descriptors_travel_with_a_data_byte() {
+    claim("unix.scm-rights.needs-data-byte").run(|ctx| {
+        let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        let file = tempfile::tempfile().expect("a file");
+        let fds = [file.as_raw_fd()];
+        let empty = sendmsg::<UnixAddr>(
+            pair.a.as_raw_fd(),
+            &[],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        );
+        ctx.observe("sendmsg_no_data", format!("{empty:?}"));
+        pair.b.set_nonblocking(true).expect("nonblocking");
+        let mut b = [MaybeUninit::<u8>::uninit(); 1];
+        let nothing = pair.b.recv(&mut b).map_err(errno);
+        ctx.observe("receiver_after_it", format!("{nothing:?}"));
+        assert_eq!(empty, Ok(0), "accepted, but nothing sent");
+        assert_eq!(
+            nothing,
+            Err(Errno::EAGAIN),
+            "nothing arrived, descriptor included"
+        );
+        pair.b.set_nonblocking(false).expect("blocking");
+        send_fds(&pair.a, &fds).expect("with one byte");
+        let (got, _) = recv_fds(&pair.b, 1);
+        assert_eq!(got.len(), 1, "the descriptor rides with the byte");
+    });
+}
