@@ -200,13 +200,34 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
         });
 }
 
+/// A counter of the namespace's /proc/net/netstat (`TcpExt ListenOverflows`, …).
+fn netstat_counter(ns: &harness::sandbox::Netns, group: &str, name: &str) -> u64 {
+    let text = std::fs::read_to_string(ns.proc_net("netstat")).expect("read netstat");
+    let prefix = format!("{group}: ");
+    let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
+    let (names, values) = (rows.next().expect("header"), rows.next().expect("values"));
+    let at = names
+        .split_whitespace()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no {group} {name}"));
+    values
+        .split_whitespace()
+        .nth(at)
+        .expect("value")
+        .parse()
+        .expect("a number")
+}
+
 #[test]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
+        .and("advanced.tuning.somaxconn")
         .in_netns()
         .run(|ctx| {
             let netns = ctx.netns();
-            ctx.observe("host_somaxconn", sysctl("net.core.somaxconn").ok());
+            let default = sysctl("net.core.somaxconn").expect("somaxconn");
+            ctx.observe("new_namespace_somaxconn", &default);
+            assert_eq!(default, "4096", "the default since Linux 5.4");
             netns.write_sysctl("net.core.somaxconn", "4");
             let (listener, addr) = peers::tcp_listener(Family::V4);
             listener
@@ -232,10 +253,13 @@ fn listen_backlog_is_capped_by_somaxconn() {
             let queued = queue().expect("listener in /proc/net/tcp");
             ctx.observe("listen_backlog_requested", 100);
             ctx.observe("accept_queue_after_8_connects", queued);
+            let overflows = netstat_counter(netns, "TcpExt", "ListenOverflows");
+            ctx.observe("TcpExt_ListenOverflows", overflows);
             assert_eq!(
                 queued, 5,
                 "the queue holds min(backlog, somaxconn) + 1 = 5 connections"
             );
+            assert!(overflows > 0, "the dropped SYNs are counted");
             drop(clients);
         });
 }

@@ -1,0 +1,410 @@
+//! The overview's advanced topics: epoll (ready lists, edge triggering, a readable listener
+//! with nothing to accept), SO_REUSEPORT load balancing, and per-namespace kernel tuning
+//! (sysctls, the ephemeral port range, TIME_WAIT reuse). Backlog capping by somaxconn is
+//! checked with the TCP suite (`tcp::listen_backlog_is_capped_by_somaxconn`).
+
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use harness::claim;
+use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::privileges::{as_unprivileged, sysctl};
+use harness::wait::{self, STEP};
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use rstest::rstest;
+use socket2::{Socket, Type};
+
+use Family::{V4, V6};
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+fn epoll() -> Epoll {
+    Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).expect("epoll_create1")
+}
+
+/// epoll_wait with room for 64 events: the tokens of the ready descriptors.
+fn ready(ep: &Epoll, timeout_ms: u16) -> Vec<u64> {
+    let mut events = [EpollEvent::empty(); 64];
+    let n = ep
+        .wait(&mut events, EpollTimeout::from(timeout_ms))
+        .expect("epoll_wait");
+    events[..n].iter().map(EpollEvent::data).collect()
+}
+
+#[test]
+fn epoll_reports_only_the_ready_descriptors() {
+    claim("advanced.epoll.ready-list").run(|ctx| {
+        let ep = epoll();
+        let pairs: Vec<_> = (0..200)
+            .map(|_| peers::unix_pair(UnixKind::Stream, UnixNaming::Socketpair))
+            .collect();
+        for (i, pair) in pairs.iter().enumerate() {
+            ep.add(&pair.b, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
+                .expect("EPOLL_CTL_ADD, once per descriptor");
+        }
+        pairs[137].a.send(b"wake").expect("make one ready");
+        let got = ready(&ep, 1000);
+        ctx.observe("registered", pairs.len());
+        ctx.observe("epoll_wait_returned", &got);
+        assert_eq!(
+            got,
+            [137],
+            "only the one ready descriptor, of 200 registered"
+        );
+        assert_eq!(
+            ready(&ep, 0),
+            [137],
+            "and again: registration is not repeated per wait"
+        );
+    });
+}
+
+#[rstest]
+fn edge_triggered_epoll_reports_new_data_once(#[values(V4, V6)] family: Family) {
+    claim("advanced.epoll.edge-triggered-drain")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            pair.server.set_nonblocking(true).expect("nonblocking");
+            let (level, edge) = (epoll(), epoll());
+            level
+                .add(&pair.server, EpollEvent::new(EpollFlags::EPOLLIN, 1))
+                .expect("add level-triggered");
+            edge.add(
+                &pair.server,
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, 1),
+            )
+            .expect("add edge-triggered");
+            pair.client.send(&[1u8; 100]).expect("send 100 bytes");
+            wait::ready(
+                pair.server.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+                STEP,
+                "the data",
+            );
+            let first = (ready(&level, 1000).len(), ready(&edge, 1000).len());
+            let mut buf = [MaybeUninit::<u8>::uninit(); 10];
+            pair.server.recv(&mut buf).expect("read 10 of 100");
+            // 90 bytes remain: level-triggered says so again, edge-triggered stays silent.
+            let after_partial_read = (ready(&level, 0).len(), ready(&edge, 50).len());
+            let mut drained = 10;
+            let end = loop {
+                match pair.server.recv(&mut buf).map_err(errno) {
+                    Ok(n) => drained += n,
+                    Err(e) => break e,
+                }
+            };
+            pair.client.send(b"more").expect("new data");
+            let after_new_data = ready(&edge, 1000).len();
+            ctx.observe("level_edge_after_send", first);
+            ctx.observe("level_edge_after_reading_10_of_100", after_partial_read);
+            ctx.observe("drained_until", format!("{drained} bytes, then {end:?}"));
+            ctx.observe("edge_after_new_data", after_new_data);
+            assert_eq!(first, (1, 1));
+            assert_eq!(
+                after_partial_read,
+                (1, 0),
+                "EPOLLET does not repeat unread data"
+            );
+            assert_eq!((drained, end), (100, Errno::EAGAIN));
+            assert_eq!(after_new_data, 1, "new data is a new edge");
+        });
+}
+
+#[rstest]
+fn a_readable_listener_can_have_nothing_to_accept(#[values(V4, V6)] family: Family) {
+    claim("advanced.epoll.nonblocking-accept")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (listener, addr) = peers::tcp_listener(family);
+            listener
+                .set_nonblocking(true)
+                .expect("nonblocking listener");
+            let ep = epoll();
+            ep.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, 7))
+                .expect("add the listener");
+            let client = peers::socket(family.domain(), Type::STREAM);
+            client.connect(&addr.into()).expect("connect");
+            assert_eq!(ready(&ep, 1000), [7], "the listener is readable");
+            // Another worker takes the connection between the event and this loop's accept.
+            let (taken, _) = listener.accept().expect("the other worker's accept");
+            let late = listener.accept().map(|_| ()).map_err(errno);
+            ctx.observe("accept_after_another_took_it", format!("{late:?}"));
+            assert_eq!(
+                late,
+                Err(Errno::EAGAIN),
+                "a nonblocking accept does not block the loop"
+            );
+            drop(taken);
+            // A connection reset while it waited in the queue is still handed out.
+            let doomed = peers::socket(family.domain(), Type::STREAM);
+            doomed.connect(&addr.into()).expect("connect");
+            doomed
+                .set_linger(Some(Duration::ZERO))
+                .expect("SO_LINGER {1, 0}");
+            drop(doomed);
+            wait::ready(
+                listener.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+                STEP,
+                "the queued connection",
+            );
+            let (reset, _) = wait::until(STEP, "accept of the reset connection", || {
+                listener.accept().ok()
+            });
+            let mut buf = [MaybeUninit::<u8>::uninit(); 8];
+            let read = wait::until(STEP, "the reset to arrive", || {
+                match reset.recv(&mut buf).map_err(errno) {
+                    Err(Errno::EAGAIN) => None,
+                    other => Some(other),
+                }
+            });
+            ctx.observe("read_on_accepted_reset_connection", format!("{read:?}"));
+            assert_eq!(read, Err(Errno::ECONNRESET));
+        });
+}
+
+/// `n` SO_REUSEPORT listeners on one loopback port.
+fn reuseport_listeners(family: Family, n: usize) -> (Vec<Socket>, SocketAddr) {
+    let mut addr = family.any_port();
+    let listeners = (0..n)
+        .map(|_| {
+            let sock = peers::socket(family.domain(), Type::STREAM);
+            sock.set_reuse_port(true).expect("SO_REUSEPORT");
+            sock.bind(&addr.into()).expect("bind the shared port");
+            sock.listen(128).expect("listen");
+            sock.set_nonblocking(true).expect("nonblocking");
+            addr = peers::local(&sock);
+            sock
+        })
+        .collect();
+    (listeners, addr)
+}
+
+/// Accepts whatever each listener has queued right now.
+fn accept_all(listeners: &[Socket], counts: &mut [usize], kept: &mut Vec<Socket>) {
+    for (listener, count) in listeners.iter().zip(counts.iter_mut()) {
+        while let Ok((sock, _)) = listener.accept() {
+            *count += 1;
+            kept.push(sock);
+        }
+    }
+}
+
+#[rstest]
+fn reuseport_spreads_connections_over_the_listeners(#[values(V4, V6)] family: Family) {
+    claim("advanced.reuseport.load-balancing")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let (listeners, addr) = reuseport_listeners(family, 2);
+            let clients: Vec<Socket> = (0..64)
+                .map(|_| {
+                    let c = peers::socket(family.domain(), Type::STREAM);
+                    c.connect(&addr.into()).expect("connect to the shared port");
+                    c
+                })
+                .collect();
+            let (mut counts, mut kept) = (vec![0; 2], Vec::new());
+            wait::until(STEP, "all 64 connections accepted", || {
+                accept_all(&listeners, &mut counts, &mut kept);
+                (counts.iter().sum::<usize>() == clients.len()).then_some(())
+            });
+            ctx.observe("accepted_per_listener", &counts);
+            // A 4-tuple hash puts all 64 on one listener with probability 2^-63.
+            assert!(
+                counts.iter().all(|&c| c > 0),
+                "each listener gets a share: {counts:?}"
+            );
+        });
+}
+
+#[test]
+fn reuseport_shares_a_port_only_within_one_uid_and_only_if_all_opt_in() {
+    claim("advanced.reuseport.same-uid").run(|ctx| {
+        let (_listeners, addr) = reuseport_listeners(V4, 1);
+        let plain = peers::socket(V4.domain(), Type::STREAM);
+        let without = plain.bind(&addr.into()).map_err(errno);
+        ctx.observe("bind_without_SO_REUSEPORT", format!("{without:?}"));
+        assert_eq!(without, Err(Errno::EADDRINUSE), "every socket must opt in");
+        let child_uid = as_unprivileged("the unprivileged uid", STEP, || {
+            Ok(i64::from(nix::unistd::geteuid().as_raw()))
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("geteuid");
+        let other = as_unprivileged("bind with SO_REUSEPORT as another user", STEP, move || {
+            let sock = Socket::new(V4.domain(), Type::STREAM, None).map_err(errno)?;
+            sock.set_reuse_port(true).map_err(errno)?;
+            sock.bind(&addr.into()).map(|()| 0).map_err(errno)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let me = i64::from(nix::unistd::geteuid().as_raw());
+        ctx.observe("uids", [me, child_uid]);
+        ctx.observe("child_bind_with_SO_REUSEPORT", format!("{other:?}"));
+        if child_uid == me {
+            // Not root: the child cannot take another uid, and a same-uid socket shares.
+            assert_eq!(other, Ok(0), "the same uid shares the port");
+        } else {
+            assert_eq!(
+                other,
+                Err(Errno::EADDRINUSE),
+                "another uid cannot join the group"
+            );
+        }
+    });
+}
+
+#[test]
+fn closing_a_reuseport_listener_resets_its_queued_connections() {
+    claim("advanced.reuseport.closing-listener-drops-its-queue")
+        // Its own namespace: net.ipv4.tcp_migrate_req is at its default (0) there.
+        .in_netns()
+        .run(|ctx| {
+            ctx.observe("tcp_migrate_req", sysctl("net.ipv4.tcp_migrate_req").ok());
+            let (mut listeners, addr) = reuseport_listeners(V4, 2);
+            const N: usize = 32;
+            let clients: Vec<Socket> = (0..N)
+                .map(|_| {
+                    let c = peers::socket(V4.domain(), Type::STREAM);
+                    c.connect(&addr.into()).expect("connect");
+                    c.set_nonblocking(true).expect("nonblocking");
+                    c
+                })
+                .collect();
+            drop(listeners.remove(0)); // closes with its queue unaccepted
+            let (mut accepted, mut kept) = (vec![0], Vec::new());
+            let mut reset = vec![false; N];
+            wait::until(
+                STEP,
+                "every connection reset or accepted by the survivor",
+                || {
+                    accept_all(&listeners, &mut accepted, &mut kept);
+                    for (client, was_reset) in clients.iter().zip(reset.iter_mut()) {
+                        let mut b = [MaybeUninit::<u8>::uninit(); 1];
+                        *was_reset |= client.recv(&mut b).map_err(errno) == Err(Errno::ECONNRESET);
+                    }
+                    let resets = reset.iter().filter(|r| **r).count();
+                    (resets + accepted[0] == N).then_some(resets)
+                },
+            );
+            let resets = reset.iter().filter(|r| **r).count();
+            ctx.observe("connections", N);
+            ctx.observe("reset_with_the_closed_listener", resets);
+            ctx.observe("accepted_by_the_other", accepted[0]);
+            // All 32 hashing to the survivor has probability 2^-32.
+            assert!(
+                resets > 0,
+                "the closed listener's queue was moved, not reset"
+            );
+        });
+}
+
+#[test]
+fn sysctls_belong_to_the_network_namespace() {
+    claim("advanced.tuning.per-namespace-sysctls")
+        .in_netns()
+        .run(|ctx| {
+            let ns = ctx.netns();
+            let read = |key: &str| sysctl(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+            let fresh = [
+                read("net.core.somaxconn"),
+                read("net.ipv4.ip_local_port_range"),
+            ];
+            ctx.observe("new_namespace_somaxconn_port_range", &fresh);
+            ns.write_sysctl("net.core.somaxconn", "77");
+            let elsewhere = peers::spawn("a thread in another new namespace", || {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                    .expect("unshare a second namespace");
+                sysctl("net.core.somaxconn").expect("somaxconn there")
+            })
+            .join(STEP);
+            let here = read("net.core.somaxconn");
+            ctx.observe(
+                "somaxconn_here_and_in_another_namespace",
+                [&here, &elsewhere],
+            );
+            assert_eq!(
+                fresh,
+                ["4096", "32768\t60999"],
+                "a new namespace has the kernel's defaults"
+            );
+            assert_eq!((here.as_str(), elsewhere.as_str()), ("77", "4096"));
+        });
+}
+
+#[test]
+fn a_narrow_ephemeral_range_runs_out() {
+    claim("advanced.tuning.ephemeral-port-range")
+        .in_netns()
+        .run(|ctx| {
+            let ns = ctx.netns();
+            let (_listener, addr) = peers::tcp_listener(V4);
+            // Four ports, away from the listener's own.
+            let low = if (40000..=40003).contains(&addr.port()) {
+                50000
+            } else {
+                40000
+            };
+            let range = low..=low + 3;
+            ns.write_sysctl(
+                "net.ipv4.ip_local_port_range",
+                &format!("{low} {}", low + 3),
+            );
+            let attempt = |connect: bool| {
+                let (mut held, mut ports) = (Vec::new(), Vec::new());
+                for _ in 0..5 {
+                    let s = peers::socket(V4.domain(), Type::STREAM);
+                    let got = if connect {
+                        s.connect(&addr.into())
+                    } else {
+                        s.bind(&V4.any_port().into())
+                    };
+                    ports.push(got.map(|()| peers::local(&s).port()).map_err(errno));
+                    held.push(s);
+                }
+                ports
+            };
+            let bound = attempt(false);
+            let connected = attempt(true);
+            ctx.observe("bind_port_0_five_times", format!("{bound:?}"));
+            ctx.observe("connect_five_times", format!("{connected:?}"));
+            for (what, ports, exhausted) in [
+                ("bind", &bound, Errno::EADDRINUSE),
+                ("connect", &connected, Errno::EADDRNOTAVAIL),
+            ] {
+                assert!(
+                    ports[..4]
+                        .iter()
+                        .all(|p| p.as_ref().is_ok_and(|p| range.contains(p))),
+                    "{what}: four ports, all in the range: {ports:?}"
+                );
+                assert_eq!(
+                    ports[4],
+                    Err(exhausted),
+                    "{what}: then the range is exhausted"
+                );
+            }
+        });
+}
+
+#[test]
+fn time_wait_reuse_is_loopback_only_by_default_and_recycle_is_gone() {
+    claim("advanced.tuning.time-wait-reuse")
+        .in_netns()
+        .run(|ctx| {
+            let reuse = sysctl("net.ipv4.tcp_tw_reuse").expect("tcp_tw_reuse");
+            let recycle = sysctl("net.ipv4.tcp_tw_recycle").map_err(|e| e.kind());
+            ctx.observe("tcp_tw_reuse_default", &reuse);
+            ctx.observe("tcp_tw_recycle", format!("{recycle:?}"));
+            assert_eq!(reuse, "2", "2: reuse for loopback connections only");
+            assert_eq!(
+                recycle,
+                Err(std::io::ErrorKind::NotFound),
+                "removed in Linux 4.12"
+            );
+        });
+}
