@@ -277,7 +277,7 @@ fn closing_a_reuseport_listener_resets_its_queued_connections() {
                 .collect();
             drop(listeners.remove(0)); // closes with its queue unaccepted
             let (mut accepted, mut kept) = (vec![0], Vec::new());
-            let mut reset = vec![false; N];
+            let mut reset = [false; N];
             wait::until(
                 STEP,
                 "every connection reset or accepted by the survivor",
