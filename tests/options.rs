@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::peers::{self, Family};
@@ -509,34 +509,47 @@ fn protocol_counters_count_what_the_test_did() {
         });
 }
 
-/// Runs a debugging tool with a bound; None (and a skip) when it is not installed.
-fn run_tool(program: &str, args: &[&str], limit: Duration) -> String {
-    let child = Command::new(program)
+/// Starts a debugging tool; the test is skipped (visibly) when it is not installed.
+fn spawn_tool(program: &str, args: &[&str]) -> Child {
+    match Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
+        .spawn()
+    {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             harness::skip(format!("{program} is not installed"))
         }
         Err(e) => panic!("{program}: {e}"),
-    };
-    let deadline = Deadline::after(limit, format!("{program} {}", args.join(" ")));
+    }
+}
+
+/// Waits, bounded, for a tool to exit, calling `meanwhile` as it runs; its output.
+fn finish_tool(
+    mut child: Child,
+    what: &str,
+    limit: Duration,
+    mut meanwhile: impl FnMut(),
+) -> std::process::Output {
+    let deadline = Deadline::after(limit, what);
     while child.try_wait().expect("wait for the tool").is_none() {
         if deadline.expired() {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "{program} {} did not finish within {limit:?}",
-                args.join(" ")
-            );
+            panic!("{what} did not finish within {limit:?}");
         }
+        meanwhile();
         std::thread::sleep(Duration::from_millis(10));
     }
-    let out = child.wait_with_output().expect("the tool's output");
+    child.wait_with_output().expect("the tool's output")
+}
+
+/// Runs a debugging tool to completion, bounded; its standard output.
+fn run_tool(program: &str, args: &[&str], limit: Duration) -> String {
+    let what = format!("{program} {}", args.join(" "));
+    let out = finish_tool(spawn_tool(program, args), &what, limit, || {});
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -605,5 +618,66 @@ fn a_server_on_127_0_0_1_refuses_localhost_over_ipv6() {
             ctx.observe("connect_127.0.0.1", format!("{v4:?}"));
             assert_eq!(v6, Err(Errno::ECONNREFUSED));
             assert_eq!(v4, Ok(()));
+        });
+}
+
+#[test]
+fn tcpdump_any_captures_a_port_on_loopback() {
+    claim("options.debug.tcpdump-any")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .run(|ctx| {
+            let (rx, to) = {
+                let s = peers::socket(V4.domain(), Type::DGRAM);
+                s.bind(&V4.any_port().into()).expect("bind");
+                let a = peers::local(&s);
+                (s, a)
+            };
+            let port = to.port().to_string();
+            let args = [
+                "-i", "any", "-n", "-l", "-c", "1", "-Z", "root", "udp", "port", &port,
+            ];
+            let tx = peers::socket(V4.domain(), Type::DGRAM);
+            // Datagrams until tcpdump has caught one: no race with its start-up.
+            let run = finish_tool(
+                spawn_tool("tcpdump", &args),
+                "tcpdump -i any -c 1",
+                STEP,
+                || {
+                    let _ = tx.send_to(b"seen?", &to.into());
+                },
+            );
+            let (out, err) = (
+                String::from_utf8_lossy(&run.stdout),
+                String::from_utf8_lossy(&run.stderr),
+            );
+            if let Some(line) = err.lines().find(|l| l.contains("Couldn't change to")) {
+                // Inside a user namespace setgroups is denied, and tcpdump insists on it.
+                harness::skip(format!("tcpdump cannot drop privileges here: {line}"));
+            }
+            ctx.observe("tcpdump -i any -n -c 1 udp port PORT", out.trim());
+            let src = peers::local(&tx).port();
+            assert!(
+                out.contains(&format!("127.0.0.1.{src} > 127.0.0.1.{port}: UDP")),
+                "the datagram on lo: {out}"
+            );
+            drop(rx);
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let denied = as_unprivileged("tcpdump without CAP_NET_RAW", STEP, move || {
+                let out = Command::new("tcpdump")
+                    .args(&args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+                Ok(i64::from(out.code().unwrap_or(-1)))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            ctx.observe("tcpdump_exit_without_CAP_NET_RAW", format!("{denied:?}"));
+            assert!(
+                matches!(denied, Ok(code) if code != 0),
+                "it cannot capture: {denied:?}"
+            );
         });
 }

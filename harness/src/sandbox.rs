@@ -228,10 +228,10 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
     let _ = log.read_to_string(&mut output);
     match status {
         Some(s) if s.success() => Reexec::Finished {
+            // libtest's "test … " may precede a SKIPPED line on the same line of the log.
             skipped_lines: output
                 .lines()
-                .filter(|l| l.starts_with("SKIPPED "))
-                .map(str::to_string)
+                .filter_map(|l| l.find("SKIPPED ").map(|at| l[at..].to_string()))
                 .collect(),
         },
         Some(_) => Reexec::Failed(output),
