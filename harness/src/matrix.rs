@@ -50,6 +50,10 @@ const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The debugging tools the course names, copied with their libraries from this machine when it
+/// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
+const GUEST_TOOLS: [&str; 3] = ["ss", "lsof", "tcpdump"];
+
 #[derive(Debug)]
 struct Options {
     kernels: Vec<String>,
@@ -507,6 +511,23 @@ impl Vm {
             let file = suite.path.file_name().unwrap_or_default().to_string_lossy();
             initramfs.executable(&suite.path, &format!("suite/{file}"))?;
         }
+        for tool in GUEST_TOOLS {
+            if let Some(path) = which(tool) {
+                initramfs.executable(&path, &format!("bin/{tool}"))?;
+            }
+        }
+        // tcpdump -Z root and the unprivileged children look users up by name.
+        initramfs.add(
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+                .to_vec(),
+            0o644,
+        );
+        initramfs.add(
+            "etc/group",
+            b"root:x:0:\nnogroup:x:65534:\n".to_vec(),
+            0o644,
+        );
         let claims = catalogue::default_dir();
         let tomls = fs::read_dir(&claims).map_err(|e| format!("{}: {e}", claims.display()))?;
         for toml in tomls.filter_map(|e| e.ok().map(|e| e.path())) {
