@@ -6,12 +6,13 @@ use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::peers::{self, Family};
 use harness::privileges::{self, as_unprivileged, sysctl};
-use harness::wait::{self, Deadline, STEP};
+use harness::tools;
+use harness::wait::{self, STEP};
 use harness::{claim, sandbox::Netns, Cap};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
@@ -509,56 +510,12 @@ fn protocol_counters_count_what_the_test_did() {
         });
 }
 
-/// Starts a debugging tool; the test is skipped (visibly) when it is not installed.
-fn spawn_tool(program: &str, args: &[&str]) -> Child {
-    match Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            harness::skip(format!("{program} is not installed"))
-        }
-        Err(e) => panic!("{program}: {e}"),
-    }
-}
-
-/// Waits, bounded, for a tool to exit, calling `meanwhile` as it runs; its output.
-fn finish_tool(
-    mut child: Child,
-    what: &str,
-    limit: Duration,
-    mut meanwhile: impl FnMut(),
-) -> std::process::Output {
-    let deadline = Deadline::after(limit, what);
-    while child.try_wait().expect("wait for the tool").is_none() {
-        if deadline.expired() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        meanwhile();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("the tool's output")
-}
-
-/// Runs a debugging tool to completion, bounded; its standard output.
-fn run_tool(program: &str, args: &[&str], limit: Duration) -> String {
-    let what = format!("{program} {}", args.join(" "));
-    let out = finish_tool(spawn_tool(program, args), &what, limit, || {});
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn ss_lists_a_listener_with_its_process() {
     claim("options.debug.ss-tlnp").run(|ctx| {
         let (_listener, addr) = peers::tcp_listener(V4);
         let filter = format!("sport = :{}", addr.port());
-        let out = run_tool("ss", &["-tlnpH", &filter], STEP);
+        let out = tools::run("ss", &["-tlnpH", &filter], STEP);
         ctx.observe("ss -tlnpH 'sport = :PORT'", out.trim());
         assert!(out.contains(&format!("127.0.0.1:{}", addr.port())), "{out}");
         assert!(out.contains("LISTEN"), "{out}");
@@ -578,7 +535,7 @@ fn lsof_lists_the_socket_on_a_port() {
             let spec = format!("-i:{}", addr.port());
             // -n/-P: no name lookups; -a -p: this process only, so the scan stays short.
             let pid = std::process::id().to_string();
-            let out = run_tool(
+            let out = tools::run(
                 "lsof",
                 &["-nP", &spec, "-a", "-p", &pid],
                 Duration::from_secs(8),
@@ -639,8 +596,8 @@ fn tcpdump_any_captures_a_port_on_loopback() {
             ];
             let tx = peers::socket(V4.domain(), Type::DGRAM);
             // Datagrams until tcpdump has caught one: no race with its start-up.
-            let run = finish_tool(
-                spawn_tool("tcpdump", &args),
+            let run = tools::finish(
+                tools::spawn("tcpdump", &args),
                 "tcpdump -i any -c 1",
                 STEP,
                 || {

@@ -640,10 +640,12 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
             ctx.observe("result", format!("{got:?}"));
             ctx.observe("waited_ms", waited.as_millis() as u64);
             assert_eq!(got, Err(Errno::EAGAIN));
-            // The kernel rounds the timeout up to whole jiffies, so it never fires early; 5 ms
-            // allows for the two clock reads around the call.
+            // The kernel rounds the timeout up to whole jiffies, but the jiffy the wait starts
+            // in is partly gone, so it may end up to one jiffy early: 10 ms at HZ=100, the
+            // coarsest setting; 5 ms more for the clock reads around the call (slow when
+            // emulated). Seen: 194.7 ms for 200 ms on a HZ=250 kernel under TCG.
             assert!(
-                waited + Duration::from_millis(5) >= timeout,
+                waited + Duration::from_millis(15) >= timeout,
                 "returned after {waited:?}"
             );
         });
@@ -985,6 +987,7 @@ fn udp_goodput(family: Family) -> (f64, f64) {
 fn tcp_moves_bulk_data_at_least_as_fast_as_udp_datagrams(#[values(V4, V6)] family: Family) {
     claim("tcp.table.tcp-speed-medium")
         .and("udp.table.speed-high")
+        .needs_native_speed()
         .needs_ipv6(family.is_v6())
         .limit(Duration::from_secs(10))
         .run(move |ctx| {

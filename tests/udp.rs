@@ -4,10 +4,12 @@
 
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use harness::peers::{self, Family};
 use harness::privileges::as_unprivileged;
+use harness::tools;
 use harness::wait::{self, STEP};
 use harness::{claim, sandbox::Netns, Cap};
 use nix::errno::Errno;
@@ -598,5 +600,117 @@ fn ip_hdrincl_sends_a_header_the_program_wrote() {
                 "the kernel fills the header checksum"
             );
             assert_eq!(sent[8], 64, "the TTL is the program's");
+        });
+}
+
+/// `tc qdisc replace dev lo root netem ARGS` in the test's namespace; skips where this kernel
+/// has no netem (a module Debian builds, that this machine may not have loaded).
+fn netem(args: &[&str]) {
+    let mut all = vec!["qdisc", "replace", "dev", "lo", "root", "netem"];
+    all.extend(args);
+    let out = tools::finish(
+        tools::spawn("tc", &all),
+        "tc qdisc replace … netem",
+        STEP,
+        || {},
+    );
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if err.contains("unknown") {
+            harness::skip(format!("no netem qdisc in this kernel: {err}"));
+        }
+        panic!("tc {}: {err}", all.join(" "));
+    }
+}
+
+#[test]
+fn a_lost_datagram_does_not_hold_back_the_next() {
+    claim("udp.realtime.no-head-of-line-blocking")
+        .in_netns()
+        .run(|ctx| {
+            netem(&["loss", "30%"]);
+            let pair = peers::udp_pair(V4);
+            const N: u32 = 200;
+            for seq in 0..N {
+                pair.a
+                    .send(&seq.to_be_bytes())
+                    .expect("every send succeeds, lost or not");
+            }
+            let mut got = Vec::new();
+            while wait::poll_readable(pair.b.as_fd(), Duration::from_millis(100)) {
+                let (d, _) = recv_one(&pair.b, 16).expect("recv");
+                got.push(u32::from_be_bytes(d.try_into().expect("a sequence number")));
+            }
+            let first_gap = (0..N).find(|s| !got.contains(s));
+            let after_gap = first_gap.map_or(0, |g| got.iter().filter(|s| **s > g).count());
+            ctx.observe("sent", N);
+            ctx.observe("received", got.len());
+            ctx.observe("first_lost", first_gap);
+            ctx.observe("received_after_the_first_loss", after_gap);
+            // With 30% loss, 200 datagrams all arriving has probability 0.7^200.
+            assert!(first_gap.is_some(), "netem lost nothing");
+            assert!(
+                got.windows(2).all(|w| w[0] < w[1]),
+                "in order, no duplicates"
+            );
+            assert!(
+                after_gap > 0,
+                "later datagrams arrived without waiting for the lost one"
+            );
+        });
+}
+
+#[test]
+fn udp_latency_is_the_paths_not_udps() {
+    claim("udp.realtime.position-updates-5ms")
+        .in_netns()
+        .limit(Duration::from_secs(10))
+        .run(|ctx| {
+            let pair = peers::udp_pair(V4);
+            let b = pair.b;
+            let echo = peers::spawn("UDP echo", move || {
+                let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+                while let Ok(n) = b.recv(&mut buf) {
+                    if n == 4 {
+                        return; // "stop"
+                    }
+                    // SAFETY: recv initialised the first `n` bytes.
+                    let d: Vec<u8> = buf[..n]
+                        .iter()
+                        .map(|x| unsafe { x.assume_init() })
+                        .collect();
+                    let _ = b.send(&d);
+                }
+            });
+            let round_trip = || {
+                let started = std::time::Instant::now();
+                pair.a.send(b"position").expect("send an update");
+                recv_one(&pair.a, 64).expect("the echo (bounded by SO_RCVTIMEO)");
+                started.elapsed().as_secs_f64() * 1e3
+            };
+            // Interleaved: the same UDP sockets over a plain path and a 5 ms one-way path.
+            let (mut plain, mut delayed) = (Vec::new(), Vec::new());
+            for _ in 0..3 {
+                netem(&["delay", "0ms"]);
+                plain.extend((0..5).map(|_| round_trip()));
+                netem(&["delay", "5ms"]);
+                delayed.extend((0..5).map(|_| round_trip()));
+            }
+            pair.a.send(b"stop").expect("stop the echo");
+            echo.join(STEP);
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                (v[v.len() / 2] * 100.0).round() / 100.0
+            };
+            let (plain_ms, delayed_ms) = (median(&mut plain), median(&mut delayed));
+            ctx.observe("udp_round_trip_median_ms_plain_path", plain_ms);
+            ctx.observe("udp_round_trip_median_ms_5ms_each_way", delayed_ms);
+            // netem never delivers early: both legs wait their 5 ms.
+            assert!(
+                delayed[0] >= 10.0,
+                "a round trip over the 5 ms path took {:.2} ms",
+                delayed[0]
+            );
+            assert!(plain_ms < delayed_ms, "the path, not UDP, sets the latency");
         });
 }

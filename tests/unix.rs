@@ -267,6 +267,7 @@ fn stream_rate(writer: Socket, reader: &Socket, total: usize) -> f64 {
 #[test]
 fn unix_stream_outruns_loopback_tcp() {
     claim("unix.table.faster-than-loopback-tcp")
+        .needs_native_speed()
         .limit(Duration::from_secs(10))
         .run(|ctx| {
             const TOTAL: usize = 16 << 20;

@@ -125,9 +125,14 @@ pub fn claim(id: &'static str) -> Check {
         netns: false,
         caps: Vec::new(),
         ipv6: false,
+        native_speed: false,
         limit: DEFAULT_LIMIT,
     }
 }
+
+/// Set (to the accelerator's name, `tcg`) where the suite runs under CPU emulation, as in a
+/// kernel-matrix guest without KVM.
+pub const EMULATED_ENV: &str = "SOCKET_CLAIMS_EMULATED";
 
 /// A test's overall bound unless it asks for another: a few seconds, so no test hangs the run.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5);
@@ -143,6 +148,7 @@ pub struct Check {
     netns: bool,
     caps: Vec<Cap>,
     ipv6: bool,
+    native_speed: bool,
     limit: Duration,
 }
 
@@ -168,6 +174,13 @@ impl Check {
     /// Skip (visibly) when IPv6 is disabled on this kernel.
     pub fn needs_ipv6(mut self, yes: bool) -> Self {
         self.ipv6 |= yes;
+        self
+    }
+
+    /// Skip (visibly) under CPU emulation, where the relative speed of two kernel paths says
+    /// nothing about the kernel (throughput comparisons).
+    pub fn needs_native_speed(mut self) -> Self {
+        self.native_speed = true;
         self
     }
 
@@ -220,7 +233,7 @@ impl Check {
         let (tx, rx) = mpsc::channel();
         let step = Arc::new(Mutex::new(String::from("starting")));
         let seen = Arc::new(Seen::default());
-        let (caps, ipv6) = (self.caps.clone(), self.ipv6);
+        let (caps, ipv6, native_speed) = (self.caps.clone(), self.ipv6, self.native_speed);
         let (thread_step, thread_seen) = (step.clone(), seen.clone());
         let spawned = std::thread::Builder::new()
             .name(name.to_string())
@@ -241,7 +254,7 @@ impl Check {
                         seen: thread_seen,
                         netns,
                     };
-                    gate(&caps, ipv6);
+                    gate(&caps, ipv6, native_speed);
                     body(&ctx);
                 }));
                 let _ = tx.send(result);
@@ -345,7 +358,7 @@ impl Check {
     }
 }
 
-fn gate(caps: &[Cap], ipv6: bool) {
+fn gate(caps: &[Cap], ipv6: bool, native_speed: bool) {
     for cap in caps {
         if !privileges::has(*cap) {
             skip(format!(
@@ -357,6 +370,12 @@ fn gate(caps: &[Cap], ipv6: bool) {
     }
     if ipv6 && !ipv6_available() {
         skip("IPv6 is disabled on this kernel (cannot bind ::1)");
+    }
+    if let Some(how) = std::env::var_os(EMULATED_ENV).filter(|_| native_speed) {
+        skip(format!(
+            "a speed comparison means nothing under {} CPU emulation (use KVM)",
+            how.to_string_lossy()
+        ));
     }
 }
 

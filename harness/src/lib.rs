@@ -1,7 +1,7 @@
 //! The harness every socket-claims suite uses: private network namespaces ([`sandbox`]),
 //! loopback peers ([`peers`]), bounded waits ([`wait`]), privilege and kernel detection
-//! ([`privileges`]), evidence recording ([`evidence`]), the claim catalogue ([`catalogue`]) and
-//! the report ([`report`]).
+//! ([`privileges`]), evidence recording ([`evidence`]), the claim catalogue ([`catalogue`]),
+//! the report ([`report`]) and the command-line tools some claims need ([`tools`]).
 
 pub mod catalogue;
 pub mod evidence;
@@ -10,6 +10,7 @@ pub mod peers;
 pub mod privileges;
 pub mod report;
 pub mod sandbox;
+pub mod tools;
 pub mod wait;
 
 pub use evidence::{claim, skip, Ctx};

@@ -52,7 +52,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
-const GUEST_TOOLS: [&str; 3] = ["ss", "lsof", "tcpdump"];
+const GUEST_TOOLS: [&str; 4] = ["ss", "lsof", "tcpdump", "tc"];
 
 #[derive(Debug)]
 struct Options {
@@ -554,7 +554,7 @@ impl Vm {
         }
         initramfs.add(
             "init",
-            guest::init_script(&self.suites, &loaded).into_bytes(),
+            guest::init_script(&self.suites, &loaded, accel).into_bytes(),
             0o755,
         );
         let initrd = dir.join("initrd.cpio");

@@ -320,7 +320,7 @@ fn module_bytes(path: &Path) -> Result<Vec<u8>, String> {
 /// The guest's /init: mounts, loads modules, runs each suite as root with its own evidence
 /// directory, and sends each suite's exit code and evidence to the data port, closing it (which
 /// drains the UART) before powering off.
-pub fn init_script(suites: &[Suite], modules: &[String]) -> String {
+pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel) -> String {
     let mut s = String::from(
         "#!/bin/busybox sh\n\
          # socket-claims matrix guest: written by cargo claims matrix.\n\
@@ -336,6 +336,9 @@ pub fn init_script(suites: &[Suite], modules: &[String]) -> String {
     s.push_str(&format!(
         "data \"{MARK} kernel $(uname -r) booted=$(cut -d' ' -f1 /proc/uptime)\"\n"
     ));
+    if accel == Accel::Tcg {
+        s.push_str(&format!("export {}=tcg\n", crate::evidence::EMULATED_ENV));
+    }
     for m in modules {
         s.push_str(&format!(
             "insmod /modules/{m}.ko || data \"{MARK} note insmod {m} failed\"\n"

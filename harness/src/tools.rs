@@ -1,0 +1,53 @@
+//! The command-line tools some claims are about or need (ss, lsof, tcpdump, tc): started with
+//! a bound like every other blocking step, and a test is skipped, visibly, when its tool is not
+//! installed.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::wait::Deadline;
+
+/// Starts `program`; the test is skipped when it is not installed.
+pub fn spawn(program: &str, args: &[&str]) -> Child {
+    match Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::skip(format!("{program} is not installed"))
+        }
+        Err(e) => panic!("{program}: {e}"),
+    }
+}
+
+/// Waits, bounded, for a tool to exit, calling `meanwhile` as it runs; its output. A tool
+/// still running after `limit` is killed and fails the test, naming it.
+pub fn finish(
+    mut child: Child,
+    what: &str,
+    limit: Duration,
+    mut meanwhile: impl FnMut(),
+) -> Output {
+    let deadline = Deadline::after(limit, what);
+    while child.try_wait().expect("wait for the tool").is_none() {
+        if deadline.expired() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        meanwhile();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("the tool's output")
+}
+
+/// Runs a tool to completion, bounded; its standard output.
+pub fn run(program: &str, args: &[&str], limit: Duration) -> String {
+    let what = format!("{program} {}", args.join(" "));
+    let out = finish(spawn(program, args), &what, limit, || {});
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
