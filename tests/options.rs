@@ -13,7 +13,7 @@ use harness::peers::{self, Family};
 use harness::privileges::{self, as_unprivileged, sysctl};
 use harness::tools;
 use harness::wait::{self, STEP};
-use harness::{claim, sandbox::Netns, Cap};
+use harness::{claim, Cap};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::socket::{setsockopt, sockopt};
@@ -461,24 +461,6 @@ fn proc_net_tcp_lists_sockets_with_state_uid_and_inode(#[values(V4, V6)] family:
         });
 }
 
-/// The namespace's counter `name` of protocol `proto` (`Tcp`, `Udp`) in /proc/net/snmp.
-fn snmp(ns: &Netns, proto: &str, name: &str) -> u64 {
-    let text = std::fs::read_to_string(ns.proc_net("snmp")).expect("read snmp");
-    let prefix = format!("{proto}: ");
-    let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
-    let (names, values) = (rows.next().expect("header"), rows.next().expect("values"));
-    let at = names
-        .split_whitespace()
-        .position(|n| n == name)
-        .unwrap_or_else(|| panic!("no {proto} {name}"));
-    values
-        .split_whitespace()
-        .nth(at)
-        .expect("value")
-        .parse()
-        .expect("a number")
-}
-
 #[test]
 fn protocol_counters_count_what_the_test_did() {
     claim("options.monitoring.real-time-counters")
@@ -491,7 +473,7 @@ fn protocol_counters_count_what_the_test_did() {
                 ("Udp", "InDatagrams"),
                 ("Udp", "OutDatagrams"),
             ];
-            let read = || counters.map(|(p, n)| snmp(ns, p, n));
+            let read = || counters.map(|(p, n)| ns.counter("snmp", p, n));
             let before = read();
             let pairs = [peers::tcp_pair(V4), peers::tcp_pair(V4)];
             let udp = peers::udp_pair(V4);

@@ -200,24 +200,6 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
         });
 }
 
-/// A counter of the namespace's /proc/net/netstat (`TcpExt ListenOverflows`, …).
-fn netstat_counter(ns: &harness::sandbox::Netns, group: &str, name: &str) -> u64 {
-    let text = std::fs::read_to_string(ns.proc_net("netstat")).expect("read netstat");
-    let prefix = format!("{group}: ");
-    let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
-    let (names, values) = (rows.next().expect("header"), rows.next().expect("values"));
-    let at = names
-        .split_whitespace()
-        .position(|n| n == name)
-        .unwrap_or_else(|| panic!("no {group} {name}"));
-    values
-        .split_whitespace()
-        .nth(at)
-        .expect("value")
-        .parse()
-        .expect("a number")
-}
-
 #[test]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
@@ -253,7 +235,7 @@ fn listen_backlog_is_capped_by_somaxconn() {
             let queued = queue().expect("listener in /proc/net/tcp");
             ctx.observe("listen_backlog_requested", 100);
             ctx.observe("accept_queue_after_8_connects", queued);
-            let overflows = netstat_counter(netns, "TcpExt", "ListenOverflows");
+            let overflows = netns.counter("netstat", "TcpExt", "ListenOverflows");
             ctx.observe("TcpExt_ListenOverflows", overflows);
             assert_eq!(
                 queued, 5,

@@ -56,22 +56,7 @@ fn udp_counter(ns: &Netns, family: Family, name: &str) -> u64 {
             })
             .unwrap_or_else(|| panic!("no {key} in snmp6"))
     } else {
-        let text = std::fs::read_to_string(ns.proc_net("snmp")).expect("read snmp");
-        let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
-        let (names, values) = (
-            udp.next().expect("Udp header"),
-            udp.next().expect("Udp values"),
-        );
-        let at = names
-            .split_whitespace()
-            .position(|n| n == name)
-            .unwrap_or_else(|| panic!("no Udp {name} in snmp"));
-        values
-            .split_whitespace()
-            .nth(at)
-            .expect("value")
-            .parse()
-            .expect("a number")
+        ns.counter("snmp", "Udp", name)
     }
 }
 

@@ -95,6 +95,26 @@ impl Netns {
         PathBuf::from("/proc/thread-self/net").join(file)
     }
 
+    /// A counter of this namespace's /proc/net MIB `file` (`snmp`, `netstat`): `name` in the
+    /// pair of lines that start with `group:` (`Tcp`, `Udp`, `TcpExt`, …).
+    pub fn counter(&self, file: &str, group: &str, name: &str) -> u64 {
+        let path = self.proc_net(file);
+        let text =
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let prefix = format!("{group}: ");
+        let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
+        let (names, values) = match (rows.next(), rows.next()) {
+            (Some(n), Some(v)) => (n, v),
+            _ => panic!("no {group} rows in {}", path.display()),
+        };
+        names
+            .split_whitespace()
+            .position(|n| n == name)
+            .and_then(|at| values.split_whitespace().nth(at))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {group} {name} in {}", path.display()))
+    }
+
     fn ensure_private(&self) -> Result<(), String> {
         let here = netns_inode("/proc/thread-self/ns/net")?;
         let host = match std::env::var(HOST_NETNS_ENV) {
