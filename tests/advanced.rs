@@ -9,6 +9,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use harness::claim;
+use harness::errno;
 use harness::peers::{self, Family, UnixKind, UnixNaming};
 use harness::privileges::{as_unprivileged, sysctl};
 use harness::wait::{self, STEP};
@@ -18,10 +19,6 @@ use rstest::rstest;
 use socket2::{Socket, Type};
 
 use Family::{V4, V6};
-
-fn errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
 
 fn epoll() -> Epoll {
     Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).expect("epoll_create1")

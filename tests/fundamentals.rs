@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
-use std::io;
 use std::mem::{offset_of, size_of, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use harness::errno;
 use harness::peers::{self, Family, UnixKind, UnixNaming};
 use harness::{claim, privileges, Cap};
 use nix::errno::Errno;
@@ -21,11 +21,6 @@ use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
 use tempfile::TempDir;
 
 use Family::{V4, V6};
-
-/// The errno of a failed socket call.
-fn errno(e: io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
 
 /// The kinds of connected socket a fact about "a socket" is checked on.
 #[derive(Clone, Copy, Debug)]

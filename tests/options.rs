@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use harness::errno;
 use harness::peers::{self, Family};
 use harness::privileges::{self, as_unprivileged, sysctl};
 use harness::tools;
@@ -21,10 +22,6 @@ use rstest::rstest;
 use socket2::{Socket, Type};
 
 use Family::{V4, V6};
-
-fn errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
 
 /// `tcpi_state` values (include/net/tcp_states.h; libc does not export them).
 const TCP_ESTABLISHED: u8 = 1;
@@ -327,20 +324,7 @@ fn receive_buffer_across_a_transfer(set: Option<usize>, bytes: usize) -> (usize,
         pair.server.set_recv_buffer_size(n).expect("SO_RCVBUF");
     }
     let before = pair.server.recv_buffer_size().expect("get");
-    let client = pair.client;
-    let writer = peers::spawn("bulk writer", move || {
-        let chunk = vec![1u8; 64 << 10];
-        let mut sent = 0;
-        while sent < bytes {
-            sent += client.send(&chunk).expect("send");
-        }
-    });
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 1 << 20];
-    let mut got = 0;
-    while got < bytes {
-        got += pair.server.recv(&mut buf).expect("recv");
-    }
-    writer.join(STEP);
+    peers::bulk_transfer(pair.client, &pair.server, bytes);
     (before, pair.server.recv_buffer_size().expect("get"))
 }
 

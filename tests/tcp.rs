@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
+use harness::errno;
 use harness::peers::{self, Family};
 use harness::privileges::{fork_child, sysctl};
 use harness::wait::{self, STEP};
@@ -20,10 +21,6 @@ use rstest::rstest;
 use socket2::{Domain, Socket, TcpKeepalive, Type};
 
 use Family::{V4, V6};
-
-fn errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
 
 /// Reads once into a plain buffer.
 fn recv_some(sock: &Socket, len: usize) -> Result<Vec<u8>, Errno> {
@@ -911,25 +908,7 @@ const BULK: usize = 4 << 20;
 /// Sends [`BULK`] bytes over a fresh TCP connection in 64 KiB writes; bytes per second.
 fn tcp_goodput(family: Family) -> f64 {
     let pair = peers::tcp_pair(family);
-    let client = pair.client;
-    let started = Instant::now();
-    let writer = peers::spawn("bulk TCP writer", move || {
-        let chunk = vec![7u8; 64 << 10];
-        let mut sent = 0;
-        while sent < BULK {
-            sent += client
-                .send(&chunk[..chunk.len().min(BULK - sent)])
-                .expect("send");
-        }
-    });
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
-    let mut got = 0;
-    while got < BULK {
-        got += pair.server.recv(&mut buf).expect("bulk TCP recv");
-    }
-    let elapsed = started.elapsed();
-    writer.join(STEP);
-    got as f64 / elapsed.as_secs_f64()
+    BULK as f64 / peers::bulk_transfer(pair.client, &pair.server, BULK).as_secs_f64()
 }
 
 /// Sends [`BULK`] bytes as MTU-sized UDP datagrams (1472 bytes, what fits a 1500-byte

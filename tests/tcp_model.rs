@@ -19,6 +19,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use harness::claim;
+use harness::errno;
 use harness::peers;
 use harness::wait;
 use nix::errno::Errno;
@@ -637,10 +638,6 @@ fn fresh_socket() -> Socket {
     s.set_read_timeout(Some(BLOCKED)).expect("SO_RCVTIMEO");
     s.set_write_timeout(Some(wait::STEP)).expect("SO_SNDTIMEO");
     s
-}
-
-fn errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
 }
 
 impl Kernel {

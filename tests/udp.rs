@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use harness::errno;
 use harness::peers::{self, Family};
 use harness::privileges::as_unprivileged;
 use harness::tools;
@@ -17,10 +18,6 @@ use rstest::rstest;
 use socket2::{Domain, MaybeUninitSlice, Protocol, Socket, Type};
 
 use Family::{V4, V6};
-
-fn errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
 
 /// A UDP socket bound to loopback port 0, and its address.
 fn bound(family: Family) -> (Socket, SocketAddr) {

@@ -9,8 +9,9 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use harness::errno;
 use harness::peers::{self, Family, UnixKind, UnixNaming};
 use harness::privileges::{as_unprivileged, fork_child};
 use harness::wait::STEP;
@@ -23,10 +24,6 @@ use rstest::rstest;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use UnixKind::{Dgram, SeqPacket, Stream};
-
-fn errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
 
 fn recv_vec(sock: &Socket, len: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
@@ -242,28 +239,6 @@ fn unix_datagrams_block_instead_of_dropping() {
     });
 }
 
-/// Bytes per second through a connected stream pair, `total` bytes in 64 KiB writes.
-fn stream_rate(writer: Socket, reader: &Socket, total: usize) -> f64 {
-    let started = Instant::now();
-    let sender = peers::spawn("bulk writer", move || {
-        let chunk = vec![3u8; 64 << 10];
-        let mut sent = 0;
-        while sent < total {
-            sent += writer
-                .send(&chunk[..chunk.len().min(total - sent)])
-                .expect("send");
-        }
-    });
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
-    let mut got = 0;
-    while got < total {
-        got += reader.recv(&mut buf).expect("recv");
-    }
-    let rate = got as f64 / started.elapsed().as_secs_f64();
-    sender.join(STEP);
-    rate
-}
-
 #[test]
 fn unix_stream_outruns_loopback_tcp() {
     claim("unix.table.faster-than-loopback-tcp")
@@ -271,13 +246,18 @@ fn unix_stream_outruns_loopback_tcp() {
         .limit(Duration::from_secs(10))
         .run(|ctx| {
             const TOTAL: usize = 16 << 20;
+            let mib_per_s = |took: Duration| TOTAL as f64 / f64::from(1 << 20) / took.as_secs_f64();
             let (mut unix, mut tcp) = (Vec::new(), Vec::new());
             // Interleaved rounds, so load on the machine hits both alike.
             for _ in 0..5 {
                 let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
-                unix.push(stream_rate(pair.a, &pair.b, TOTAL) / f64::from(1 << 20));
+                unix.push(mib_per_s(peers::bulk_transfer(pair.a, &pair.b, TOTAL)));
                 let pair = peers::tcp_pair(Family::V4);
-                tcp.push(stream_rate(pair.client, &pair.server, TOTAL) / f64::from(1 << 20));
+                tcp.push(mib_per_s(peers::bulk_transfer(
+                    pair.client,
+                    &pair.server,
+                    TOTAL,
+                )));
             }
             let median = |v: &mut Vec<f64>| {
                 v.sort_by(f64::total_cmp);

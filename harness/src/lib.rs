@@ -24,3 +24,8 @@ pub fn workspace_root() -> std::path::PathBuf {
         .expect("harness/ sits inside the workspace")
         .to_path_buf()
 }
+
+/// The errno of a failed socket call, for comparing with the man pages' names.
+pub fn errno(e: std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}

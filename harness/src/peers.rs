@@ -402,3 +402,26 @@ pub fn capture<T>(sniffer: &Socket, what: &str, mut pick: impl FnMut(&Captured) 
         pick(&captured)
     })
 }
+
+/// Streams `total` bytes from `writer` (on a peer thread, in 64 KiB writes) to `reader`;
+/// how long the reader took to get them all.
+pub fn bulk_transfer(writer: Socket, reader: &Socket, total: usize) -> Duration {
+    let started = std::time::Instant::now();
+    let sender = spawn("bulk writer", move || {
+        let chunk = vec![7u8; 64 << 10];
+        let mut sent = 0;
+        while sent < total {
+            sent += writer
+                .send(&chunk[..chunk.len().min(total - sent)])
+                .expect("bulk send");
+        }
+    });
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
+    let mut got = 0;
+    while got < total {
+        got += reader.recv(&mut buf).expect("bulk recv");
+    }
+    let elapsed = started.elapsed();
+    sender.join(wait::STEP);
+    elapsed
+}
