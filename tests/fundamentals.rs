@@ -212,7 +212,7 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
                 nix::unistd::read(&pair.server, &mut buf).expect("read after a 3000-byte send");
             ctx.observe("read_1024_after_3000_sent", got);
             assert!(got <= 1024, "a read never returns more than asked");
-            let rest = peers::recv_exact(&pair.server, 3000 - got, "the rest of the 3000 bytes");
+            let rest = peers::read_exact(&pair.server, 3000 - got, "the rest of the 3000 bytes");
             assert_eq!(rest.len(), 3000 - got);
         });
 }

@@ -358,7 +358,7 @@ fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family)
         .run(move |ctx| {
             let pair = peers::tcp_pair(family);
             pair.client.send(b"ping").expect("send");
-            peers::recv_exact(&pair.server, 4, "the data");
+            peers::read_exact(&pair.server, 4, "the data");
             let info = tcp_info(&pair.client);
             ctx.observe("established_tcpi_state", info.tcpi_state);
             ctx.observe("tcpi_rtt_us", info.tcpi_rtt);

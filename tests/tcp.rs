@@ -126,11 +126,11 @@ fn server_lifecycle_is_socket_bind_listen_accept(#[values(V4, V6)] family: Famil
                 "the accepted socket has the listener's name"
             );
             client.send(b"GET / HTTP/1.0\r\n\r\n").expect("request");
-            let request = peers::recv_exact(&server, 18, "the request");
+            let request = peers::read_exact(&server, 18, "the request");
             server.send(b"HTTP/1.0 200 OK\r\n\r\n").expect("response");
             assert_eq!(request, b"GET / HTTP/1.0\r\n\r\n");
             assert_eq!(
-                peers::recv_exact(&client, 19, "the response"),
+                peers::read_exact(&client, 19, "the response"),
                 b"HTTP/1.0 200 OK\r\n\r\n"
             );
         });
@@ -191,7 +191,7 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
             clients[0].send(b"early").expect("send before accept");
             let (first, _) = peers::accept(&listener, "first queued connection");
             assert_eq!(
-                peers::recv_exact(&first, 5, "data sent before accept"),
+                peers::read_exact(&first, 5, "data sent before accept"),
                 b"early"
             );
         });
@@ -548,7 +548,7 @@ fn read_after_an_orderly_close_is_eof(
                         .shutdown(Shutdown::Write)
                         .expect("shutdown(SHUT_WR)");
                     assert_eq!(
-                        peers::recv_exact(&pair.server, 10, "data before FIN"),
+                        peers::read_exact(&pair.server, 10, "data before FIN"),
                         b"last words"
                     );
                     let eof = recv_some(&pair.server, 16);
@@ -557,14 +557,14 @@ fn read_after_an_orderly_close_is_eof(
                     pair.server
                         .send(b"reply")
                         .expect("the other direction still works");
-                    let reply = peers::recv_exact(&pair.client, 5, "reply after SHUT_WR");
+                    let reply = peers::read_exact(&pair.client, 5, "reply after SHUT_WR");
                     ctx.observe("reply_after_half_close", String::from_utf8_lossy(&reply));
                     assert_eq!(reply, b"reply");
                     return;
                 }
             }
             assert_eq!(
-                peers::recv_exact(&pair.server, 10, "data before FIN"),
+                peers::read_exact(&pair.server, 10, "data before FIN"),
                 b"last words"
             );
             let eof = recv_some(&pair.server, 16);
@@ -746,7 +746,7 @@ fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
         let status = child.wait(STEP);
         ctx.observe("child", format!("{status:?}"));
         assert!(matches!(status, WaitStatus::Exited(_, 0)));
-        let data = peers::recv_exact(&pair.client, 10, "the child's reply");
+        let data = peers::read_exact(&pair.client, 10, "the child's reply");
         assert_eq!(data, b"from child");
         let eof = recv_some(&pair.client, 16);
         ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
@@ -784,7 +784,7 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
             for i in 0..100u32 {
                 let request = i.to_be_bytes();
                 pair.client.send(&request).expect("request");
-                assert_eq!(peers::recv_exact(&pair.client, 4, "response"), request);
+                assert_eq!(peers::read_exact(&pair.client, 4, "response"), request);
             }
             ctx.observe("exchanges_on_one_connection", 100);
             assert_eq!(

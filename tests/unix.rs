@@ -60,7 +60,7 @@ fn unix_traffic_never_reaches_the_network_stack() {
             pair.a
                 .send(&[5u8; 4096])
                 .expect("send over the Unix socket");
-            peers::recv_exact(&pair.b, 4096, "the Unix data");
+            peers::read_exact(&pair.b, 4096, "the Unix data");
             // A TCP exchange afterwards proves the sniffer works: it must see that, and only that.
             let tcp = peers::tcp_pair(Family::V4);
             tcp.client.send(b"marker").expect("send the TCP marker");

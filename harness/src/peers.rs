@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io;
+use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
@@ -239,22 +239,52 @@ pub fn unix_pair(kind: UnixKind, naming: UnixNaming) -> UnixPair {
     UnixPair { a, b, dir }
 }
 
-/// Receives exactly `n` bytes from a stream socket, each read bounded by SO_RCVTIMEO.
-pub fn recv_exact(sock: &Socket, n: usize, what: &str) -> Vec<u8> {
+/// Reads exactly `n` bytes from a stream socket, looping over short reads (recv(2) may return
+/// fewer bytes than are queued); each read is bounded by SO_RCVTIMEO and the whole by
+/// [`wait::STEP`] per read that makes no progress. Fails the test naming `what` on EOF or error.
+pub fn read_exact(sock: &Socket, n: usize, what: &str) -> Vec<u8> {
     wait::step(what);
     let mut out = Vec::with_capacity(n);
-    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
     while out.len() < n {
-        let want = (n - out.len()).min(buf.len());
-        match sock.recv(&mut buf[..want]) {
-            Ok(0) => panic!("{what}: EOF after {} of {n} bytes", out.len()),
-            // SAFETY: recv initialised the first `got` bytes of `buf`.
-            Ok(got) => out.extend(buf[..got].iter().map(|b| unsafe { b.assume_init() })),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        match read_some(sock, n - out.len()) {
+            Ok(chunk) if chunk.is_empty() => panic!("{what}: EOF after {} of {n} bytes", out.len()),
+            Ok(chunk) => out.extend_from_slice(&chunk),
             Err(e) => panic!("{what}: recv after {} of {n} bytes: {e}", out.len()),
         }
     }
     out
+}
+
+/// One read of at most `max` bytes: what the kernel hands over, which recv(2) promises is at
+/// least 1 and at most what was both queued and asked (empty means EOF). Bounded by
+/// SO_RCVTIMEO; EINTR is retried, other errors are returned as their errno.
+pub fn read_some(sock: &Socket, max: usize) -> Result<Vec<u8>, nix::errno::Errno> {
+    let mut buf = vec![0u8; max];
+    loop {
+        match (&*sock).read(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::errno(e)),
+        }
+    }
+}
+
+/// Writes all of `data`, looping over short sends (send(2) on a socket with SO_SNDTIMEO may
+/// take fewer bytes than asked); fails the test naming `what` on error.
+pub fn write_all(sock: &Socket, data: &[u8], what: &str) {
+    wait::step(what);
+    let mut sent = 0;
+    while sent < data.len() {
+        match (&*sock).write(&data[sent..]) {
+            Ok(0) => panic!("{what}: send took 0 bytes after {sent} of {}", data.len()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("{what}: send after {sent} of {} bytes: {e}", data.len()),
+        }
+    }
 }
 
 /// A thread acting as the other end of a test's sockets.
@@ -294,24 +324,14 @@ impl<T> Peer<T> {
 /// returns how many bytes it echoed.
 pub fn echo(sock: Socket) -> Peer<usize> {
     spawn("echo", move || {
-        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let mut total = 0;
         loop {
-            match sock.recv(&mut buf) {
-                Ok(0) => return total,
-                Ok(n) => {
-                    // SAFETY: recv initialised the first `n` bytes of `buf`.
-                    let data: Vec<u8> = buf[..n]
-                        .iter()
-                        .map(|b| unsafe { b.assume_init() })
-                        .collect();
-                    let mut sent = 0;
-                    while sent < n {
-                        sent += sock.send(&data[sent..]).expect("echo: send");
-                    }
-                    total += n;
+            match read_some(&sock, 4096) {
+                Ok(data) if data.is_empty() => return total,
+                Ok(data) => {
+                    write_all(&sock, &data, "echo: send");
+                    total += data.len();
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => panic!("echo: recv: {e}"),
             }
         }
@@ -411,15 +431,19 @@ pub fn bulk_transfer(writer: Socket, reader: &Socket, total: usize) -> Duration 
         let chunk = vec![7u8; 64 << 10];
         let mut sent = 0;
         while sent < total {
-            sent += writer
-                .send(&chunk[..chunk.len().min(total - sent)])
-                .expect("bulk send");
+            let n = chunk.len().min(total - sent);
+            write_all(&writer, &chunk[..n], "bulk send");
+            sent += n;
         }
     });
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
     let mut got = 0;
     while got < total {
-        got += reader.recv(&mut buf).expect("bulk recv");
+        let chunk = read_some(reader, 64 << 10).expect("bulk recv");
+        assert!(
+            !chunk.is_empty(),
+            "bulk recv: EOF after {got} of {total} bytes"
+        );
+        got += chunk.len();
     }
     let elapsed = started.elapsed();
     sender.join(wait::STEP);
