@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::errno;
-use harness::peers::{self, Family};
+use harness::peers::{self, tcp_info, Family};
 use harness::privileges::{self, as_unprivileged, sysctl};
 use harness::tools;
 use harness::wait::{self, STEP};
@@ -26,25 +26,6 @@ use Family::{V4, V6};
 /// `tcpi_state` values (include/net/tcp_states.h; libc does not export them).
 const TCP_ESTABLISHED: u8 = 1;
 const TCP_CLOSE_WAIT: u8 = 8;
-
-/// getsockopt(IPPROTO_TCP, TCP_INFO): neither socket2 nor nix wraps it.
-fn tcp_info(sock: &Socket) -> libc::tcp_info {
-    // SAFETY: tcp_info is plain old data; all zeros is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` and `len` are valid for writes of `len` bytes, the fd is open.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&raw mut info).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0, "getsockopt(TCP_INFO): {}", Errno::last());
-    info
-}
 
 /// The TCP states (hex, as /proc/net/tcp prints them) of the sockets whose local port is `port`.
 fn proc_tcp_states(family: Family, port: u16) -> Vec<String> {

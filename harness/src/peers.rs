@@ -449,3 +449,22 @@ pub fn bulk_transfer(writer: Socket, reader: &Socket, total: usize) -> Duration 
     sender.join(wait::STEP);
     elapsed
 }
+
+/// getsockopt(IPPROTO_TCP, TCP_INFO) of a TCP socket: neither socket2 nor nix wraps it.
+pub fn tcp_info(sock: &Socket) -> libc::tcp_info {
+    // SAFETY: tcp_info is plain old data; all zeros is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` and `len` are valid for writes of `len` bytes, the fd is open.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "getsockopt(TCP_INFO): {}", nix::errno::Errno::last());
+    info
+}
