@@ -199,7 +199,6 @@ fn a_full_receive_buffer_drops_datagrams_silently(#[values(V4, V6)] family: Fami
                 received += 1;
             }
             let dropped = udp_counter(ns, family, "RcvbufErrors") - before;
-            ctx.observe("sent", SENT);
             ctx.observe("received", received);
             ctx.observe("RcvbufErrors_delta", dropped);
             assert!(received < SENT, "a minimal buffer cannot hold 100 KB");
@@ -217,12 +216,19 @@ fn broadcast_needs_so_broadcast() {
         .in_netns()
         .run(|ctx| {
             // 127.255.255.255 is the broadcast address of lo's 127.0.0.0/8, inside the namespace.
-            let receiver = peers::socket(V4.domain(), Type::DGRAM);
-            receiver
-                .bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)).into())
-                .expect("bind 0.0.0.0:0");
-            let port = peers::local(&receiver).port();
-            let to = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), port);
+            let broadcast = Ipv4Addr::new(127, 255, 255, 255);
+            let receiver = |ip: Ipv4Addr, port: u16| {
+                let sock = peers::socket(V4.domain(), Type::DGRAM);
+                sock.set_reuse_address(true).expect("SO_REUSEADDR");
+                sock.bind(&SocketAddr::from((ip, port)).into())
+                    .unwrap_or_else(|e| panic!("bind {ip}:{port}: {e}"));
+                sock
+            };
+            let any = receiver(Ipv4Addr::UNSPECIFIED, 0);
+            let port = peers::local(&any).port();
+            let to_broadcast = receiver(broadcast, port);
+            let to_host = receiver(Ipv4Addr::LOCALHOST, port);
+            let to = SocketAddrV4::new(broadcast, port);
             let sender = peers::socket(V4.domain(), Type::DGRAM);
             let without = sender.send_to(b"all", &to.into()).map_err(errno);
             ctx.observe("sendto_without_SO_BROADCAST", format!("{without:?}"));
@@ -231,49 +237,114 @@ fn broadcast_needs_so_broadcast() {
             let with = sender.send_to(b"all", &to.into()).map_err(errno);
             ctx.observe("sendto_with_SO_BROADCAST", format!("{with:?}"));
             assert_eq!(with, Ok(3));
+            let got = |sock: &Socket| {
+                recv_one(sock, 64).map(|d| String::from_utf8_lossy(&d.0).into_owned())
+            };
+            // One datagram is handed to every matching socket at once: once the INADDR_ANY
+            // receiver has it, a socket that matched would have it too.
+            let (at_any, at_broadcast) = (got(&any), got(&to_broadcast));
+            to_host.set_nonblocking(true).expect("O_NONBLOCK");
+            let at_host = got(&to_host);
+            ctx.observe("receiver_on_0.0.0.0", format!("{at_any:?}"));
+            ctx.observe("receiver_on_127.255.255.255", format!("{at_broadcast:?}"));
+            ctx.observe("receiver_on_127.0.0.1", format!("{at_host:?}"));
+            assert_eq!(at_any, Ok("all".into()), "bound to INADDR_ANY");
             assert_eq!(
-                recv_one(&receiver, 64).expect("recv the broadcast").0,
-                b"all"
+                at_broadcast,
+                Ok("all".into()),
+                "bound to the broadcast address"
+            );
+            assert_eq!(
+                at_host,
+                Err(Errno::EAGAIN),
+                "bound to 127.0.0.1: not for it"
             );
         });
 }
 
 /// A member of multicast `group` on lo, bound to `0.0.0.0:port` (port 0: a new one).
 fn member(group: Ipv4Addr, port: u16, multicast_all: bool) -> Socket {
+    member_on(Ipv4Addr::LOCALHOST, group, port, multicast_all)
+}
+
+/// A member of multicast `group` on the interface that has address `iface`, bound to
+/// `0.0.0.0:port` (port 0: a new one).
+fn member_on(iface: Ipv4Addr, group: Ipv4Addr, port: u16, multicast_all: bool) -> Socket {
     let sock = peers::socket(V4.domain(), Type::DGRAM);
     sock.set_reuse_address(true).expect("SO_REUSEADDR");
     sock.set_multicast_all_v4(multicast_all)
         .expect("IP_MULTICAST_ALL");
     sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
         .expect("bind the group's port");
-    sock.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST)
-        .expect("IP_ADD_MEMBERSHIP on lo");
+    sock.join_multicast_v4(&group, &iface)
+        .expect("IP_ADD_MEMBERSHIP");
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .expect("SO_RCVTIMEO");
     sock
 }
 
-#[test]
-fn multicast_reaches_the_sockets_that_joined() {
-    claim("udp.multicast.join-group").in_netns().run(|ctx| {
-        let group = Ipv4Addr::new(239, 1, 1, 1);
-        let joined = member(group, 0, true);
-        let port = peers::local(&joined).port();
-        let sender = peers::socket(V4.domain(), Type::DGRAM);
-        sender
-            .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
-            .expect("IP_MULTICAST_IF lo");
-        let loop_default = sender.multicast_loop_v4().expect("IP_MULTICAST_LOOP");
-        ctx.observe("IP_MULTICAST_LOOP_default", loop_default);
-        sender
-            .send_to(b"hi group", &SocketAddrV4::new(group, port).into())
-            .expect("send to the group (no membership needed)");
-        assert_eq!(
-            recv_one(&joined, 64).expect("the member receives").0,
-            b"hi group"
-        );
-        assert!(loop_default, "looping back to local members is the default");
-    });
+/// A multicast sender whose datagrams leave through lo. IP_MULTICAST_IF must be set: the
+/// test's namespace has no route for 224.0.0.0/4, and without one a send fails with
+/// ENETUNREACH (`udp.multicast.loopback-needs-multicast-if`).
+fn sender_on_lo() -> Socket {
+    let sender = peers::socket(V4.domain(), Type::DGRAM);
+    sender
+        .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
+        .expect("IP_MULTICAST_IF lo");
+    sender
+}
+
+#[rstest]
+fn multicast_reaches_the_sockets_that_joined(#[values(true, false)] multicast_all: bool) {
+    claim("udp.multicast.join-group")
+        .in_netns()
+        .run(move |ctx| {
+            let group = Ipv4Addr::new(239, 1, 1, 1);
+            let joined = member(group, 0, true);
+            let port = peers::local(&joined).port();
+            let non_member = |port: u16| {
+                let sock = peers::socket(V4.domain(), Type::DGRAM);
+                sock.set_reuse_address(true).expect("SO_REUSEADDR");
+                sock.set_multicast_all_v4(multicast_all)
+                    .expect("IP_MULTICAST_ALL");
+                sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
+                    .expect("bind");
+                sock.set_nonblocking(true).expect("O_NONBLOCK");
+                sock
+            };
+            let other_port = non_member(0);
+            let same_port = non_member(port);
+            let sender = sender_on_lo();
+            let loop_default = sender.multicast_loop_v4().expect("IP_MULTICAST_LOOP");
+            ctx.observe("IP_MULTICAST_LOOP_default", loop_default);
+            sender
+                .send_to(b"hi group", &SocketAddrV4::new(group, port).into())
+                .expect("send to the group (no membership needed)");
+            assert_eq!(
+                recv_one(&joined, 64).expect("the member receives").0,
+                b"hi group"
+            );
+            assert!(loop_default, "looping back to local members is the default");
+            // Delivered to every matching socket at once: the member has it, so the others
+            // would have it by now too.
+            let got =
+                |s: &Socket| recv_one(s, 64).map(|d| String::from_utf8_lossy(&d.0).into_owned());
+            let (other, same) = (got(&other_port), got(&same_port));
+            ctx.observe("non_member_on_another_port", format!("{other:?}"));
+            ctx.observe(
+                &format!("non_member_on_the_port_IP_MULTICAST_ALL_{multicast_all}"),
+                format!("{same:?}"),
+            );
+            assert_eq!(other, Err(Errno::EAGAIN), "another port gets nothing");
+            // IP_MULTICAST_ALL = 1 (the default) hands a socket on the port every group that
+            // any socket of the host joined.
+            let expected = if multicast_all {
+                Ok("hi group".to_string())
+            } else {
+                Err(Errno::EAGAIN)
+            };
+            assert_eq!(same, expected, "a non-member on the group's port");
+        });
 }
 
 #[rstest]
@@ -286,10 +357,7 @@ fn a_room_per_group_needs_ip_multicast_all_off(#[values(true, false)] multicast_
             let port = peers::local(&a1).port();
             let a2 = member(room_a, port, multicast_all);
             let b = member(room_b, port, multicast_all);
-            let sender = peers::socket(V4.domain(), Type::DGRAM);
-            sender
-                .set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
-                .expect("IP_MULTICAST_IF lo");
+            let sender = sender_on_lo();
             let ttl = sender.multicast_ttl_v4().expect("IP_MULTICAST_TTL");
             ctx.observe("IP_MULTICAST_TTL_default", ttl);
             assert_eq!(ttl, 1, "multicast stays on the local network by default");
@@ -315,6 +383,136 @@ fn a_room_per_group_needs_ip_multicast_all_off(#[values(true, false)] multicast_
                 Err(Errno::EAGAIN)
             };
             assert_eq!(leaked, expected);
+        });
+}
+
+/// Runs `ip` with `args` in the test's namespace; skips the test, naming what failed, when the
+/// kernel refuses (a missing veth driver, say).
+fn ip(args: &[&str]) {
+    let out = tools::finish(
+        tools::spawn("ip", args),
+        &format!("ip {}", args.join(" ")),
+        STEP,
+        || {},
+    );
+    if !out.status.success() {
+        harness::skip(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+}
+
+#[test]
+fn multicast_on_lo_needs_ip_multicast_if_or_a_route() {
+    claim("udp.multicast.loopback-needs-multicast-if")
+        .in_netns()
+        .run(|ctx| {
+            let group = Ipv4Addr::new(239, 1, 1, 3);
+            let joined = member(group, 0, true);
+            let to = SocketAddrV4::new(group, peers::local(&joined).port());
+            let plain = peers::socket(V4.domain(), Type::DGRAM);
+            let without = plain.send_to(b"no route", &to.into()).map_err(errno);
+            ctx.observe(
+                "send_without_IP_MULTICAST_IF_or_route",
+                format!("{without:?}"),
+            );
+            assert_eq!(without, Err(Errno::ENETUNREACH), "only lo, no route");
+            let with_if = sender_on_lo().send_to(b"via if", &to.into()).map_err(errno);
+            ctx.observe(
+                "send_with_IP_MULTICAST_IF_127.0.0.1",
+                format!("{with_if:?}"),
+            );
+            assert_eq!(with_if, Ok(6));
+            assert_eq!(
+                recv_one(&joined, 64).expect("the member receives").0,
+                b"via if"
+            );
+            ip(&["route", "add", "224.0.0.0/4", "dev", "lo"]);
+            let routed = plain.send_to(b"routed", &to.into()).map_err(errno);
+            ctx.observe("send_with_route_224.0.0.0/4_dev_lo", format!("{routed:?}"));
+            assert_eq!(routed, Ok(6));
+            assert_eq!(
+                recv_one(&joined, 64).expect("the member receives").0,
+                b"routed"
+            );
+        });
+}
+
+/// The interface a multicast sender sends through.
+#[derive(Clone, Copy, Debug)]
+enum Out {
+    /// One end of a veth pair made in the test's namespace: a real link.
+    Veth,
+    Lo,
+}
+
+#[rstest]
+fn ip_multicast_loop_off_stops_the_own_copy_except_on_lo(
+    #[values(Out::Veth, Out::Lo)] out: Out,
+    #[values(true, false)] multicast_loop: bool,
+) {
+    claim("udp.multicast.loop-off-stops-own-copy")
+        .in_netns()
+        .run(move |ctx| {
+            let group = Ipv4Addr::new(239, 1, 1, 4);
+            // 198.18.0.0/15 (benchmarking) addresses, known only inside this namespace.
+            let (here, there) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
+            let iface = match out {
+                Out::Lo => Ipv4Addr::LOCALHOST,
+                Out::Veth => {
+                    ip(&[
+                        "link", "add", "name", "mc0", "type", "veth", "peer", "name", "mc1",
+                    ]);
+                    ip(&["addr", "add", "198.18.0.1/24", "dev", "mc0"]);
+                    ip(&["addr", "add", "198.18.0.2/24", "dev", "mc1"]);
+                    ip(&["link", "set", "mc0", "up"]);
+                    ip(&["link", "set", "mc1", "up"]);
+                    // Both ends are in this namespace, so mc1 receives from a local source
+                    // address, which it drops as martian unless told to accept it.
+                    ctx.netns()
+                        .write_sysctl("net.ipv4.conf.mc1.accept_local", "1");
+                    here
+                }
+            };
+            // IP_MULTICAST_ALL off: each member hears only its group on its interface.
+            let own = member_on(iface, group, 0, false);
+            let port = peers::local(&own).port();
+            let across = matches!(out, Out::Veth).then(|| member_on(there, group, port, false));
+            let sender = peers::socket(V4.domain(), Type::DGRAM);
+            sender.set_multicast_if_v4(&iface).expect("IP_MULTICAST_IF");
+            sender
+                .set_multicast_loop_v4(multicast_loop)
+                .expect("IP_MULTICAST_LOOP");
+            sender
+                .send_to(b"mc", &SocketAddrV4::new(group, port).into())
+                .expect("send to the group");
+            if let Some(across) = &across {
+                let wire = recv_one(across, 64).map(|d| d.0);
+                ctx.observe("member_across_the_veth_link", format!("{wire:?}"));
+                assert_eq!(
+                    wire,
+                    Ok(b"mc".to_vec()),
+                    "the datagram went out on the link"
+                );
+            }
+            let own_copies = (0..)
+                .take_while(|_| {
+                    wait::poll_readable(own.as_fd(), Duration::from_millis(100))
+                        && recv_one(&own, 64).is_ok()
+                })
+                .count();
+            ctx.observe(
+                &format!("own_host_copies_{out:?}_IP_MULTICAST_LOOP_{multicast_loop}"),
+                own_copies,
+            );
+            match (out, multicast_loop) {
+                (Out::Veth, false) => {
+                    assert_eq!(own_copies, 0, "loop off: no copy for the own host")
+                }
+                _ => assert!(own_copies >= 1, "the own host's member gets a copy"),
+            }
         });
 }
 
@@ -494,10 +692,13 @@ fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
             let pair = peers::tcp_pair(V4);
             pair.client.send(b"tcp").expect("some TCP traffic");
             let (mut udp_out, mut udp_in, mut tcp) = (false, false, false);
+            let mut captured = Vec::new();
             peers::capture(
                 &sniffer,
                 "both copies of the datagram and a TCP segment",
                 |c| {
+                    let way = if c.outgoing { "outgoing" } else { "received" };
+                    captured.push(format!("{way} protocol {:?}", c.packet.get(9)));
                     if udp_dst_port(&c.packet) == Some(to.port()) {
                         *if c.outgoing {
                             &mut udp_out
@@ -509,10 +710,7 @@ fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
                     (udp_out && udp_in && tcp).then_some(())
                 },
             );
-            ctx.observe(
-                "packet_socket",
-                "the datagram outgoing and received, and TCP segments",
-            );
+            ctx.observe("packet_socket_captured", &captured);
             raw_udp.set_nonblocking(true).expect("nonblocking");
             let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
             let mut seen = Vec::new();
@@ -625,7 +823,6 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
             }
             let first_gap = (0..N).find(|s| !got.contains(s));
             let after_gap = first_gap.map_or(0, |g| got.iter().filter(|s| **s > g).count());
-            ctx.observe("sent", N);
             ctx.observe("received", got.len());
             ctx.observe("first_lost", first_gap);
             ctx.observe("received_after_the_first_loss", after_gap);
