@@ -139,13 +139,13 @@ fn read_write_and_close_work_on_a_socket(
             let (a, b, _dir) = kind.pair();
             assert_eq!(nix::unistd::write(&a, b"ping").expect("write(2)"), 4);
             let mut buf = [MaybeUninit::<u8>::uninit(); 16];
-            let n = b.recv(&mut buf).expect("recv what write(2) sent");
-            assert_eq!(n, 4, "recv length after write(2)");
+            let received = b.recv(&mut buf).expect("recv what write(2) sent");
+            assert_eq!(received, 4, "recv length after write(2)");
             b.send(b"pong").expect("send");
             let mut plain = [0u8; 16];
             let n = nix::unistd::read(&a, &mut plain).expect("read(2) what send sent");
             assert_eq!(&plain[..n], b"pong");
-            ctx.observe("write_then_recv", 4);
+            ctx.observe("write_then_recv", received);
             ctx.observe("send_then_read", n);
             nix::unistd::close(a).expect("close(2)");
             if kind.is_stream() || matches!(kind, Kind::Unix(UnixKind::SeqPacket)) {
@@ -322,6 +322,153 @@ fn socket_creation_fails_only_with_documented_errors() {
             ctx.observe("outcomes", by_outcome);
             ctx.observe("combinations", seen);
         });
+}
+
+/// What socket(2) does with one combination the fact names.
+#[derive(Clone, Copy, Debug)]
+enum Creation {
+    /// A socket whose SO_TYPE is this.
+    Creates(Type),
+    Fails(Errno),
+    /// SOCK_RAW or AF_PACKET: created with CAP_NET_RAW, EPERM without.
+    NeedsNetRaw,
+    /// An ICMP datagram ("ping") socket: created when the caller's group is inside
+    /// net.ipv4.ping_group_range, EACCES otherwise.
+    PingGroup,
+}
+
+/// Whether the caller's effective or a supplementary group lies in net.ipv4.ping_group_range.
+fn in_ping_group_range() -> (bool, String) {
+    let range = privileges::sysctl("net.ipv4.ping_group_range").expect("ping_group_range");
+    let (lo, hi) = privileges::sysctl_range("net.ipv4.ping_group_range").expect("two numbers");
+    let mut groups = nix::unistd::getgroups().unwrap_or_default();
+    groups.push(nix::unistd::getegid());
+    let inside = groups.iter().any(|g| (lo..=hi).contains(&g.as_raw()));
+    (inside, range)
+}
+
+#[rstest]
+#[case::unix_raw_is_made_a_datagram_socket(
+    libc::AF_UNIX,
+    libc::SOCK_RAW,
+    0,
+    Creation::Creates(Type::DGRAM)
+)]
+#[case::unix_rdm(
+    libc::AF_UNIX,
+    libc::SOCK_RDM,
+    0,
+    Creation::Fails(Errno::ESOCKTNOSUPPORT)
+)]
+#[case::inet_rdm(
+    libc::AF_INET,
+    libc::SOCK_RDM,
+    0,
+    Creation::Fails(Errno::ESOCKTNOSUPPORT)
+)]
+#[case::no_such_domain(1000, libc::SOCK_STREAM, 0, Creation::Fails(Errno::EAFNOSUPPORT))]
+#[case::type_out_of_range(libc::AF_INET, 11, 0, Creation::Fails(Errno::EINVAL))]
+#[case::stream_with_udp(
+    libc::AF_INET,
+    libc::SOCK_STREAM,
+    libc::IPPROTO_UDP,
+    Creation::Fails(Errno::EPROTONOSUPPORT)
+)]
+#[case::unix_with_tcp(
+    libc::AF_UNIX,
+    libc::SOCK_STREAM,
+    libc::IPPROTO_TCP,
+    Creation::Fails(Errno::EPROTONOSUPPORT)
+)]
+#[case::inet_raw_icmp(
+    libc::AF_INET,
+    libc::SOCK_RAW,
+    libc::IPPROTO_ICMP,
+    Creation::NeedsNetRaw
+)]
+#[case::packet_raw(libc::AF_PACKET, libc::SOCK_RAW, 0x0300, Creation::NeedsNetRaw)]
+#[case::inet_dgram_icmp(
+    libc::AF_INET,
+    libc::SOCK_DGRAM,
+    libc::IPPROTO_ICMP,
+    Creation::PingGroup
+)]
+fn socket_creation_gives_the_outcome_the_fact_names(
+    #[case] domain: i32,
+    #[case] ty: i32,
+    #[case] protocol: i32,
+    #[case] expected: Creation,
+) {
+    claim("fundamentals.domains.creation-matrix").run(move |ctx| {
+        let got = Socket::new(
+            Domain::from(domain),
+            Type::from(ty),
+            Some(Protocol::from(protocol)),
+        )
+        .map(|s| s.r#type().expect("SO_TYPE"))
+        .map_err(errno);
+        ctx.observe("socket", format!("{got:?}"));
+        let asked = Type::from(ty);
+        let expected = match expected {
+            Creation::Creates(t) => Ok(t),
+            Creation::Fails(e) => Err(e),
+            Creation::NeedsNetRaw => {
+                let has = privileges::has(Cap::NetRaw);
+                ctx.observe("CAP_NET_RAW", has);
+                if has {
+                    Ok(asked)
+                } else {
+                    Err(Errno::EPERM)
+                }
+            }
+            Creation::PingGroup => {
+                let (inside, range) = in_ping_group_range();
+                ctx.observe("ping_group_range", range);
+                if inside {
+                    Ok(asked)
+                } else {
+                    Err(Errno::EACCES)
+                }
+            }
+        };
+        assert_eq!(got, expected, "socket({domain}, {ty}, {protocol})");
+    });
+}
+
+#[rstest]
+#[case::tcp(Domain::IPV4, Type::STREAM, None, Some(Protocol::TCP))]
+#[case::udp(Domain::IPV4, Type::DGRAM, None, Some(Protocol::UDP))]
+#[case::raw(
+    Domain::IPV4,
+    Type::RAW,
+    Some(Protocol::ICMPV4),
+    Some(Protocol::ICMPV4)
+)]
+#[case::unix(Domain::UNIX, Type::STREAM, None, None)]
+fn so_protocol_names_the_protocol_so_type_the_type(
+    #[case] domain: Domain,
+    #[case] ty: Type,
+    #[case] asked: Option<Protocol>,
+    #[case] protocol: Option<Protocol>,
+) {
+    let check = claim("fundamentals.table.protocol-column-lists-types");
+    // A raw socket needs CAP_NET_RAW, which a namespace of its own gives an unprivileged user.
+    let check = if ty == Type::RAW {
+        check.in_netns().needs(Cap::NetRaw)
+    } else {
+        check
+    };
+    check.run(move |ctx| {
+        let sock = Socket::new(domain, ty, asked).expect("socket");
+        let (so_type, so_protocol) = (
+            sock.r#type().expect("SO_TYPE"),
+            sock.protocol().expect("SO_PROTOCOL"),
+        );
+        ctx.observe("SO_TYPE", format!("{so_type:?}"));
+        ctx.observe("SO_PROTOCOL", format!("{so_protocol:?}"));
+        assert_eq!(so_type, ty, "the table's 프로토콜 column is SO_TYPE");
+        assert_eq!(so_protocol, protocol, "the protocol is SO_PROTOCOL");
+    });
 }
 
 #[rstest]
@@ -508,7 +655,6 @@ fn htons_and_htonl_store_big_endian_and_ntoh_undoes_them() {
             assert_eq!(net.to_ne_bytes(), x.to_be_bytes(), "htons({x}) in memory");
             assert_eq!(back, x, "ntohs(htons({x}))");
         }
-        ctx.observe("u16_values_checked", 65536);
         ctx.observe("host_is_little_endian", cfg!(target_endian = "little"));
         ctx.property(1024, any::<u32>(), |x| {
             // SAFETY: pure functions of their argument.
@@ -602,12 +748,17 @@ fn forgetting_htons_binds_the_byte_swapped_port() {
                 );
                 Ok(())
             });
+            let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+            sock.bind(&raw_inet_addr(
+                libc::AF_INET,
+                Ipv4Addr::LOCALHOST.into(),
+                8080,
+                16,
+            ))
+            .expect("bind with sin_port = 8080");
             ctx.observe(
-                "example",
-                format!(
-                    "sin_port = 8080 without htons binds port {}",
-                    8080u16.swap_bytes()
-                ),
+                "sin_port_8080_without_htons_bound",
+                peers::local(&sock).port(),
             );
         });
 }
@@ -748,7 +899,10 @@ fn port_zero_stays_inside_a_narrowed_range(#[values(Type::STREAM, Type::DGRAM)] 
                 held.push(sock);
             }
             ports.sort_unstable();
-            ctx.observe("range", "40000 40007");
+            ctx.observe(
+                "range",
+                privileges::sysctl("net.ipv4.ip_local_port_range").expect("read it back"),
+            );
             ctx.observe("ports_given", &ports);
             assert_eq!(ports, (40000..=40007).collect::<Vec<u16>>());
             let ninth = peers::socket(Domain::IPV4, ty);
