@@ -289,7 +289,6 @@ fn closing_a_reuseport_listener_resets_its_queued_connections() {
                 },
             );
             let resets = reset.iter().filter(|r| **r).count();
-            ctx.observe("connections", N);
             ctx.observe("reset_with_the_closed_listener", resets);
             ctx.observe("accepted_by_the_other", accepted[0]);
             // All 32 hashing to the survivor has probability 2^-32.
@@ -392,16 +391,66 @@ fn a_narrow_ephemeral_range_runs_out() {
 fn time_wait_reuse_is_loopback_only_by_default_and_recycle_is_gone() {
     claim("advanced.tuning.time-wait-reuse")
         .in_netns()
+        .limit(Duration::from_secs(10))
         .run(|ctx| {
+            let ns = ctx.netns();
             let reuse = sysctl("net.ipv4.tcp_tw_reuse").expect("tcp_tw_reuse");
             let recycle = sysctl("net.ipv4.tcp_tw_recycle").map_err(|e| e.kind());
             ctx.observe("tcp_tw_reuse_default", &reuse);
             ctx.observe("tcp_tw_recycle", format!("{recycle:?}"));
+            ctx.observe(
+                "tcp_tw_reuse_delay_ms",
+                sysctl("net.ipv4.tcp_tw_reuse_delay").ok(),
+            );
             assert_eq!(reuse, "2", "2: reuse for loopback connections only");
             assert_eq!(
                 recycle,
                 Err(std::io::ErrorKind::NotFound),
                 "removed in Linux 4.12"
+            );
+            let (listener, addr) = peers::tcp_listener(V4);
+            // One local port: a second connection to the server needs the first one's.
+            ns.write_sysctl("net.ipv4.ip_local_port_range", "40000 40000");
+            let connect = || {
+                let c = peers::socket(V4.domain(), Type::STREAM);
+                c.connect(&addr.into()).map(|()| c).map_err(errno)
+            };
+            let first = connect().expect("the first connection");
+            let port = peers::local(&first).port();
+            let (server, _) = peers::accept(&listener, "the first connection");
+            drop(first); // the client closes first: its end goes to TIME_WAIT
+            assert!(peers::read_some(&server, 1).expect("EOF").is_empty());
+            drop(server);
+            wait::until(STEP, "the client's end in TIME_WAIT", || {
+                let table = std::fs::read_to_string(ns.proc_net("tcp")).ok()?;
+                let local = format!(":{port:04X} ");
+                table
+                    .lines()
+                    .any(|l| l.contains(&local) && l.split_whitespace().nth(3) == Some("06"))
+                    .then_some(())
+            });
+            // Reuse waits until the TIME_WAIT is at least a second old (tcp_tw_reuse_delay,
+            // or the whole-second timestamp check of older kernels): wait out both.
+            std::thread::sleep(Duration::from_millis(2100));
+            ns.write_sysctl("net.ipv4.tcp_tw_reuse", "0");
+            let without = connect().map(|_| ());
+            ctx.observe("connect_with_tcp_tw_reuse_0", format!("{without:?}"));
+            assert_eq!(
+                without,
+                Err(Errno::EADDRNOTAVAIL),
+                "the only port is in TIME_WAIT"
+            );
+            ns.write_sysctl("net.ipv4.tcp_tw_reuse", "2");
+            let with = connect();
+            let reused = with
+                .as_ref()
+                .map(|c| peers::local(c).port())
+                .map_err(|e| *e);
+            ctx.observe("connect_with_tcp_tw_reuse_2_port", format!("{reused:?}"));
+            assert_eq!(
+                reused,
+                Ok(port),
+                "a loopback connect takes over the TIME_WAIT port"
             );
         });
 }

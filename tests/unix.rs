@@ -561,6 +561,42 @@ fn one_message_carries_at_most_253_descriptors_and_only_over_unix() {
     });
 }
 
+#[rstest]
+fn scm_rights_over_tcp_sends_the_data_and_no_descriptor(
+    #[values(Family::V4, Family::V6)] family: Family,
+) {
+    claim("unix.scm-rights.ignored-over-tcp")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::tcp_pair(family);
+            let file = tempfile::tempfile().expect("a file");
+            let sent = send_fds(&pair.client, &[file.as_raw_fd()]);
+            ctx.observe("sendmsg_SCM_RIGHTS_over_TCP", format!("{sent:?}"));
+            assert_eq!(sent, Ok(1), "accepted: the byte is sent");
+            let mut byte = [0u8; 1];
+            let mut iov = [IoSliceMut::new(&mut byte)];
+            let mut cmsg = nix::cmsg_space!(RawFd);
+            let got = recvmsg::<()>(
+                pair.server.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .expect("recvmsg");
+            let (bytes, flags) = (got.bytes, got.flags);
+            let arrived = got.cmsgs().map(|c| c.count()).unwrap_or(0);
+            ctx.observe("bytes_received", bytes);
+            ctx.observe("control_messages_received", arrived);
+            ctx.observe("MSG_CTRUNC", flags.contains(MsgFlags::MSG_CTRUNC));
+            assert_eq!((bytes, byte), (1, *b"F"), "the data arrives");
+            assert_eq!(arrived, 0, "no descriptor arrives");
+            assert!(
+                !flags.contains(MsgFlags::MSG_CTRUNC),
+                "nothing was cut off either"
+            );
+        });
+}
+
 #[test]
 fn stream_descriptors_travel_with_a_data_byte() {
     claim("unix.scm-rights.needs-data-byte").run(|ctx| {
