@@ -674,6 +674,7 @@ fn udp_dst_port(pkt: &[u8]) -> Option<u16> {
 fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
     claim("udp.raw.sniffer-needs-packet-socket")
         .and("udp.scenario.raw-capture-and-analysis")
+        .and("udp.table.raw-use-cases")
         .in_netns()
         .needs(Cap::NetRaw)
         .run(|ctx| {
