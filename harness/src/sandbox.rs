@@ -202,10 +202,18 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
         (Ok(a), Ok(b)) => (a, b),
         _ => return Reexec::Unavailable("cannot share the child's log file".into()),
     };
+    // The child's own temporary directory: a #[serial_test::file_serial] test holds its lock
+    // file (in the temporary directory) while it waits here, and the child, running the same
+    // test function, would wait for that lock forever.
+    let child_tmp = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return Reexec::Unavailable(format!("tempdir: {e}")),
+    };
     let mut cmd = Command::new(exe);
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NETNS_ENV, "1")
         .env(HOST_NETNS_ENV, host.to_string())
+        .env("TMPDIR", child_tmp.path())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
