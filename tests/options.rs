@@ -165,17 +165,42 @@ fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
                 sock.bind(&at.into()).map(|()| sock).map_err(errno)
             };
             let old = bind(family.any_port()).expect("the old server binds");
-            if let Transport::Tcp = transport {
-                old.listen(16).expect("the old server listens");
-            }
-            let new = bind(peers::local(&old)).map(drop);
-            ctx.observe(
-                &format!("second_bind_{transport:?}_both_SO_REUSEADDR"),
-                format!("{new:?}"),
-            );
+            let addr = peers::local(&old);
             match transport {
-                Transport::Tcp => assert_eq!(new, Err(Errno::EADDRINUSE), "old still listening"),
-                Transport::Udp => assert_eq!(new, Ok(()), "UDP shares the port"),
+                Transport::Tcp => {
+                    let holding = bind(addr).map(drop);
+                    ctx.observe(
+                        "second_bind_TCP_old_bound_not_listening",
+                        format!("{holding:?}"),
+                    );
+                    assert_eq!(holding, Ok(()), "a port merely held is shared");
+                    old.listen(16).expect("the old server listens");
+                    let new = bind(addr).map(drop);
+                    ctx.observe("second_bind_TCP_old_listening", format!("{new:?}"));
+                    assert_eq!(new, Err(Errno::EADDRINUSE), "not while the old one listens");
+                }
+                Transport::Udp => {
+                    let new = bind(addr);
+                    ctx.observe("second_bind_UDP", format!("{:?}", new.as_ref().map(drop)));
+                    let new = new.expect("UDP sockets that all set SO_REUSEADDR share the port");
+                    peers::socket(family.domain(), Type::DGRAM)
+                        .send_to(b"one", &addr.into())
+                        .expect("send one datagram");
+                    let both = [&old, &new];
+                    for sock in both {
+                        sock.set_nonblocking(true).expect("O_NONBLOCK");
+                    }
+                    let mut got = [false; 2];
+                    // Delivered once, to one socket: when one has it, the other never will.
+                    wait::until(STEP, "the datagram at one of the two", || {
+                        for (sock, got) in both.iter().zip(got.iter_mut()) {
+                            *got |= peers::read_some(sock, 16).is_ok();
+                        }
+                        got.contains(&true).then_some(())
+                    });
+                    ctx.observe("received_by_old_new", got);
+                    assert_eq!(got.iter().filter(|g| **g).count(), 1, "exactly one gets it");
+                }
             }
         });
 }

@@ -751,13 +751,14 @@ fn a_blocking_connect_bounded_by_so_sndtimeo_fails_with_einprogress(
 ) {
     claim("tcp.nonblocking.connect-sndtimeo-einprogress")
         .needs_ipv6(family.is_v6())
+        .limit(Duration::from_secs(8))
         // Its own namespace: tcp_abort_on_overflow at its default (0), so SYNs to a full
         // accept queue are dropped and the handshake cannot finish.
         .in_netns()
         .run(move |ctx| {
             let abort = sysctl("net.ipv4.tcp_abort_on_overflow").expect("read the sysctl");
             ctx.observe("tcp_abort_on_overflow", &abort);
-            let (_listener, addr, _queued) = full_listener(family);
+            let (listener, addr, _queued) = full_listener(family);
             let client = peers::socket(family.domain(), Type::STREAM);
             let timeout = Duration::from_millis(300);
             client
@@ -775,6 +776,26 @@ fn a_blocking_connect_bounded_by_so_sndtimeo_fails_with_einprogress(
             assert!(
                 waited + Duration::from_millis(15) >= timeout,
                 "returned after {waited:?}, before SO_SNDTIMEO"
+            );
+            // Room in the queue: the retransmitted SYN (initial RTO 1 s) completes the
+            // connection, which the program learns as after a nonblocking connect.
+            drop(peers::accept(&listener, "make room in the queue"));
+            wait::ready(
+                client.as_fd(),
+                PollFlags::POLLOUT,
+                Duration::from_secs(4),
+                "the connection to complete later",
+            );
+            let later = client.take_error().expect("SO_ERROR").map(errno);
+            let state = peers::tcp_state(&client).map(|s| s.0);
+            ctx.observe(
+                "SO_ERROR_and_state_once_writable",
+                format!("{later:?} {state:?}"),
+            );
+            assert_eq!(
+                (later, state),
+                (None, Some("ESTABLISHED")),
+                "it connected later"
             );
         });
 }

@@ -412,6 +412,11 @@ fn multicast_on_lo_needs_ip_multicast_if_or_a_route() {
             let group = Ipv4Addr::new(239, 1, 1, 3);
             let joined = member(group, 0, true);
             let to = SocketAddrV4::new(group, peers::local(&joined).port());
+            let unnamed = peers::socket(V4.domain(), Type::DGRAM)
+                .join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)
+                .map_err(errno);
+            ctx.observe("IP_ADD_MEMBERSHIP_on_INADDR_ANY", format!("{unnamed:?}"));
+            assert_eq!(unnamed, Err(Errno::ENODEV), "no route names an interface");
             let plain = peers::socket(V4.domain(), Type::DGRAM);
             let without = plain.send_to(b"no route", &to.into()).map_err(errno);
             ctx.observe(
