@@ -4,6 +4,7 @@
 //! the report ([`report`]) and the command-line tools some claims need ([`tools`]).
 
 pub mod catalogue;
+pub mod course;
 pub mod evidence;
 pub mod matrix;
 pub mod peers;

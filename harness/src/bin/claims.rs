@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use harness::catalogue::{self, Catalogue, SECTIONS};
-use harness::{evidence, privileges, report, sandbox};
+use harness::{course, evidence, privileges, report, sandbox};
 
 const USAGE: &str = "\
 cargo claims — check the course's socket claims against the running kernel
@@ -72,8 +72,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "matrix") {
-        return harness::matrix::main(args[1..].to_vec());
+    match args.first().map(String::as_str) {
+        Some("matrix") => return harness::matrix::main(args[1..].to_vec()),
+        Some("course") => return course_main(&args[1..]),
+        _ => {}
     }
     let opts = match parse(args.into_iter()) {
         Ok(Some(opts)) => opts,
@@ -135,6 +137,45 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+const COURSE_USAGE: &str = "\
+cargo claims course — the course text against the claim catalogue (no kernel tests)
+
+USAGE:
+    cargo claims course FILE
+
+Finds each claim's course words in FILE (ignoring spacing and markdown) and prints their line
+numbers; lists as STALE the claims whose words are no longer in the text, and as UNCHECKED the
+lines that make a checkable statement (a table row, a list item, socket code, a number, an
+errno or a socket constant) that no claim covers and fixtures/course-acknowledged.toml does not
+acknowledge. Exits 1 when anything is stale or unchecked, 2 on bad input.";
+
+fn course_main(args: &[String]) -> ExitCode {
+    let file = match args {
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{COURSE_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        [file] if !file.starts_with('-') => Path::new(file),
+        _ => {
+            eprintln!("error: cargo claims course takes one course file (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let drift = match course::Drift::load(file) {
+        Ok(drift) => drift,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", drift.terminal());
+    if drift.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
