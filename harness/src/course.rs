@@ -34,8 +34,11 @@ pub const DEFAULT_COURSE: &str = "../shared/course/000_586990a613066f87.txt";
 
 /// `DEFAULT_COURSE` from the workspace root, if it exists.
 pub fn default_file() -> Option<PathBuf> {
-    let path = crate::workspace_root().join(DEFAULT_COURSE);
-    path.is_file().then_some(path)
+    crate::workspace_root()
+        .join(DEFAULT_COURSE)
+        .canonicalize()
+        .ok()
+        .filter(|p| p.is_file())
 }
 
 /// The lines, 1-based, a claim's words occupy.

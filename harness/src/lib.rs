@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod course;
 pub mod evidence;
+pub mod junit;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;
