@@ -147,6 +147,15 @@ impl Drift {
         for (line, ids) in by_line {
             let _ = writeln!(out, "  {line:>4}: {}", ids.join(", "));
         }
+        out.push_str(&self.problems());
+        out
+    }
+}
+
+impl Drift {
+    /// The stale claims and the unchecked lines (what `$GITHUB_STEP_SUMMARY` gets).
+    pub fn problems(&self) -> String {
+        let mut out = String::new();
         if !self.stale.is_empty() {
             out.push_str(
                 "\nSTALE: these claims' words are no longer in the text (revisit each claim):\n",

@@ -231,10 +231,35 @@ fn course_main(args: &[String]) -> ExitCode {
         }
     };
     print!("{}", drift.terminal());
+    if !drift.clean() {
+        step_summary(&format!(
+            "## socket-claims: course text drift ({})\n\n```text{}```\n",
+            drift.file,
+            drift.problems()
+        ));
+    }
     if drift.clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// In GitHub Actions, appends `markdown` to the job's summary page.
+fn step_summary(markdown: &str) {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&summary)
+        .and_then(|mut f| f.write_all(markdown.as_bytes()));
+    if let Err(e) = appended {
+        eprintln!(
+            "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
+            Path::new(&summary).display()
+        );
     }
 }
 
