@@ -87,11 +87,9 @@ impl Status {
                 "판정 불가: 측정으로 결론이 나지 않음",
                 "inconclusive: the measurement could not decide",
             ),
-            (Status::Skipped, _) => lang.pick("여기서는 확인 못 함", "not checked here"),
-            (Status::NotRun, _) => lang.pick(
-                "여기서는 확인 못 함 (이번 실행에 결과 없음)",
-                "not checked here (no result from this run)",
-            ),
+            (Status::Skipped | Status::NotRun, _) => {
+                lang.pick("여기서는 확인 못 함", "not checked here")
+            }
             (Status::Untestable, _) => lang.pick(
                 "확인 불가: 커널 테스트로 확인할 수 없음",
                 "not checkable: no kernel test can check it",
@@ -717,11 +715,7 @@ impl Report {
                     lang.pick("이번 실행에서 관찰함", "observed on this run")
                 )
             }
-            _ => format!(
-                "{} — {}",
-                lang.pick("여기서는 확인 못 함", "unverified here"),
-                c.says_with_reason(lang)
-            ),
+            _ => c.says_with_reason(lang),
         };
         let _ = writeln!(md, "   - {}: {proof}", lang.pick("근거", "Evidence"));
         let _ = writeln!(md, "   - {}: `{}`\n", lang.pick("주장", "Claim"), c.id);
