@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::catalogue::{Catalogue, Claim, Verdict, SECTIONS};
+use crate::catalogue::{Catalogue, Claim, Correction, Kind, TestIndex, Verdict, SECTIONS};
 use crate::course::{Drift, Span};
 use crate::evidence::{Outcome, Record};
 use crate::junit;
@@ -64,37 +64,50 @@ impl Status {
         matches!(self, Status::Holds | Status::Fails | Status::Inconclusive)
     }
 
-    /// The verdict on the course's words and this status, said once.
-    pub fn says(self, verdict: Verdict, lang: Lang) -> &'static str {
-        match (self, verdict) {
-            (Status::Holds, Verdict::NeedsCaveat) => lang.pick(
-                "본문에 보충 필요, 커널이 보충 내용을 확인함",
-                "course needs a caveat, kernel confirms the caveat",
-            ),
-            (Status::Holds, Verdict::Inaccurate) => lang.pick(
-                "본문 부정확, 커널이 수정안을 확인함",
-                "course inaccurate, kernel confirms the correction",
-            ),
-            (Status::Holds, _) => lang.pick(
+    /// The verdict and this status, said once. Only a claim of kind `course` has a verdict on
+    /// the course text; a topic's is on its section document, a supplement adds a fact.
+    pub fn says(self, kind: Kind, verdict: Verdict, lang: Lang) -> &'static str {
+        match (self, kind, verdict) {
+            (Status::Holds, Kind::Course, Verdict::Accurate) => lang.pick(
                 "본문 정확, 커널도 그렇게 동작함",
                 "course accurate, kernel agrees",
             ),
-            (Status::Fails, _) => lang.pick(
+            (Status::Holds, Kind::Course, Verdict::NeedsCaveat) => lang.pick(
+                "본문에 보충 필요, 커널이 보충 내용을 확인함",
+                "course needs a caveat, kernel confirms the caveat",
+            ),
+            (Status::Holds, Kind::Course, Verdict::Inaccurate) => lang.pick(
+                "본문 부정확, 커널이 수정안을 확인함",
+                "course inaccurate, kernel confirms the correction",
+            ),
+            (Status::Holds, Kind::Topic, Verdict::Accurate) => lang.pick(
+                "섹션 주제: 커널이 사실을 확인함",
+                "section topic: kernel confirms the fact",
+            ),
+            (Status::Holds, Kind::Topic, _) => lang.pick(
+                "섹션 문서에 보충 필요, 커널이 사실을 확인함",
+                "section document needs a caveat, kernel confirms the fact",
+            ),
+            (Status::Holds, Kind::Supplement, _) => lang.pick(
+                "보충 사실: 커널이 확인함",
+                "supplement: kernel confirms the added fact",
+            ),
+            (Status::Fails, _, _) => lang.pick(
                 "커널이 카탈로그의 사실과 다르게 동작함: 주장을 다시 검토할 것",
                 "kernel disagrees with the catalogue's fact: recheck the claim",
             ),
-            (Status::Inconclusive, _) => lang.pick(
+            (Status::Inconclusive, _, _) => lang.pick(
                 "판정 불가: 측정으로 결론이 나지 않음",
                 "inconclusive: the measurement could not decide",
             ),
-            (Status::Skipped | Status::NotRun, _) => {
+            (Status::Skipped | Status::NotRun, _, _) => {
                 lang.pick("여기서는 확인 못 함", "not checked here")
             }
-            (Status::Untestable, _) => lang.pick(
+            (Status::Untestable, _, _) => lang.pick(
                 "확인 불가: 커널 테스트로 확인할 수 없음",
                 "not checkable: no kernel test can check it",
             ),
-            (Status::Pending, _) => {
+            (Status::Pending, _, _) => {
                 lang.pick("아직 확인 안 함: 테스트 없음", "not checked yet: no test")
             }
         }
@@ -139,6 +152,13 @@ impl Texts {
             Lang::Ko => &self.ko,
             Lang::En => &self.en,
         }
+    }
+}
+
+fn correction_in(c: &Correction, lang: Lang) -> &str {
+    match lang {
+        Lang::Ko => &c.ko,
+        Lang::En => &c.en,
     }
 }
 
@@ -210,14 +230,17 @@ pub struct Evidence {
 pub struct ClaimResult {
     pub id: String,
     pub section: String,
-    /// Whether the words are a sentence of the course text (the to-do list is about those).
-    pub in_course_text: bool,
+    /// Only a claim of kind `course` is a sentence of the course text (the to-do list's).
+    pub kind: Kind,
     pub course: String,
     pub fact: String,
     pub refs: Vec<String>,
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub correction: Option<Texts>,
+    pub correction: Option<Correction>,
+    /// Why no kernel test can check it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
     pub status: Status,
     /// The verdict and the status in words.
     pub says: Texts,
@@ -285,10 +308,13 @@ pub struct Report {
     pub claims: Vec<ClaimResult>,
 }
 
-/// Joins the catalogue (optionally one section of it) with the evidence. Where several runs
-/// left evidence for the same test and claim, the newest wins.
+/// Joins the catalogue (optionally one section of it) with the evidence, grouped by the claim
+/// each record names; `index` says which tests name a claim, so one that left no evidence
+/// shows as not run. Where several runs left evidence for the same test and claim, the newest
+/// wins.
 pub fn build(
     catalogue: &Catalogue,
+    index: &TestIndex,
     records: &[Record],
     only: Option<&str>,
     privileges: Privileges,
@@ -307,7 +333,7 @@ pub fn build(
         .claims
         .iter()
         .filter(|c| only.is_none_or(|s| c.section_key() == s))
-        .map(|c| judge(c, &newest))
+        .map(|c| judge(c, &index.tests_of(&c.id), &newest))
         .collect();
     for (i, c) in claims.iter_mut().enumerate() {
         c.evidence = evidence(c, i);
@@ -326,12 +352,12 @@ pub fn build(
             Status::Untestable => &mut totals.untestable,
             Status::Pending => &mut totals.pending,
         } += 1;
-        if c.in_course_text {
-            match c.verdict {
-                Verdict::Inaccurate => totals.inaccurate += 1,
-                Verdict::NeedsCaveat => totals.needs_caveat += 1,
-                _ => totals.accurate += 1,
-            }
+        if c.kind == Kind::Course {
+            *match c.verdict {
+                Verdict::Inaccurate => &mut totals.inaccurate,
+                Verdict::NeedsCaveat => &mut totals.needs_caveat,
+                Verdict::Accurate => &mut totals.accurate,
+            } += 1;
         }
     }
     Report {
@@ -344,20 +370,20 @@ pub fn build(
     }
 }
 
-fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult {
+fn judge(
+    claim: &Claim,
+    named_by: &[&str],
+    newest: &BTreeMap<(&str, &str), &Record>,
+) -> ClaimResult {
     let mut tests = Vec::new();
-    for name in &claim.tests {
+    for name in named_by {
         let prefix = format!("{name}::");
-        let found: Vec<&Record> = newest
-            .iter()
-            .filter(|((id, test), _)| {
-                *id == claim.id && (*test == name || test.starts_with(&prefix))
-            })
-            .map(|(_, r)| *r)
-            .collect();
-        if found.is_empty() {
+        let ran = newest
+            .keys()
+            .any(|(id, test)| *id == claim.id && (test == name || test.starts_with(&prefix)));
+        if !ran {
             tests.push(TestResult {
-                name: name.clone(),
+                name: name.to_string(),
                 case: None,
                 outcome: TestOutcome::NotRun,
                 reason: Some("no evidence from this test in this run".into()),
@@ -367,21 +393,26 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
                 elapsed_ms: None,
             });
         }
-        tests.extend(found.into_iter().map(|r| TestResult {
-            name: r.test.clone(),
-            case: case_label(&r.test),
-            outcome: match r.outcome {
-                Outcome::Pass => TestOutcome::Pass,
-                Outcome::Fail => TestOutcome::Fail,
-                Outcome::Skipped => TestOutcome::Skipped,
-            },
-            reason: r.reason.clone(),
-            observed: r.observed.clone(),
-            kernel: Some(r.kernel.clone()),
-            netns: r.netns.clone(),
-            elapsed_ms: Some(r.elapsed_ms),
-        }));
     }
+    tests.extend(
+        newest
+            .iter()
+            .filter(|((id, _), _)| *id == claim.id)
+            .map(|(_, r)| TestResult {
+                name: r.test.clone(),
+                case: case_label(&r.test),
+                outcome: match r.outcome {
+                    Outcome::Pass => TestOutcome::Pass,
+                    Outcome::Fail => TestOutcome::Fail,
+                    Outcome::Skipped => TestOutcome::Skipped,
+                },
+                reason: r.reason.clone(),
+                observed: r.observed.clone(),
+                kernel: Some(r.kernel.clone()),
+                netns: r.netns.clone(),
+                elapsed_ms: Some(r.elapsed_ms),
+            }),
+    );
     let first_reason = |outcome: TestOutcome| {
         tests
             .iter()
@@ -389,9 +420,9 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
             .and_then(|t| t.reason.as_ref().map(|r| format!("{}: {r}", t.display())))
     };
     let any = |outcome: TestOutcome| tests.iter().any(|t| t.outcome == outcome);
-    let (status, reason) = if claim.verdict == Verdict::Untestable {
-        (Status::Untestable, claim.why.clone())
-    } else if claim.tests.is_empty() {
+    let (status, reason) = if let Some(why) = &claim.untestable {
+        (Status::Untestable, Some(why.clone()))
+    } else if tests.is_empty() {
         (Status::Pending, None)
     } else if any(TestOutcome::Fail) {
         (Status::Fails, first_reason(TestOutcome::Fail))
@@ -408,19 +439,17 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
     ClaimResult {
         id: claim.id.clone(),
         section: claim.section.clone(),
-        in_course_text: true,
+        kind: claim.kind,
         course: claim.course.clone(),
         fact: claim.fact.clone(),
         refs: claim.refs.clone(),
         verdict: claim.verdict,
-        correction: claim.correction.as_ref().map(|c| Texts {
-            ko: c.clone(),
-            en: c.clone(),
-        }),
+        correction: claim.correction.clone(),
+        untestable: claim.untestable.clone(),
         status,
         says: Texts {
-            ko: status.says(claim.verdict, Lang::Ko).into(),
-            en: status.says(claim.verdict, Lang::En).into(),
+            ko: status.says(claim.kind, claim.verdict, Lang::Ko).into(),
+            en: status.says(claim.kind, claim.verdict, Lang::En).into(),
         },
         reason,
         location: None,
@@ -650,12 +679,12 @@ impl Report {
 
     /// Claims with a correction, by verdict, course sentences first by line; then the notes on
     /// claims that are not sentences of the course text.
-    fn todo(&self, verdict: Verdict, in_course_text: bool) -> Vec<&ClaimResult> {
+    fn todo(&self, verdict: Verdict, course: bool) -> Vec<&ClaimResult> {
         let mut list: Vec<&ClaimResult> = self
             .claims
             .iter()
             .filter(|c| {
-                c.correction.is_some() && c.verdict == verdict && c.in_course_text == in_course_text
+                c.correction.is_some() && c.verdict == verdict && (c.kind == Kind::Course) == course
             })
             .collect();
         list.sort_by_key(|c| c.location.as_ref().map_or(usize::MAX, |l| l.line));
@@ -699,7 +728,7 @@ impl Report {
                 md,
                 "   - {}: {}",
                 lang.pick("바꿀 문장", "Replace with"),
-                correction.get(lang)
+                correction_in(correction, lang)
             );
         }
         let proof = match (&c.evidence, c.status.observed()) {
