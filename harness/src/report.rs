@@ -943,6 +943,158 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::course;
+
+    fn claim(id: &str, kind: Kind, course: &str, verdict: Verdict) -> Claim {
+        Claim {
+            id: id.into(),
+            section: "07-01-overview".into(),
+            kind,
+            course: course.into(),
+            fact: "f".into(),
+            refs: vec!["socket(7)".into()],
+            verdict,
+            correction: (verdict != Verdict::Accurate).then(|| Correction {
+                ko: format!("{id} 고친 문장"),
+                en: format!("{id} fixed sentence"),
+            }),
+            untestable: None,
+        }
+    }
+
+    fn record(claim: &str, test: &str, outcome: Outcome, observed: &[(&str, &str)]) -> Record {
+        Record {
+            claim: claim.into(),
+            test: test.into(),
+            outcome,
+            reason: (outcome == Outcome::Skipped).then(|| "needs CAP_NET_RAW".into()),
+            observed: observed
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect(),
+            kernel: "6.12.0".into(),
+            uid: 0,
+            netns: None,
+            elapsed_ms: 3,
+            at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn the_report_opens_with_the_to_do_list_located_and_says_what_was_observed() {
+        let text = "# 개요\n\n- 첫째 문장은 정확합니다\n- 둘째 문장은 보충이 필요합니다\n\
+                    - 셋째 문장은 틀렸습니다\n\n## 주제 제목\n";
+        let catalogue = Catalogue {
+            claims: vec![
+                claim(
+                    "tcp.a.right",
+                    Kind::Course,
+                    "첫째 문장은 정확합니다",
+                    Verdict::Accurate,
+                ),
+                claim(
+                    "tcp.b.caveat",
+                    Kind::Course,
+                    "둘째 문장은 보충이 필요합니다",
+                    Verdict::NeedsCaveat,
+                ),
+                claim(
+                    "tcp.c.wrong",
+                    Kind::Course,
+                    "셋째 문장은 틀렸습니다",
+                    Verdict::Inaccurate,
+                ),
+                claim(
+                    "tcp.d.topic",
+                    Kind::Topic,
+                    "주제 제목",
+                    Verdict::NeedsCaveat,
+                ),
+            ],
+        };
+        let mut index = TestIndex::default();
+        for (test, id) in [
+            ("tcp::b", "tcp.b.caveat"),
+            ("tcp::c", "tcp.c.wrong"),
+            ("tcp::d", "tcp.d.topic"),
+        ] {
+            index.tests.insert(test.into(), vec![id.into()]);
+        }
+        let long = "COMMAND PID\nnc 42 TCP 127.0.0.1:8080 (LISTEN)";
+        let records = [
+            record("tcp.b.caveat", "tcp::b::family_1_V4", Outcome::Skipped, &[]),
+            record(
+                "tcp.c.wrong",
+                "tcp::c::family_2_V6",
+                Outcome::Pass,
+                &[("lsof", long), ("errno", "Err(EADDRINUSE)")],
+            ),
+            record("tcp.d.topic", "tcp::d", Outcome::Pass, &[]),
+        ];
+        let privileges = Privileges::current();
+        let mut report = build(
+            &catalogue,
+            &index,
+            &records,
+            None,
+            privileges,
+            String::new(),
+        );
+        let acked = Vec::new();
+        let pairs: Vec<(&str, &str)> = catalogue
+            .claims
+            .iter()
+            .map(|c| (c.id.as_str(), c.course.as_str()))
+            .collect();
+        report.locate(&course::check("ch.md", text, &pairs, &acked));
+
+        let md = report.markdown(Lang::Ko);
+        let at = |needle: &str| {
+            md.find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in\n{md}"))
+        };
+        assert!(at("## 고쳐야 할 문장 (1)") < at("**ch.md:5** — “셋째 문장은 틀렸습니다”"));
+        assert!(at("셋째") < at("## 보충이 필요한 문장 (1)"));
+        assert!(at("## 보충이 필요한 문장") < at("**ch.md:4**"));
+        assert!(at("**ch.md:4**") < at("## 섹션 문서에 대한 참고 (1)"));
+        assert!(at("## 섹션 문서에 대한 참고") < at("## 부록"));
+        assert!(md.contains("바꿀 문장: tcp.c.wrong 고친 문장"));
+        assert!(md.contains(
+            "근거: Linux 6.12.0 — `errno=Err(EADDRINUSE)` (tcp::c [v6]) — 이번 실행에서 관찰함"
+        ));
+        assert!(md.contains("근거: 여기서는 확인 못 함 (tcp::b [v4]: needs CAP_NET_RAW)"));
+        assert!(
+            md.contains("`lsof` → report.json `/claims/2/tests/0/observed/lsof`"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("COMMAND PID"),
+            "a multi-line value stays whole in the JSON"
+        );
+        assert!(md.contains("| ch.md:3 | `tcp.a.right` |"));
+        assert_eq!(report.totals.inaccurate, 1);
+        assert_eq!(
+            report.totals.needs_caveat, 1,
+            "a topic is no verdict on the course"
+        );
+
+        let en = report.markdown(Lang::En);
+        assert!(en.contains("## Sentences to change (1)"));
+        assert!(en.contains("Replace with: tcp.c.wrong fixed sentence"));
+        let json = serde_json::to_value(&report).expect("serialises");
+        assert_eq!(
+            json["claims"][2]["correction"]["ko"],
+            "tcp.c.wrong 고친 문장"
+        );
+        assert_eq!(
+            json["claims"][2]["says"]["en"],
+            "course inaccurate, kernel confirms the correction"
+        );
+        assert_eq!(json["claims"][2]["status"], "holds");
+        assert_eq!(json["claims"][1]["status"], "skipped");
+        assert_eq!(json["claims"][0]["status"], "pending");
+        assert_eq!(json["claims"][2]["tests"][0]["observed"]["lsof"], long);
+    }
 
     #[test]
     fn rstest_case_names_read_as_words() {
