@@ -883,7 +883,10 @@ impl Report {
                     ),
                     name: c.id.clone(),
                     status: c.status,
-                    message: c.reason.clone(),
+                    message: c
+                        .reason
+                        .as_ref()
+                        .map(|r| format!("{}: {r}", c.status.label())),
                     output,
                     seconds: c.tests.iter().filter_map(|t| t.elapsed_ms).sum::<u64>() as f64
                         / 1000.0,
