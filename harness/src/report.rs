@@ -485,21 +485,23 @@ fn evidence(c: &ClaimResult, index: usize) -> Option<Evidence> {
     };
     let mut candidates: Vec<(u8, usize, &str, &Value)> = Vec::new();
     for (j, t) in c.tests.iter().enumerate() {
-        let rank = if t.outcome == wanted { 0 } else { 3 };
+        let rank = if t.outcome == wanted { 0 } else { 4 };
         for (k, v) in &t.observed {
-            let telling = short(v).map(|s| {
-                s.chars().any(|ch| ch.is_ascii_digit())
-                    || s.split(|ch: char| !ch.is_ascii_alphanumeric()).any(|w| {
-                        w.len() >= 4
-                            && w.starts_with('E')
-                            && w.chars().all(|ch| ch.is_ascii_uppercase())
-                    })
-            });
+            let errno = |s: &str| {
+                s.split(|ch: char| !ch.is_ascii_alphanumeric()).any(|w| {
+                    w.len() >= 4
+                        && w.starts_with('E')
+                        && w.chars().all(|ch| ch.is_ascii_uppercase())
+                })
+            };
+            // An errno says most, then a number; how many property cases ran says nothing.
             let r = rank
-                + match telling {
-                    Some(true) => 0,
-                    Some(false) => 1,
-                    None => 2,
+                + match short(v) {
+                    _ if k == "property_cases" => 3,
+                    Some(s) if errno(&s) => 0,
+                    Some(s) if s.chars().any(|ch| ch.is_ascii_digit()) => 1,
+                    Some(_) => 2,
+                    None => 3,
                 };
             candidates.push((r, j, k, v));
         }
