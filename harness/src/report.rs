@@ -838,7 +838,8 @@ impl Report {
             "| 위치 | 주장 | 본문 | 판정 | 커널이 한 일 |\n|---|---|---|---|---|\n",
             "| Where | Claim | Course says | Verdict on this kernel | What the kernel did |\n|---|---|---|---|---|\n",
         );
-        for (title, claims) in self.sections() {
+        for (title, mut claims) in self.sections() {
+            claims.sort_by_key(|c| c.location.as_ref().map_or(usize::MAX, |l| l.line));
             let _ = writeln!(md, "### {title}\n");
             md.push_str(header);
             for c in claims {
