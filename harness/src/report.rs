@@ -329,44 +329,56 @@ pub fn build(
             *slot = r;
         }
     }
-    let mut claims: Vec<ClaimResult> = catalogue
+    let claims: Vec<ClaimResult> = catalogue
         .claims
         .iter()
         .filter(|c| only.is_none_or(|s| c.section_key() == s))
         .map(|c| judge(c, &index.tests_of(&c.id), &newest))
         .collect();
-    for (i, c) in claims.iter_mut().enumerate() {
-        c.evidence = evidence(c, i);
-    }
-    let mut totals = Totals {
-        claims: claims.len(),
-        ..Totals::default()
-    };
-    for c in &claims {
-        *match c.status {
-            Status::Holds => &mut totals.holds,
-            Status::Fails => &mut totals.fails,
-            Status::Inconclusive => &mut totals.inconclusive,
-            Status::Skipped => &mut totals.skipped,
-            Status::NotRun => &mut totals.not_run,
-            Status::Untestable => &mut totals.untestable,
-            Status::Pending => &mut totals.pending,
-        } += 1;
-        if c.kind == Kind::Course {
-            *match c.verdict {
-                Verdict::Inaccurate => &mut totals.inaccurate,
-                Verdict::NeedsCaveat => &mut totals.needs_caveat,
-                Verdict::Accurate => &mut totals.accurate,
-            } += 1;
-        }
-    }
-    Report {
+    let mut report = Report {
         kernel: crate::privileges::kernel_release(),
         privileges,
         netns,
         course_text: None,
-        totals,
+        totals: Totals::default(),
         claims,
+    };
+    report.recount();
+    report
+}
+
+impl Report {
+    /// Derives what follows from each claim's status (its words, its evidence line) and the
+    /// totals; again after something, such as the bench, changed a status.
+    pub fn recount(&mut self) {
+        let mut totals = Totals {
+            claims: self.claims.len(),
+            ..Totals::default()
+        };
+        for (i, c) in self.claims.iter_mut().enumerate() {
+            c.says = Texts {
+                ko: c.status.says(c.kind, c.verdict, Lang::Ko).into(),
+                en: c.status.says(c.kind, c.verdict, Lang::En).into(),
+            };
+            c.evidence = evidence(c, i);
+            *match c.status {
+                Status::Holds => &mut totals.holds,
+                Status::Fails => &mut totals.fails,
+                Status::Inconclusive => &mut totals.inconclusive,
+                Status::Skipped => &mut totals.skipped,
+                Status::NotRun => &mut totals.not_run,
+                Status::Untestable => &mut totals.untestable,
+                Status::Pending => &mut totals.pending,
+            } += 1;
+            if c.kind == Kind::Course {
+                *match c.verdict {
+                    Verdict::Inaccurate => &mut totals.inaccurate,
+                    Verdict::NeedsCaveat => &mut totals.needs_caveat,
+                    Verdict::Accurate => &mut totals.accurate,
+                } += 1;
+            }
+        }
+        self.totals = totals;
     }
 }
 
@@ -448,8 +460,8 @@ fn judge(
         untestable: claim.untestable.clone(),
         status,
         says: Texts {
-            ko: status.says(claim.kind, claim.verdict, Lang::Ko).into(),
-            en: status.says(claim.kind, claim.verdict, Lang::En).into(),
+            ko: String::new(),
+            en: String::new(),
         },
         reason,
         location: None,
