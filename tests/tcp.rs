@@ -90,24 +90,24 @@ fn full_listener(family: Family) -> (Socket, SocketAddr, Socket) {
     (listener, addr, queued)
 }
 
-/// A server's socket after socket(2) → bind(2) → listen(2) on loopback port 0, with the
-/// states /proc/net/tcp showed after bind and after listen.
-fn listening(family: Family) -> (Socket, SocketAddr, [Option<&'static str>; 2]) {
+/// A server's socket after socket(2) → bind(2) → listen(2) on loopback port 0, with
+/// SO_ACCEPTCONN after bind and the state /proc/net/tcp shows after listen.
+fn listening(family: Family) -> (Socket, SocketAddr, bool, Option<&'static str>) {
     let listener = peers::socket(family.domain(), Type::STREAM);
     listener
         .bind(&family.any_port().into())
         .expect("bind to loopback port 0");
-    let bound = peers::tcp_state(&listener).map(|s| s.0);
+    let accepting = listener.is_listener().expect("SO_ACCEPTCONN");
     listener.listen(16).expect("listen");
-    let listens = peers::tcp_state(&listener).map(|s| s.0);
+    let state = peers::tcp_state(&listener).map(|s| s.0);
     let addr = peers::local(&listener);
-    (listener, addr, [bound, listens])
+    (listener, addr, accepting, state)
 }
 
 /// One client connection to a fresh listener, accepted: the listener, the client, the
 /// accepted socket and the address accept(2) reported.
 fn served(family: Family) -> (Socket, Socket, Socket, SocketAddr) {
-    let (listener, addr, _) = listening(family);
+    let (listener, addr, _, _) = listening(family);
     let client = peers::socket(family.domain(), Type::STREAM);
     client.connect(&addr.into()).expect("connect");
     let (server, peer) = peers::accept(&listener, "accept");
@@ -120,10 +120,10 @@ fn a_server_is_socket_bind_listen_accept(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.socket-bind-listen-accept")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let (listener, addr, [bound, listens]) = listening(family);
-            ctx.observe("state_after_bind", bound);
+            let (listener, addr, accepting, listens) = listening(family);
+            ctx.observe("SO_ACCEPTCONN_after_bind", accepting);
             ctx.observe("state_after_listen", listens);
-            assert_eq!(bound, None, "a bound socket is not in the TCP tables yet");
+            assert!(!accepting, "bind(2) alone does not listen");
             assert_eq!(listens, Some("LISTEN"), "listen(2) turns it LISTEN");
             let client = peers::socket(family.domain(), Type::STREAM);
             client
