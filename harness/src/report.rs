@@ -16,6 +16,8 @@ use crate::privileges::Privileges;
 pub enum Status {
     Holds,
     Fails,
+    /// A speed claim whose confidence interval straddles its threshold (never shown as holds).
+    Inconclusive,
     Skipped,
     Pending,
 }
@@ -25,6 +27,7 @@ impl Status {
         match self {
             Status::Holds => "holds",
             Status::Fails => "FAILS",
+            Status::Inconclusive => "inconclusive",
             Status::Skipped => "skipped",
             Status::Pending => "pending",
         }
@@ -60,6 +63,9 @@ pub struct ClaimResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub tests: Vec<TestResult>,
+    /// A speed claim's measured ratios, from `cargo claims bench`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratios: Vec<crate::bench::RatioRow>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -67,6 +73,7 @@ pub struct Totals {
     pub claims: usize,
     pub holds: usize,
     pub fails: usize,
+    pub inconclusive: usize,
     pub skipped: usize,
     pub pending: usize,
 }
@@ -105,24 +112,34 @@ pub fn build(
         .filter(|c| only.is_none_or(|s| c.section_key() == s))
         .map(|c| judge(c, &newest))
         .collect();
-    let mut totals = Totals {
-        claims: claims.len(),
-        ..Totals::default()
-    };
-    for c in &claims {
-        *match c.status {
-            Status::Holds => &mut totals.holds,
-            Status::Fails => &mut totals.fails,
-            Status::Skipped => &mut totals.skipped,
-            Status::Pending => &mut totals.pending,
-        } += 1;
-    }
-    Report {
+    let mut report = Report {
         kernel: crate::privileges::kernel_release(),
         privileges,
         netns,
-        totals,
+        totals: Totals::default(),
         claims,
+    };
+    report.recount();
+    report
+}
+
+impl Report {
+    /// Counts the claims by status (again, after the bench changed some).
+    pub fn recount(&mut self) {
+        let mut totals = Totals {
+            claims: self.claims.len(),
+            ..Totals::default()
+        };
+        for c in &self.claims {
+            *match c.status {
+                Status::Holds => &mut totals.holds,
+                Status::Fails => &mut totals.fails,
+                Status::Inconclusive => &mut totals.inconclusive,
+                Status::Skipped => &mut totals.skipped,
+                Status::Pending => &mut totals.pending,
+            } += 1;
+        }
+        self.totals = totals;
     }
 }
 
@@ -200,6 +217,7 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
         status,
         reason,
         tests,
+        ratios: Vec::new(),
     }
 }
 
@@ -238,8 +256,8 @@ impl Report {
     fn totals_line(&self) -> String {
         let t = &self.totals;
         format!(
-            "{} claims: {} hold, {} fail, {} skipped, {} pending",
-            t.claims, t.holds, t.fails, t.skipped, t.pending
+            "{} claims: {} hold, {} fail, {} inconclusive, {} skipped, {} pending",
+            t.claims, t.holds, t.fails, t.inconclusive, t.skipped, t.pending
         )
     }
 
@@ -259,9 +277,10 @@ impl Report {
             let count = |s: Status| claims.iter().filter(|c| c.status == s).count();
             let _ = writeln!(
                 out,
-                "  ({} hold, {} fail, {} skipped, {} pending)",
+                "  ({} hold, {} fail, {} inconclusive, {} skipped, {} pending)",
                 count(Status::Holds),
                 count(Status::Fails),
+                count(Status::Inconclusive),
                 count(Status::Skipped),
                 count(Status::Pending)
             );
@@ -276,7 +295,8 @@ impl Report {
         let _ = writeln!(md, "{}  \n**{}**\n", self.headline(), self.totals_line());
         md.push_str(
             "Status: **holds** — every test of the claim passed on this kernel; **FAILS** — a \
-             test found the kernel doing otherwise; **skipped** — not checked here (reason \
+             test found the kernel doing otherwise; **inconclusive** — a speed claim whose confidence \
+             interval straddles its threshold; **skipped** — not checked here (reason \
              given); **pending** — no test yet.\n",
         );
         for (title, claims) in self.sections() {

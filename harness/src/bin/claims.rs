@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use harness::catalogue::{self, Catalogue, SECTIONS};
-use harness::{evidence, privileges, report, sandbox};
+use harness::{bench, evidence, privileges, report, sandbox};
 
 const USAGE: &str = "\
 cargo claims — check the course's socket claims against the running kernel
@@ -13,6 +13,7 @@ cargo claims — check the course's socket claims against the running kernel
 USAGE:
     cargo claims [OPTIONS]
     cargo claims matrix --help     the suite under several kernels (see README)
+    cargo claims bench --help      the speed claims, measured (about a minute)
 
 Builds and runs the whole suite (cargo test), then prints every claim of the catalogue as
 holds / FAILS / skipped (reason) / pending, and writes target/claims/report.md and
@@ -75,6 +76,9 @@ fn main() -> ExitCode {
     if args.first().is_some_and(|a| a == "matrix") {
         return harness::matrix::main(args[1..].to_vec());
     }
+    if args.first().is_some_and(|a| a == "bench") {
+        return harness::bench::main(args[1..].to_vec());
+    }
     let opts = match parse(args.into_iter()) {
         Ok(Some(opts)) => opts,
         Ok(None) => {
@@ -111,17 +115,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = report::build(
+    let mut report = report::build(
         &catalogue,
         &records,
         opts.section.as_deref(),
         privileges::Privileges::current(),
         sandbox::availability(),
     );
-    print!("{}", report.terminal());
     let out = evidence::claims_dir();
+    let speed = match bench::report::load(&out) {
+        Ok(bench) => bench::report::apply(&mut report, bench.as_ref()),
+        Err(e) => {
+            eprintln!("error: unreadable bench results: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.terminal());
     let written = std::fs::create_dir_all(&out)
-        .and_then(|()| std::fs::write(out.join("report.md"), report.markdown()))
+        .and_then(|()| std::fs::write(out.join("report.md"), report.markdown() + &speed))
         .and_then(|()| {
             let json = serde_json::to_string_pretty(&report).expect("report serialises");
             std::fs::write(out.join("report.json"), json)

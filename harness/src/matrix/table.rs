@@ -168,7 +168,8 @@ pub fn build(catalogue: &Catalogue, runs: Vec<(KernelRun, Vec<Record>)>) -> Matr
                     _ if never_ran => Cell::NotRun,
                     Status::Holds => Cell::Holds,
                     Status::Fails => Cell::Fails,
-                    Status::Skipped => Cell::Skipped,
+                    // Only the bench makes a claim inconclusive; the matrix runs no bench.
+                    Status::Skipped | Status::Inconclusive => Cell::Skipped,
                     Status::Pending => Cell::Pending,
                 };
                 (cell, c.reason.clone().filter(|_| cell != Cell::NotRun))

@@ -1,0 +1,275 @@
+//! The measurements behind the speed claims, one source for `cargo claims bench` and for the
+//! short tests: a 1-byte ping-pong's round-trip times, receiver-side throughput, and the
+//! write-write-read exchange that Nagle's algorithm stalls. Each runs over a fresh pair of
+//! loopback sockets from [`crate::peers`] (SO_RCVTIMEO/SO_SNDTIMEO set, so nothing blocks
+//! for long) with the harness's bounded I/O.
+//!
+//! The other end is a peer thread, not a forked process: the short tests run inside libtest's
+//! multithreaded process, where a forked child may only make async-signal-safe calls, and a
+//! wakeup of a thread on the other core costs what a process's does. The C reference
+//! (`benches/pingpong.c`) uses a thread too, so the two loops compare like for like.
+
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
+use socket2::Socket;
+
+use crate::peers::{self, Family, UnixKind, UnixNaming};
+use crate::wait::{self, Deadline};
+
+/// The socket kinds the bench compares, all on loopback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    UnixStream,
+    UnixDgram,
+    TcpV4,
+    TcpV6,
+    UdpV4,
+    UdpV6,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 6] = [
+        Transport::UnixStream,
+        Transport::UnixDgram,
+        Transport::TcpV4,
+        Transport::TcpV6,
+        Transport::UdpV4,
+        Transport::UdpV6,
+    ];
+
+    /// The name in bench.json: `unix-stream`, `tcp-v4`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::UnixStream => "unix-stream",
+            Transport::UnixDgram => "unix-dgram",
+            Transport::TcpV4 => "tcp-v4",
+            Transport::TcpV6 => "tcp-v6",
+            Transport::UdpV4 => "udp-v4",
+            Transport::UdpV6 => "udp-v6",
+        }
+    }
+
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            Transport::UnixStream | Transport::TcpV4 | Transport::TcpV6
+        )
+    }
+
+    pub fn is_v6(self) -> bool {
+        matches!(self, Transport::TcpV6 | Transport::UdpV6)
+    }
+
+    /// A connected pair `(client, server)`: a socketpair for Unix, a loopback TCP connection
+    /// with TCP_NODELAY on both ends (so a 1-byte message is never held back by Nagle), or two
+    /// UDP sockets connected to each other.
+    pub fn pair(self) -> (Socket, Socket) {
+        let unix = |kind| {
+            let p = peers::unix_pair(kind, UnixNaming::Socketpair);
+            (p.a, p.b)
+        };
+        let tcp = |family| {
+            let p = peers::tcp_pair(family);
+            for s in [&p.client, &p.server] {
+                s.set_tcp_nodelay(true).expect("TCP_NODELAY");
+            }
+            (p.client, p.server)
+        };
+        let udp = |family| {
+            let p = peers::udp_pair(family);
+            (p.a, p.b)
+        };
+        match self {
+            Transport::UnixStream => unix(UnixKind::Stream),
+            Transport::UnixDgram => unix(UnixKind::Dgram),
+            Transport::TcpV4 => tcp(Family::V4),
+            Transport::TcpV6 => tcp(Family::V6),
+            Transport::UdpV4 => udp(Family::V4),
+            Transport::UdpV6 => udp(Family::V6),
+        }
+    }
+}
+
+/// The large message size: 64 KiB does not fit one UDP datagram (IPv4 carries at most 65 507
+/// bytes of payload; IPv6 on `lo`, MTU 65 536, at most 65 488 unfragmented), so every transport
+/// is measured at 65 000 bytes and all compare at the same size.
+pub const LARGE: usize = 65_000;
+
+/// The message sizes of the throughput points.
+pub const SIZES: [usize; 3] = [64, 1024, LARGE];
+
+/// Tells the peer the exchange is over: EOF for a stream, an empty datagram otherwise (a
+/// datagram socket has no EOF).
+fn hang_up(client: &Socket, stream: bool) {
+    if stream {
+        let _ = client.shutdown(Shutdown::Write);
+    } else {
+        let _ = client.send(&[]);
+    }
+}
+
+/// Up to `n` 1-byte round trips (ping, echoed pong), stopping early once `limit` has passed:
+/// each round trip's time in microseconds.
+pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
+    let (client, server) = t.pair();
+    let echo = peers::spawn("bench echo", move || {
+        let mut buf = [0u8; 64];
+        // A read that fails or times out means the pinging side is gone: nothing to report.
+        while let Ok(got @ 1..) = peers::read_into(&server, &mut buf) {
+            peers::write_all(&server, &buf[..got], "bench echo: send the pong");
+        }
+    });
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(n);
+    while times.len() < n {
+        let t0 = Instant::now();
+        if t0 - started >= limit {
+            break;
+        }
+        peers::write_all(&client, b"p", "bench: send the ping");
+        peers::read_exact(&client, 1, "bench: the pong");
+        times.push(t0.elapsed().as_secs_f64() * 1e6);
+    }
+    hang_up(&client, t.is_stream());
+    echo.join(wait::STEP);
+    times
+}
+
+/// Receiver-side throughput in MB/s (10^6 bytes per second) while a peer thread sends
+/// `message`-byte messages as fast as it can, measured over `span` after a warm-up of a tenth
+/// of it. A stream receiver reads up to 64 KiB per call (what a stream reader does); a datagram
+/// receiver reads one datagram per call (all it can). UDP drops what the receiver has no room
+/// for: only what arrived counts.
+pub fn throughput(t: Transport, message: usize, span: Duration) -> f64 {
+    let (tx, rx) = t.pair();
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let (stop_tx, done_tx) = (stop.clone(), done.clone());
+    let sender = peers::spawn("bench sender", move || {
+        let data = vec![7u8; message];
+        while !stop_tx.load(Ordering::Relaxed) {
+            peers::write_all(&tx, &data, "bench: send a message");
+        }
+        done_tx.store(true, Ordering::Release);
+    });
+    let mut buf = vec![
+        0u8;
+        if t.is_stream() {
+            message.max(64 << 10)
+        } else {
+            message
+        }
+    ];
+    let read = |buf: &mut [u8]| match peers::read_into(&rx, buf) {
+        Ok(n) => n,
+        Err(e) => panic!("bench: receive ({} {message} B): {e}", t.name()),
+    };
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < span / 10 {
+        read(&mut buf);
+    }
+    let started = Instant::now();
+    let mut bytes = 0u64;
+    let elapsed = loop {
+        bytes += read(&mut buf) as u64;
+        let elapsed = started.elapsed();
+        if elapsed >= span {
+            break elapsed;
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    drain(&rx, &mut buf, &done);
+    sender.join(wait::STEP);
+    bytes as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+/// Reads until the sender has stopped (and, for a stream, closed): a sender blocked on a full
+/// queue finishes its message and sees the stop.
+fn drain(rx: &Socket, buf: &mut [u8], done: &AtomicBool) {
+    let deadline = Deadline::after(2 * wait::STEP, "bench: the sender did not stop");
+    loop {
+        let readable = wait::poll_readable(rx.as_fd(), Duration::from_millis(5));
+        if !readable && done.load(Ordering::Acquire) {
+            return;
+        }
+        if readable {
+            match peers::read_into(rx, buf) {
+                Ok(0) => return,
+                Ok(_) | Err(Errno::EAGAIN) => {}
+                Err(e) => panic!("bench: draining: {e}"),
+            }
+        }
+        deadline.remaining();
+    }
+}
+
+/// Up to `n` write-write-read exchanges over a fresh loopback TCP connection (IPv4): the client
+/// writes one byte, then another, then waits for the server's 1-byte answer, which comes once
+/// both arrived. Each exchange's time in microseconds. The first exchange is not counted: a
+/// new connection starts in quick-ACK mode, where Nagle's wait ends at once.
+pub fn write_write_read(nodelay: bool, n: usize, limit: Duration) -> Vec<f64> {
+    let pair = peers::tcp_pair(Family::V4);
+    pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");
+    let server = pair.server;
+    let answerer = peers::spawn("bench: answers every two bytes", move || {
+        let mut buf = [0u8; 2];
+        let mut have = 0;
+        while let Ok(got @ 1..) = peers::read_into(&server, &mut buf[have..]) {
+            have += got;
+            if have == 2 {
+                have = 0;
+                peers::write_all(&server, b"r", "bench: the answer");
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(n);
+    for i in 0..=n {
+        let t0 = Instant::now();
+        if i > 0 && t0 - started >= limit {
+            break;
+        }
+        peers::write_all(&pair.client, b"a", "bench: the first write");
+        peers::write_all(&pair.client, b"b", "bench: the second write");
+        peers::read_exact(&pair.client, 1, "bench: the answer to both writes");
+        if i > 0 {
+            times.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    hang_up(&pair.client, true);
+    answerer.join(wait::STEP);
+    times
+}
+
+/// Interleaved rounds of two measurements (`a` then `b`, then `b` then `a`, …, so neither
+/// always runs first): each round's value of each, until `rounds` are done or `budget` is
+/// spent (a round that started runs to its end).
+pub fn interleave(
+    rounds: usize,
+    budget: Duration,
+    mut a: impl FnMut() -> f64,
+    mut b: impl FnMut() -> f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let started = Instant::now();
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if started.elapsed() >= budget {
+            break;
+        }
+        if round % 2 == 0 {
+            xs.push(a());
+            ys.push(b());
+        } else {
+            ys.push(b());
+            xs.push(a());
+        }
+    }
+    (xs, ys)
+}

@@ -1,0 +1,102 @@
+//! The speed claims in `cargo claims`' report. With a `bench.json` from this kernel, each speed
+//! claim takes its status (holds / fails / inconclusive, or skipped under CPU emulation) from
+//! its ratios and shows them with their intervals; without one, the claims keep the status of
+//! their short tests and the report says how to get the figures.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::stats::Status;
+use super::{verdicts, BenchFile, RatioRow};
+use crate::report::{self, Report};
+
+/// Reads `dir/bench.json`: `Ok(None)` when there is none.
+pub fn load(dir: &Path) -> Result<Option<BenchFile>, String> {
+    let path = dir.join("bench.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Gives the speed claims of `report` their status from `bench` (when it is from this kernel);
+/// the Markdown section to put after the report.
+pub fn apply(report: &mut Report, bench: Option<&BenchFile>) -> String {
+    let specs = verdicts::specs();
+    let bench = bench.filter(|b| b.kernel == report.kernel);
+    let mut md = String::from("\n## Speed claims, measured (`cargo claims bench`)\n\n");
+    let Some(bench) = bench else {
+        md.push_str(
+            "No bench for this kernel: the speed claims show the status of their short tests. \
+             Run `cargo claims bench` (about a minute) for the measured ratios and plots.\n",
+        );
+        for c in &mut report.claims {
+            if specs.iter().any(|s| s.claim == c.id) && c.reason.is_none() {
+                c.reason =
+                    Some("from the short test; run `cargo claims bench` for the ratios".into());
+            }
+        }
+        return md;
+    };
+    md.push_str(
+        "From [bench.md](bench.md): interleaved rounds on loopback, each ratio (how many times \
+         faster a is than b) with its 95% bootstrap interval; a ratio holds when the whole \
+         interval is above the threshold, fails when wholly below, and is inconclusive \
+         otherwise. The claim holds when each ratio lands on the side its fact states.\n\n\
+         ![round trips](latency.svg)\n\n![throughput](throughput.svg)\n",
+    );
+    for spec in &specs {
+        let Some(claim) = report.claims.iter_mut().find(|c| c.id == spec.claim) else {
+            continue;
+        };
+        let rows: Vec<&RatioRow> = spec
+            .rows
+            .iter()
+            .filter_map(|row| {
+                bench.ratios.iter().find(|r| {
+                    r.claim == spec.claim
+                        && r.metric == row.metric
+                        && r.message_bytes == row.message_bytes
+                        && r.a == row.a
+                        && r.b == row.b
+                })
+            })
+            .collect();
+        let statuses: Vec<Status> = rows.iter().map(|r| r.status).collect();
+        let status = verdicts::combine(&spec.rows, &statuses);
+        let _ = writeln!(md, "\n### `{}`: {}\n", spec.claim, status.as_str());
+        for (row, r) in spec.rows.iter().zip(&rows) {
+            let side = if row.above { "≥" } else { "<" };
+            let _ = writeln!(
+                md,
+                "- {} (fact: {side} {}): {}",
+                super::ratio_line(r),
+                row.threshold,
+                r.status.as_str()
+            );
+        }
+        let summary = rows
+            .iter()
+            .map(|r| super::ratio_line(r))
+            .collect::<Vec<_>>()
+            .join("; ");
+        (claim.status, claim.reason) = match status {
+            Status::Holds => (report::Status::Holds, Some(format!("bench: {summary}"))),
+            Status::Fails => (report::Status::Fails, Some(format!("bench: {summary}"))),
+            Status::Inconclusive => (
+                report::Status::Inconclusive,
+                Some(format!("bench: {summary}")),
+            ),
+            Status::NotMeasured => (
+                report::Status::Skipped,
+                Some("not measured under CPU emulation".into()),
+            ),
+        };
+        claim.ratios = rows.into_iter().cloned().collect();
+    }
+    report.recount();
+    md
+}
