@@ -55,26 +55,24 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>) -> String {
         let rows: Vec<&RatioRow> = spec
             .rows
             .iter()
-            .filter_map(|row| {
-                bench.ratios.iter().find(|r| {
-                    r.claim == spec.claim
-                        && r.metric == row.metric
-                        && r.message_bytes == row.message_bytes
-                        && r.a == row.a
-                        && r.b == row.b
-                })
-            })
+            .filter_map(|row| bench.ratio(spec.claim, row))
             .collect();
-        let statuses: Vec<Status> = rows.iter().map(|r| r.status).collect();
-        let status = verdicts::combine(&spec.rows, &statuses);
+        let status = bench.claim_status(spec);
         let _ = writeln!(md, "\n### `{}`: {}\n", spec.claim, status.as_str());
-        for (row, r) in spec.rows.iter().zip(&rows) {
-            let side = if row.above { "≥" } else { "<" };
+        for (row, r) in spec
+            .rows
+            .iter()
+            .filter_map(|row| Some((row, bench.ratio(spec.claim, row)?)))
+        {
+            let fact = match row.expect {
+                verdicts::Expect::Above => "the fact says above",
+                verdicts::Expect::Below => "the fact says below",
+                verdicts::Expect::Either => "reported, decides nothing",
+            };
             let _ = writeln!(
                 md,
-                "- {} (fact: {side} {}): {}",
+                "- {}: **{}** ({fact})",
                 super::ratio_line(r),
-                row.threshold,
                 r.status.as_str()
             );
         }
