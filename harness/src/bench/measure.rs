@@ -19,6 +19,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 use socket2::Socket;
 
+use super::stats::Ratio;
 use crate::peers::{self, Family, UnixKind, UnixNaming};
 use crate::wait::{self, Deadline};
 
@@ -272,4 +273,61 @@ pub fn interleave(
         }
     }
     (xs, ys)
+}
+
+/// The short tests' rounds: ten, each up to 2 000 round trips or 80 ms of
+/// streaming, all within two seconds, so a test stays short and leaves a verdict to the bench
+/// when load makes its interval straddle the threshold.
+const SHORT_ROUNDS: usize = 10;
+const SHORT_BUDGET: Duration = Duration::from_secs(2);
+const SHORT_ROUND_TRIPS: usize = 2_000;
+const SHORT_SPAN: Duration = Duration::from_millis(80);
+
+/// The median round trip of one short round over `t`, µs.
+fn short_round(t: Transport) -> f64 {
+    super::stats::median(&round_trips(t, SHORT_ROUND_TRIPS, SHORT_BUDGET / 4))
+}
+
+/// How many times faster `a`'s round trips are than `b`'s, over short interleaved rounds.
+pub fn compare_round_trips(a: Transport, b: Transport) -> Ratio {
+    let (a, b) = interleave(
+        SHORT_ROUNDS,
+        SHORT_BUDGET,
+        || short_round(a),
+        || short_round(b),
+    );
+    Ratio::paired(&b, &a)
+}
+
+/// The median round trip over `t` in each of the short rounds, µs.
+pub fn short_round_trips(t: Transport) -> Vec<f64> {
+    let started = Instant::now();
+    (0..SHORT_ROUNDS)
+        .map_while(|_| (started.elapsed() < SHORT_BUDGET).then(|| short_round(t)))
+        .collect()
+}
+
+/// How many times more bytes per second `a` moves than `b` with `message`-byte messages,
+/// over short interleaved rounds.
+pub fn compare_throughput(a: Transport, b: Transport, message: usize) -> Ratio {
+    let (a, b) = interleave(
+        SHORT_ROUNDS / 2,
+        SHORT_BUDGET,
+        || throughput(a, message, SHORT_SPAN),
+        || throughput(b, message, SHORT_SPAN),
+    );
+    Ratio::paired(&a, &b)
+}
+
+/// How many times faster a write-write-read exchange is with TCP_NODELAY than without, over
+/// short interleaved rounds (two exchanges each; a stalled one costs a delayed ACK).
+pub fn compare_nagle() -> Ratio {
+    let exchange = |nodelay| super::stats::median(&write_write_read(nodelay, 2, SHORT_BUDGET));
+    let (nodelay, nagle) = interleave(
+        SHORT_ROUNDS / 2,
+        SHORT_BUDGET,
+        || exchange(true),
+        || exchange(false),
+    );
+    Ratio::paired(&nagle, &nodelay)
 }

@@ -181,7 +181,9 @@ mod tests {
 
     #[test]
     fn a_claim_holds_when_each_sided_ratio_lands_where_its_fact_says() {
-        let spec = specs().into_iter().find(|s| s.claim == "unix.table.faster-than-loopback-tcp");
+        let spec = specs()
+            .into_iter()
+            .find(|s| s.claim == "unix.table.faster-than-loopback-tcp");
         let rows = spec.expect("the Unix claim").rows;
         let (h, f, i) = (Status::Holds, Status::Fails, Status::Inconclusive);
         assert_eq!(combine(&rows, &[h, f, h, f, i]), Status::Holds);
