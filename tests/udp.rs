@@ -642,6 +642,28 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
         });
 }
 
+/// The raw row's 속도 높음, short: a raw IP socket takes the kernel's ordinary IP path, so its
+/// round trip is not a step of the course's scale (1.5×) faster than UDP's. Raw sockets need
+/// CAP_NET_RAW, which the test has in a private network namespace of its own.
+#[test]
+#[serial_test::file_serial(timing)]
+fn raw_round_trips_are_no_faster_than_udp() {
+    use harness::bench::{self, measure::Transport, verdicts};
+    claim("udp.table.raw-speed-high")
+        .in_netns()
+        .needs(Cap::NetRaw)
+        .needs_native_speed()
+        .run(|ctx| {
+            let ratio = bench::measure::compare_round_trips(Transport::UdpV4, Transport::RawV4);
+            bench::require(
+                ctx,
+                "udp_over_raw_round_trip",
+                ratio,
+                1.0 / verdicts::ONE_STEP,
+            );
+        });
+}
+
 /// What "지연 5ms" can mean on one machine: the kernel's part of a UDP datagram's latency,
 /// a loopback round trip, against 5 ms. The rest of 5 ms is the network path's, which one
 /// machine cannot measure (a netem delay would only measure itself).

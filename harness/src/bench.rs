@@ -27,8 +27,9 @@ use verdicts::Metric;
 pub const TOTAL: Duration = Duration::from_secs(60);
 /// When each phase must be done, from the start (the rest is plots and files).
 const RTT_BY: Duration = Duration::from_secs(9);
-const REFERENCE_BY: Duration = Duration::from_secs(15);
-const NAGLE_BY: Duration = Duration::from_secs(19);
+const RAW_BY: Duration = Duration::from_secs(13);
+const REFERENCE_BY: Duration = Duration::from_secs(19);
+const NAGLE_BY: Duration = Duration::from_secs(23);
 const THROUGHPUT_BY: Duration = Duration::from_secs(56);
 
 /// Round trips per transport per round, and rounds: 10 × 2 000 = 20 000 per transport.
@@ -241,6 +242,9 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
         }
     }
 
+    eprintln!("bench: raw IP round trips (in a private network namespace)");
+    measure_raw(&mut run, left(RAW_BY));
+
     match c_binary {
         Err(why) => run.reference_skipped = Some(why),
         Ok(binary) => {
@@ -321,6 +325,63 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
         }
     }
     run
+}
+
+/// The names of the raw comparison's sides: all three run in the same private namespace.
+pub const NETNS_RAW: &str = "netns:raw-v4";
+pub const NETNS_UDP: &str = "netns:udp-v4";
+pub const NETNS_TCP: &str = "netns:tcp-v4";
+
+/// Raw sockets need CAP_NET_RAW and, so that nothing they send reaches the host, a network
+/// namespace of their own. As root a thread unshares one (the harness's sandbox) and runs raw,
+/// UDP and TCP round trips there in interleaved rounds; elsewhere the comparison is left out,
+/// with the reason (`cargo test` runs the short version in a user namespace).
+fn measure_raw(run: &mut Run, budget: Duration) {
+    use crate::privileges::{has, Cap};
+    let names = [
+        (Transport::RawV4, NETNS_RAW),
+        (Transport::UdpV4, NETNS_UDP),
+        (Transport::TcpV4, NETNS_TCP),
+    ];
+    if !has(Cap::SysAdmin) || !has(Cap::NetRaw) {
+        run.dropped.insert(
+            NETNS_RAW.into(),
+            "raw sockets are measured only as root (in a private network namespace)".into(),
+        );
+        return;
+    }
+    let measured = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                crate::sandbox::Netns::unshare_thread()?;
+                let started = Instant::now();
+                let mut rounds: Vec<(&str, Vec<f64>)> = Vec::new();
+                for round in 0..RTT_ROUNDS {
+                    for (t, name) in rotated(&names, round) {
+                        let limit = budget.saturating_sub(started.elapsed()) / 3;
+                        if limit.is_zero() {
+                            return Ok(rounds);
+                        }
+                        let times = catch_unwind(|| measure::round_trips(t, RTT_PER_ROUND, limit))
+                            .map_err(|_| format!("{name}: the round trips failed"))?;
+                        rounds.push((name, times));
+                    }
+                }
+                Ok::<_, String>(rounds)
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the namespace thread failed".into()))
+    });
+    match measured {
+        Ok(rounds) => {
+            for (name, times) in rounds {
+                run.push((name, Metric::Rtt, 1), stats::median(&times), &times);
+            }
+        }
+        Err(why) => {
+            run.dropped.insert(NETNS_RAW.into(), why);
+        }
+    }
 }
 
 /// `items` rotated by `by`: each round starts with a different transport.
@@ -516,7 +577,7 @@ fn terminal(file: &BenchFile, run: &Run) -> String {
 /// visibly, when it straddles it: too noisy here to tell, which `cargo claims bench` settles.
 pub fn require(ctx: &crate::Ctx, what: &str, ratio: Ratio, threshold: f64) {
     let shown = format!(
-        "{:.2}× [{:.2}, {:.2}] over {} interleaved rounds (threshold {threshold})",
+        "{:.2}× [{:.2}, {:.2}] over {} interleaved rounds (threshold {threshold:.2})",
         ratio.ratio, ratio.ci95[0], ratio.ci95[1], ratio.rounds
     );
     ctx.observe(what, &shown);

@@ -9,7 +9,7 @@
 //! wakeup of a thread on the other core costs what a process's does. The C reference
 //! (`benches/pingpong.c`) uses a thread too, so the two loops compare like for like.
 
-use std::net::Shutdown;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
-use socket2::Socket;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::stats::Ratio;
 use crate::peers::{self, Family, UnixKind, UnixNaming};
@@ -33,6 +33,10 @@ pub enum Transport {
     TcpV6,
     UdpV4,
     UdpV6,
+    /// Raw IPv4 sockets of an unassigned protocol (253, for experiments) between 127.0.0.1 and
+    /// 127.0.0.2: needs CAP_NET_RAW, so only inside a private network namespace. Not in
+    /// [`Transport::ALL`].
+    RawV4,
 }
 
 impl Transport {
@@ -54,6 +58,7 @@ impl Transport {
             Transport::TcpV6 => "tcp-v6",
             Transport::UdpV4 => "udp-v4",
             Transport::UdpV6 => "udp-v6",
+            Transport::RawV4 => "raw-v4",
         }
     }
 
@@ -68,9 +73,18 @@ impl Transport {
         matches!(self, Transport::TcpV6 | Transport::UdpV6)
     }
 
+    /// What a read returns before the payload: a raw IPv4 socket receives the IP header.
+    fn header_bytes(self) -> usize {
+        if self == Transport::RawV4 {
+            20
+        } else {
+            0
+        }
+    }
+
     /// A connected pair `(client, server)`: a socketpair for Unix, a loopback TCP connection
     /// with TCP_NODELAY on both ends (so a 1-byte message is never held back by Nagle), or two
-    /// UDP sockets connected to each other.
+    /// UDP (raw) sockets connected to each other.
     pub fn pair(self) -> (Socket, Socket) {
         let unix = |kind| {
             let p = peers::unix_pair(kind, UnixNaming::Socketpair);
@@ -94,8 +108,26 @@ impl Transport {
             Transport::TcpV6 => tcp(Family::V6),
             Transport::UdpV4 => udp(Family::V4),
             Transport::UdpV6 => udp(Family::V6),
+            Transport::RawV4 => raw_pair(),
         }
     }
+}
+
+/// Two raw IPv4 sockets of protocol 253, each bound to its own loopback address and connected
+/// to the other's, so each receives only what the other sent.
+fn raw_pair() -> (Socket, Socket) {
+    let (a, b) = (Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2));
+    let raw = |local: Ipv4Addr, remote: Ipv4Addr| {
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(253)))
+            .unwrap_or_else(|e| panic!("raw socket (protocol 253): {e}"));
+        let s = peers::bounded(s);
+        s.bind(&SocketAddr::from((local, 0)).into())
+            .expect("bind the raw socket");
+        s.connect(&SocketAddr::from((remote, 0)).into())
+            .expect("connect the raw socket");
+        s
+    };
+    (raw(a, b), raw(b, a))
 }
 
 /// The large message size: 64 KiB does not fit one UDP datagram (IPv4 carries at most 65 507
@@ -112,21 +144,46 @@ fn hang_up(client: &Socket, stream: bool) {
     if stream {
         let _ = client.shutdown(Shutdown::Write);
     } else {
-        let _ = client.send(&[]);
+        // Thrice: a datagram may be lost; the peer stops at the first.
+        for _ in 0..3 {
+            let _ = client.send(&[]);
+        }
     }
 }
 
+/// How long a datagram ping waits for its pong before it counts as lost: UDP may drop a
+/// datagram (a loopback backlog full of other traffic), which must cost neither the bound of a
+/// blocking read nor a wrong time.
+const LOSS_WAIT: Duration = Duration::from_millis(200);
+/// More lost pings than this in one run is not loss but a broken path.
+const MAX_LOST: usize = 50;
+
 /// Up to `n` 1-byte round trips (ping, echoed pong), stopping early once `limit` has passed:
-/// each round trip's time in microseconds.
+/// each round trip's time in microseconds. The byte is a sequence number: a datagram ping
+/// whose pong does not come within [`LOSS_WAIT`] is counted lost and not timed, and a pong
+/// that comes late is skipped.
 pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
     let (client, server) = t.pair();
+    let header = t.header_bytes();
     let echo = peers::spawn("bench echo", move || {
         let mut buf = [0u8; 64];
-        // A read that fails or times out means the pinging side is gone: nothing to report.
-        while let Ok(got @ 1..) = peers::read_into(&server, &mut buf) {
-            peers::write_all(&server, &buf[..got], "bench echo: send the pong");
+        // Nothing past the header is the hang-up; a read that fails or times out means the
+        // pinging side is gone: nothing to report either way.
+        while let Ok(got) = peers::read_into(&server, &mut buf) {
+            if got <= header {
+                break;
+            }
+            peers::write_all(&server, &buf[header..got], "bench echo: send the pong");
         }
     });
+    let datagrams = !t.is_stream();
+    if datagrams {
+        client
+            .set_read_timeout(Some(LOSS_WAIT))
+            .expect("SO_RCVTIMEO");
+    }
+    let mut buf = [0u8; 64];
+    let (mut seq, mut lost) = (0u8, 0);
     let started = Instant::now();
     let mut times = Vec::with_capacity(n);
     while times.len() < n {
@@ -134,13 +191,32 @@ pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
         if t0 - started >= limit {
             break;
         }
-        peers::write_all(&client, b"p", "bench: send the ping");
-        peers::read_exact(&client, 1, "bench: the pong");
-        times.push(t0.elapsed().as_secs_f64() * 1e6);
+        seq = seq.wrapping_add(1);
+        peers::write_all(&client, &[seq], "bench: send the ping");
+        if pong(&client, &mut buf, header, seq, datagrams) {
+            times.push(t0.elapsed().as_secs_f64() * 1e6);
+        } else {
+            lost += 1;
+            assert!(lost <= MAX_LOST, "bench: {} lost {lost} pings", t.name());
+        }
     }
     hang_up(&client, t.is_stream());
-    echo.join(wait::STEP);
+    echo.join(2 * wait::STEP);
     times
+}
+
+/// Reads until the pong to ping `seq` arrives (true), skipping late pongs to earlier pings;
+/// false when a datagram's wait ran out (lost). One read per pong, as a C loop makes.
+fn pong(client: &Socket, buf: &mut [u8], header: usize, seq: u8, datagrams: bool) -> bool {
+    loop {
+        match peers::read_into(client, buf) {
+            Ok(got) if got > header && buf[header] == seq => return true,
+            Ok(got) if got > header => {}
+            Ok(_) => panic!("bench: the pong: EOF"),
+            Err(Errno::EAGAIN) if datagrams => return false,
+            Err(e) => panic!("bench: the pong: {e}"),
+        }
+    }
 }
 
 /// Receiver-side throughput in MB/s (10^6 bytes per second) while a peer thread sends

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::measure::LARGE;
 use super::stats::Status;
+use super::{NETNS_RAW, NETNS_TCP, NETNS_UDP};
 
 /// What a ratio compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -132,6 +133,13 @@ pub fn specs() -> Vec<Spec> {
         Spec {
             claim: "tcp.table.tcp-speed-medium",
             rows: udp_vs_tcp(),
+        },
+        Spec {
+            claim: "udp.table.raw-speed-high",
+            rows: vec![
+                row(Metric::Rtt, 1, NETNS_RAW, NETNS_UDP, ONE_STEP, Below),
+                row(Metric::Rtt, 1, NETNS_RAW, NETNS_TCP, ONE_STEP, Below),
+            ],
         },
         Spec {
             claim: "options.nodelay.disables-nagle",
