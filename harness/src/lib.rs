@@ -6,7 +6,9 @@
 
 pub mod bench;
 pub mod catalogue;
+pub mod course;
 pub mod evidence;
+pub mod junit;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;

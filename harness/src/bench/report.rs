@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::stats::Status;
 use super::{verdicts, BenchFile, RatioRow};
-use crate::report::{self, Report};
+use crate::report::{self, Lang, Report};
 
 /// Reads `dir/bench.json`: `Ok(None)` when there is none.
 pub fn load(dir: &Path) -> Result<Option<BenchFile>, String> {
@@ -24,15 +24,20 @@ pub fn load(dir: &Path) -> Result<Option<BenchFile>, String> {
 
 /// Gives the speed claims of `report` their status from `bench` (when it is from this kernel);
 /// the Markdown section to put after the report.
-pub fn apply(report: &mut Report, bench: Option<&BenchFile>) -> String {
+pub fn apply(report: &mut Report, bench: Option<&BenchFile>, lang: Lang) -> String {
     let specs = verdicts::specs();
     let bench = bench.filter(|b| b.kernel == report.kernel);
-    let mut md = String::from("\n## Speed claims, measured (`cargo claims bench`)\n\n");
+    let mut md = format!(
+        "\n## {} (`cargo claims bench`)\n\n",
+        lang.pick("속도 주장의 측정", "Speed claims, measured")
+    );
     let Some(bench) = bench else {
-        md.push_str(
+        md.push_str(lang.pick(
+            "이 커널의 벤치 결과가 없어 속도 주장은 짧은 테스트의 결과를 보여 줍니다. 측정된 비율과 \
+             그래프는 `cargo claims bench`(약 1분)로 얻습니다.\n",
             "No bench for this kernel: the speed claims show the status of their short tests. \
              Run `cargo claims bench` (about a minute) for the measured ratios and plots.\n",
-        );
+        ));
         for c in &mut report.claims {
             if specs.iter().any(|s| s.claim == c.id) && c.reason.is_none() {
                 c.reason =
@@ -41,13 +46,17 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>) -> String {
         }
         return md;
     };
-    md.push_str(
+    md.push_str(lang.pick(
+        "[bench.md](bench.md)에서: 루프백에서 번갈아 잰 라운드, 비율(a가 b보다 몇 배 빠른가)마다 \
+         라운드에 대한 95% 부트스트랩 신뢰구간. 구간 전체가 기준값 위면 holds, 전체가 아래면 \
+         fails, 걸치면 inconclusive이며, 주장은 각 비율이 사실(fact)이 말하는 쪽에 있을 때 \
+         holds입니다.\n\n![왕복 지연](latency.svg)\n\n![처리량](throughput.svg)\n",
         "From [bench.md](bench.md): interleaved rounds on loopback, each ratio (how many times \
          faster a is than b) with its 95% bootstrap interval; a ratio holds when the whole \
          interval is above the threshold, fails when wholly below, and is inconclusive \
          otherwise. The claim holds when each ratio lands on the side its fact states.\n\n\
          ![round trips](latency.svg)\n\n![throughput](throughput.svg)\n",
-    );
+    ));
     for spec in &specs {
         let Some(claim) = report.claims.iter_mut().find(|c| c.id == spec.claim) else {
             continue;
