@@ -99,7 +99,7 @@ pub struct RatioRow {
     pub message_bytes: usize,
     pub a: String,
     pub b: String,
-    /// How many times faster `a` was than `b` (geometric mean of the per-round ratios).
+    /// How many times faster `a` was than `b` (the median of the per-round ratios).
     pub ratio: f64,
     pub ci95: [f64; 2],
     pub threshold: f64,
@@ -635,7 +635,7 @@ fn markdown(
     md.push_str(
         "\nAll on loopback, in interleaved rounds (each round runs every transport once, \
          starting with a different one). A ratio is how many times faster `a` was than `b`: \
-         the geometric mean of the per-round ratios, with a 95% bootstrap interval over the \
+         the median of the per-round ratios, with a 95% bootstrap interval over the \
          rounds. Status: **holds** when the whole interval is above the threshold, **fails** \
          when it is wholly below, **inconclusive** otherwise. TCP runs with TCP_NODELAY; the \
          large message is 65 000 B for every transport (64 KiB does not fit one UDP \

@@ -48,10 +48,6 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     v[rank.clamp(1, v.len()) - 1]
 }
 
-fn geometric_mean(values: &[f64]) -> f64 {
-    (values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp()
-}
-
 /// The 95% percentile-bootstrap interval of `stat` over `values` (resampled with replacement).
 pub fn bootstrap(values: &[f64], stat: impl Fn(&[f64]) -> f64) -> [f64; 2] {
     if values.len() < 2 {
@@ -78,7 +74,7 @@ pub fn bootstrap(values: &[f64], stat: impl Fn(&[f64]) -> f64) -> [f64; 2] {
 /// How many times faster `a` was than `b`, from rounds in which both ran back to back.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
-    /// The geometric mean of the per-round ratios.
+    /// The median of the per-round ratios.
     pub ratio: f64,
     pub ci95: [f64; 2],
     pub rounds: usize,
@@ -87,7 +83,8 @@ pub struct Ratio {
 impl Ratio {
     /// From per-round pairs `(a, b)` of a quantity where bigger is faster (throughput); pass
     /// `(b, a)` for one where smaller is faster (a round-trip time). Pairing by round cancels
-    /// load that hit both alike; the geometric mean treats 2× and ½× symmetrically.
+    /// load that hit both alike; the median keeps a round that load hit on one side only (a
+    /// burst, a migration) from moving the estimate.
     pub fn paired(a: &[f64], b: &[f64]) -> Ratio {
         let ratios: Vec<f64> = a
             .iter()
@@ -103,8 +100,8 @@ impl Ratio {
             };
         }
         Ratio {
-            ratio: geometric_mean(&ratios),
-            ci95: bootstrap(&ratios, geometric_mean),
+            ratio: median(&ratios),
+            ci95: bootstrap(&ratios, median),
             rounds: ratios.len(),
         }
     }
