@@ -39,7 +39,7 @@ const RTT_PER_ROUND: usize = 2_000;
 const THROUGHPUT_ROUNDS: usize = 6;
 const THROUGHPUT_PER_POINT: Duration = Duration::from_secs(1);
 /// Nagle rounds and exchanges per round (a stalled exchange costs a delayed ACK, ~40 ms).
-const NAGLE_ROUNDS: usize = 6;
+const NAGLE_ROUNDS: usize = 8;
 const NAGLE_PER_ROUND: usize = 3;
 /// C reference rounds (each: the C loop, then the Rust loop, per transport).
 const REFERENCE_ROUNDS: usize = 5;
