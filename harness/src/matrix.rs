@@ -41,6 +41,8 @@ OPTIONS:
                       (default 300)
     --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
                       build is slow enough to trip the tests' watchdogs)
+    --jobs N          kernels run at once (default 1); the VMs are prepared first, one by
+                      one, then N kernels run side by side
     --file PATH       the kernel list (default fixtures/kernels.toml)
     -h, --help        this text";
 
@@ -49,6 +51,9 @@ OPTIONS:
 const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Kernels run at once unless `--jobs` says otherwise.
+const DEFAULT_JOBS: usize = 1;
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
@@ -62,6 +67,7 @@ struct Options {
     timeout: Duration,
     profile: String,
     file: Option<PathBuf>,
+    jobs: usize,
 }
 
 fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
@@ -72,6 +78,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         timeout: DEFAULT_TIMEOUT,
         profile: "release".into(),
         file: None,
+        jobs: DEFAULT_JOBS,
     };
     let mut accel = std::env::var("SOCKET_CLAIMS_ACCEL").ok();
     let mut args = args.into_iter().flat_map(|a| match a.split_once('=') {
@@ -87,6 +94,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--accel" => accel = Some(value("auto, kvm or tcg")?),
             "--profile" => opts.profile = value("a cargo profile")?,
             "--file" => opts.file = Some(value("a path")?.into()),
+            "--jobs" => {
+                let n = value("a number of kernels")?;
+                opts.jobs = match n.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--jobs: {n:?} is not a positive number")),
+                };
+            }
             "--timeout" => {
                 let secs = value("seconds")?;
                 opts.timeout = match secs.parse::<u64>() {
@@ -158,41 +172,43 @@ fn run(opts: &Options) -> Result<bool, String> {
         suites: suites.clone(),
         busybox: None,
     };
-    let mut runs = Vec::new();
+    // Fetching and packing run one kernel at a time (they share apt's state and the
+    // accelerator probe); the runs themselves may overlap.
+    let mut jobs = Vec::new();
     for kernel in selected {
-        let limit = kernel.timeout.unwrap_or(opts.timeout);
         let dir = out.join("matrix").join(&kernel.name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        eprintln!(
-            "matrix: kernel {} ({})",
-            kernel.name,
-            kernel.source.describe()
-        );
-        let (result, records) = match &kernel.source {
-            Source::Host => run_host(&suites, limit, &dir),
-            _ => vm.run(kernel, limit, &dir),
-        };
-        let evidence: String = records
-            .iter()
-            .filter_map(|r| serde_json::to_string(r).ok())
-            .map(|l| l + "\n")
-            .collect();
-        let _ = fs::write(dir.join("evidence.jsonl"), evidence);
-        eprintln!(
-            "matrix: kernel {}: {}",
-            kernel.name,
-            match (&result.detail, result.status) {
-                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
-                _ => format!(
-                    "ran on {} in {:.1} s",
-                    result.release.as_deref().unwrap_or("?"),
-                    result.seconds
-                ),
+        let started = Instant::now();
+        let prepared = match &kernel.source {
+            Source::Host | Source::Gvisor => Ok(None),
+            _ => {
+                eprintln!("matrix: preparing {} ({})", kernel.name, kernel.source.describe());
+                vm.prepare(kernel, &dir).map(Some)
             }
-        );
-        runs.push((result, records));
+        };
+        jobs.push(Job {
+            kernel,
+            dir,
+            prepared,
+            prepare_seconds: started.elapsed().as_secs_f64(),
+        });
     }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.min(jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let run = job.run(&suites, opts.timeout);
+                done.lock().unwrap_or_else(|p| p.into_inner()).push((i, run));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let runs: Vec<(KernelRun, Vec<Record>)> = done.into_iter().map(|(_, run)| run).collect();
     let matrix = table::build(&catalogue, runs);
     print!("{}", matrix.terminal());
     let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
@@ -279,15 +295,111 @@ fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     Ok(suites)
 }
 
-/// The suite on this machine's kernel: each test binary as `cargo claims` would run it, bounded.
-fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
+/// One kernel's turn: what was prepared for it (nothing for a native run) and where its files go.
+struct Job<'a> {
+    kernel: &'a Kernel,
+    dir: PathBuf,
+    prepared: Result<Option<Prepared>, String>,
+    prepare_seconds: f64,
+}
+
+impl Job<'_> {
+    /// Runs the suite under this kernel and keeps its evidence in its directory.
+    fn run(&self, suites: &[Suite], default_limit: Duration) -> (KernelRun, Vec<Record>) {
+        let kernel = self.kernel;
+        let limit = kernel.timeout.unwrap_or(default_limit);
+        let source = kernel.source.describe();
+        eprintln!("matrix: kernel {} ({source})", kernel.name);
+        let failed = |e: String| {
+            let run = KernelRun::failed(&kernel.name, source.clone(), RunStatus::Error, e);
+            (run, Vec::new())
+        };
+        let (mut result, records) = match (&kernel.source, &self.prepared) {
+            (_, Err(e)) => failed(e.clone()),
+            (Source::Host, _) => run_native(Native::Host, suites, limit, &self.dir),
+            (Source::Gvisor, _) => match runsc() {
+                Ok(runsc) => run_native(Native::Gvisor(runsc), suites, limit, &self.dir),
+                Err(e) => failed(e),
+            },
+            (_, Ok(Some(prepared))) => boot_guest(kernel, prepared, limit, &self.dir),
+            (_, Ok(None)) => failed("the kernel was not prepared".into()),
+        };
+        result.prepare_seconds = self.prepare_seconds;
+        let evidence: String = records
+            .iter()
+            .filter_map(|r| serde_json::to_string(r).ok())
+            .map(|l| l + "\n")
+            .collect();
+        let _ = fs::write(self.dir.join("evidence.jsonl"), evidence);
+        eprintln!(
+            "matrix: kernel {}: {}",
+            kernel.name,
+            match (&result.detail, result.status) {
+                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
+                _ => format!(
+                    "ran on {} in {:.1} s",
+                    result.release.as_deref().unwrap_or("?"),
+                    result.seconds
+                ),
+            }
+        );
+        (result, records)
+    }
+}
+
+/// A run without a VM: on this machine's kernel, or in gVisor's sandbox on top of it.
+enum Native {
+    Host,
+    /// `runsc` at this path.
+    Gvisor(PathBuf),
+}
+
+/// The gVisor sandbox a test binary runs in: no network but its own loopback, the ptrace
+/// platform (which needs no KVM and works nested), the host's filesystem read-only under a
+/// writable overlay, so the evidence comes back on stdout.
+const RUNSC_ARGS: [&str; 5] = ["--network=none", "--platform=ptrace", "do", "-quiet", "--"];
+
+/// Inside the sandbox: runs the test binary (`$0`) with its output on stderr, then prints its
+/// exit code and its evidence on stdout.
+const GVISOR_SCRIPT: &str = "mkdir -p /tmp/evidence && \
+    SOCKET_CLAIMS_RESULTS=/tmp/evidence SOCKET_CLAIMS_RUNTIME=gvisor \"$0\" </dev/null >&2; \
+    echo \"@@claims suite $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true";
+
+/// `runsc` on $PATH, usable here (it needs root).
+fn runsc() -> Result<PathBuf, String> {
+    let runsc = which("runsc").ok_or("runsc not found (apt-get install runsc)")?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err("runsc do needs root".into());
+    }
+    Ok(runsc)
+}
+
+/// The suite natively: each test binary as `cargo claims` would run it (directly, or under
+/// `runsc do`), bounded.
+fn run_native(how: Native, suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
     let started = Instant::now();
-    let mut result = KernelRun {
-        release: Some(crate::privileges::kernel_release()),
-        accel: "native".into(),
-        ..KernelRun::failed(
-            "host",
+    let (source, release, accel) = match &how {
+        Native::Host => (
             Source::Host.describe(),
+            crate::privileges::kernel_release(),
+            "native",
+        ),
+        Native::Gvisor(runsc) => {
+            let version = Command::new(runsc)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+                .unwrap_or_default();
+            (Source::Gvisor.describe(), version, "ptrace")
+        }
+    };
+    let mut result = KernelRun {
+        release: Some(release),
+        accel: accel.into(),
+        ..KernelRun::failed(
+            if matches!(how, Native::Host) { "host" } else { "gvisor" },
+            source,
             RunStatus::Ran,
             String::new(),
         )
@@ -297,6 +409,7 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
     let log_path = dir.join("console.log");
     for suite in suites {
         let results = dir.join("evidence").join(&suite.name);
+        let data_path = dir.join(format!("data-{}.txt", suite.name));
         let spawned = fs::create_dir_all(&results)
             .and_then(|()| {
                 fs::OpenOptions::new()
@@ -306,12 +419,23 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
             })
             .and_then(|log| {
                 let err = log.try_clone()?;
-                Command::new(&suite.path)
-                    .env("SOCKET_CLAIMS_RESULTS", &results)
-                    .stdin(Stdio::null())
-                    .stdout(log)
-                    .stderr(err)
-                    .spawn()
+                let mut cmd = match &how {
+                    Native::Host => {
+                        let mut cmd = Command::new(&suite.path);
+                        cmd.env("SOCKET_CLAIMS_RESULTS", &results).stdout(log);
+                        cmd
+                    }
+                    Native::Gvisor(runsc) => {
+                        let mut cmd = Command::new(runsc);
+                        cmd.args(RUNSC_ARGS)
+                            .args(["/bin/sh", "-c", GVISOR_SCRIPT])
+                            .arg(&suite.path)
+                            .arg(&suite.name)
+                            .stdout(fs::File::create(&data_path)?);
+                        cmd
+                    }
+                };
+                cmd.stdin(Stdio::null()).stderr(err).spawn()
             });
         let mut child = match spawned {
             Ok(child) => child,
@@ -334,17 +458,33 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
                 }
             }
         };
-        match evidence::read_all(&results) {
+        let mut code = exit.map(|status| status.code().unwrap_or(-1));
+        let found = match &how {
+            Native::Host => evidence::read_all(&results),
+            Native::Gvisor(_) => fs::read_to_string(&data_path)
+                .map_err(|e| format!("{}: {e}", data_path.display()))
+                .and_then(|text| guest::parse_stream(&text))
+                .map(|stream| {
+                    // The sandbox's own exit code says only that the script ended.
+                    if let Some((_, exit)) = stream.suites.first() {
+                        code = code.map(|_| *exit);
+                    } else if code == Some(0) {
+                        code = Some(-1);
+                    }
+                    stream.records
+                }),
+        };
+        match found {
             Ok(found) => records.extend(found),
             Err(e) => {
                 result.status = RunStatus::Error;
                 result.detail = Some(format!("unreadable evidence: {e}"));
             }
         }
-        match exit {
-            Some(status) => result.suites.push(SuiteExit {
+        match code {
+            Some(exit) => result.suites.push(SuiteExit {
                 name: suite.name.clone(),
-                exit: status.code().unwrap_or(-1),
+                exit,
             }),
             None => {
                 result.status = RunStatus::Hung;
@@ -355,6 +495,11 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
                 ));
                 break;
             }
+        }
+    }
+    if let Some(record) = records.first() {
+        if !matches!(how, Native::Host) {
+            result.notes.push(format!("uname -r in the sandbox: {}", record.kernel));
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
@@ -370,27 +515,41 @@ struct Vm {
     busybox: Option<PathBuf>,
 }
 
-impl Vm {
-    fn run(&mut self, kernel: &Kernel, limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
-        let source = kernel.source.describe();
-        let started = Instant::now();
-        let prepared = self.prepare(kernel, dir);
-        let (vmlinuz, initrd, accel, notes) = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                return (
-                    KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
-                    Vec::new(),
-                )
-            }
-        };
+/// A VM kernel ready to boot.
+struct Prepared {
+    vmlinuz: PathBuf,
+    initrd: PathBuf,
+    accel: Accel,
+    notes: Vec<String>,
+    /// The Debian package and its version.
+    package: Option<(String, String)>,
+}
+
+/// Boots a prepared kernel and collects what its guest sent back.
+fn boot_guest(
+    kernel: &Kernel,
+    prepared: &Prepared,
+    limit: Duration,
+    dir: &Path,
+) -> (KernelRun, Vec<Record>) {
+    let source = kernel.source.describe();
+    let started = Instant::now();
+    let Prepared {
+        vmlinuz,
+        initrd,
+        accel,
+        notes,
+        package,
+    } = prepared;
+    let accel = *accel;
+    {
         eprintln!(
             "matrix: booting {} under {} (bound {} s)",
             kernel.name,
             accel.name(),
             limit.as_secs()
         );
-        let boot = match guest::boot(&vmlinuz, &initrd, accel, limit, dir) {
+        let boot = match guest::boot(vmlinuz, initrd, accel, limit, dir) {
             Ok(boot) => boot,
             Err(e) => {
                 return (
@@ -401,7 +560,9 @@ impl Vm {
         };
         let mut result = KernelRun {
             accel: accel.name().into(),
-            notes,
+            notes: notes.clone(),
+            package: package.as_ref().map(|(p, _)| p.clone()),
+            package_version: package.as_ref().map(|(_, v)| v.clone()),
             ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
         };
         result.detail = None;
@@ -465,14 +626,16 @@ impl Vm {
         }
         (result, stream.records)
     }
+}
 
+impl Vm {
     /// Fetches the kernel, decides the accelerator, writes the initramfs: the image, the
     /// initramfs, the accelerator and notes on modules.
     fn prepare(
         &mut self,
         kernel: &Kernel,
         dir: &Path,
-    ) -> Result<(PathBuf, PathBuf, Accel, Vec<String>), String> {
+    ) -> Result<Prepared, String> {
         if which(guest::QEMU).is_none() {
             return Err(format!(
                 "{} not found (apt-get install qemu-system-x86)",
@@ -559,7 +722,13 @@ impl Vm {
         );
         let initrd = dir.join("initrd.cpio");
         initramfs.write(&initrd)?;
-        Ok((image.vmlinuz, initrd, accel, notes))
+        Ok(Prepared {
+            vmlinuz: image.vmlinuz,
+            initrd,
+            accel,
+            notes,
+            package: image.package,
+        })
     }
 }
 

@@ -57,16 +57,24 @@ pub struct Counts {
 pub struct KernelRun {
     pub name: String,
     pub source: String,
-    /// `uname -r` where the suite ran (from the guest, for a VM).
+    /// `uname -r` where the suite ran (from the guest, for a VM; `runsc --version` for gVisor).
     pub release: Option<String>,
+    /// The Debian package the kernel came from, and its version (the upstream version, which
+    /// `uname -r` of a Debian 6.1 kernel does not show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_version: Option<String>,
     pub status: RunStatus,
     /// Why it did not run, or what went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// `native`, `kvm` or `tcg`.
+    /// `native`, `kvm`, `tcg`, or gVisor's platform (`ptrace`).
     pub accel: String,
-    /// Wall time of fetching nothing, booting, running and powering off.
+    /// Wall time of booting, running and powering off (or of the native run).
     pub seconds: f64,
+    /// Wall time of fetching the kernel (when not cached) and packing its initramfs.
+    pub prepare_seconds: f64,
     /// Seconds from the guest kernel's start to its /init.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_seconds: Option<f64>,
@@ -83,10 +91,13 @@ impl KernelRun {
             name: name.to_string(),
             source,
             release: None,
+            package: None,
+            package_version: None,
             status,
             detail: Some(detail),
             accel: String::new(),
             seconds: 0.0,
+            prepare_seconds: 0.0,
             boot_seconds: None,
             suites: Vec::new(),
             notes: Vec::new(),
