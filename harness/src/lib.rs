@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod evidence;
+pub mod kernel;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;

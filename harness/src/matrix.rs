@@ -183,7 +183,11 @@ fn run(opts: &Options) -> Result<bool, String> {
         let prepared = match &kernel.source {
             Source::Host | Source::Gvisor => Ok(None),
             _ => {
-                eprintln!("matrix: preparing {} ({})", kernel.name, kernel.source.describe());
+                eprintln!(
+                    "matrix: preparing {} ({})",
+                    kernel.name,
+                    kernel.source.describe()
+                );
                 vm.prepare(kernel, &dir).map(Some)
             }
         };
@@ -202,7 +206,9 @@ fn run(opts: &Options) -> Result<bool, String> {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
                 let run = job.run(&suites, opts.timeout);
-                done.lock().unwrap_or_else(|p| p.into_inner()).push((i, run));
+                done.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((i, run));
             });
         }
     });
@@ -376,7 +382,12 @@ fn runsc() -> Result<PathBuf, String> {
 
 /// The suite natively: each test binary as `cargo claims` would run it (directly, or under
 /// `runsc do`), bounded.
-fn run_native(how: Native, suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
+fn run_native(
+    how: Native,
+    suites: &[Suite],
+    limit: Duration,
+    dir: &Path,
+) -> (KernelRun, Vec<Record>) {
     let started = Instant::now();
     let (source, release, accel) = match &how {
         Native::Host => (
@@ -389,7 +400,13 @@ fn run_native(how: Native, suites: &[Suite], limit: Duration, dir: &Path) -> (Ke
                 .arg("--version")
                 .stdin(Stdio::null())
                 .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string())
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
                 .unwrap_or_default();
             (Source::Gvisor.describe(), version, "ptrace")
         }
@@ -398,7 +415,11 @@ fn run_native(how: Native, suites: &[Suite], limit: Duration, dir: &Path) -> (Ke
         release: Some(release),
         accel: accel.into(),
         ..KernelRun::failed(
-            if matches!(how, Native::Host) { "host" } else { "gvisor" },
+            if matches!(how, Native::Host) {
+                "host"
+            } else {
+                "gvisor"
+            },
             source,
             RunStatus::Ran,
             String::new(),
@@ -499,7 +520,9 @@ fn run_native(how: Native, suites: &[Suite], limit: Duration, dir: &Path) -> (Ke
     }
     if let Some(record) = records.first() {
         if !matches!(how, Native::Host) {
-            result.notes.push(format!("uname -r in the sandbox: {}", record.kernel));
+            result
+                .notes
+                .push(format!("uname -r in the sandbox: {}", record.kernel));
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
@@ -629,13 +652,44 @@ fn boot_guest(
 }
 
 impl Vm {
+    /// Whether KVM works, from a probe boot, or from the last probe's answer when it was made
+    /// under the same host kernel: a broken nested KVM costs the probe's whole time bound.
+    fn kvm_probe(&self, vmlinuz: &Path, busybox: &Path, dir: &Path) -> Result<(), String> {
+        if let Err(e) = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            return Err(format!("/dev/kvm: {e}"));
+        }
+        let memo = self.cache.join("kvm-probe");
+        let host = crate::privileges::kernel_release();
+        let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
+            let (release, answer) = text.split_once('\n')?;
+            (release == host).then(|| answer.trim().to_string())
+        });
+        let answer = match remembered {
+            Some(answer) if answer == "ok" => return Ok(()),
+            Some(why) => {
+                return Err(format!(
+                    "{why}, remembered in {} (delete it or pass --accel kvm to try again)",
+                    memo.display()
+                ))
+            }
+            None => guest::kvm_works(vmlinuz, busybox, dir),
+        };
+        let text = match &answer {
+            Ok(()) => "ok".to_string(),
+            Err(why) => why.clone(),
+        };
+        let _ = fs::create_dir_all(&self.cache)
+            .and_then(|()| fs::write(&memo, format!("{host}\n{text}\n")));
+        answer
+    }
+
     /// Fetches the kernel, decides the accelerator, writes the initramfs: the image, the
     /// initramfs, the accelerator and notes on modules.
-    fn prepare(
-        &mut self,
-        kernel: &Kernel,
-        dir: &Path,
-    ) -> Result<Prepared, String> {
+    fn prepare(&mut self, kernel: &Kernel, dir: &Path) -> Result<Prepared, String> {
         if which(guest::QEMU).is_none() {
             return Err(format!(
                 "{} not found (apt-get install qemu-system-x86)",
@@ -654,7 +708,7 @@ impl Vm {
         let accel = match self.accel {
             Some(accel) => accel,
             None => {
-                let accel = match guest::kvm_works(&image.vmlinuz, &busybox, dir) {
+                let accel = match self.kvm_probe(&image.vmlinuz, &busybox, dir) {
                     Ok(()) => Accel::Kvm,
                     Err(why) => {
                         eprintln!("matrix: using TCG (no KVM: {why})");

@@ -41,7 +41,10 @@ impl Source {
         match self {
             Source::Host => "host (native run)".into(),
             Source::Debian { suite, pick } => {
-                let from = suite.as_deref().map(|s| format!("debian {s}")).unwrap_or("debian".into());
+                let from = suite
+                    .as_deref()
+                    .map(|s| format!("debian {s}"))
+                    .unwrap_or("debian".into());
                 match pick {
                     Pick::Package(p) => format!("{from} package {p}"),
                     Pick::Series(s) => format!("{from}, newest {s}.y"),
@@ -357,8 +360,11 @@ pub fn fetch(source: &Source, cache: &Path) -> Result<Image, String> {
                 Pick::Package(_) => "package",
                 _ => "series",
             };
-            let apt = Apt::new(suite.as_deref(), cache).map_err(|e| format!("field `suite`: {e}"))?;
-            let chosen = apt.resolve(pick).map_err(|e| format!("field `{field}`: {e}"))?;
+            let apt =
+                Apt::new(suite.as_deref(), cache).map_err(|e| format!("field `suite`: {e}"))?;
+            let chosen = apt
+                .resolve(pick)
+                .map_err(|e| format!("field `{field}`: {e}"))?;
             let dir = cache.join(&chosen.package);
             if !dir.join(UNPACKED).exists() {
                 download(&apt, &chosen, cache, &dir)
@@ -424,7 +430,10 @@ impl Apt {
         fs::write(dir.join("sources.list"), sources)
             .and_then(|()| fs::write(dir.join("status"), ""))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
-        eprintln!("matrix: apt-get update for Debian {suite} (private lists in {})", dir.display());
+        eprintln!(
+            "matrix: apt-get update for Debian {suite} (private lists in {})",
+            dir.display()
+        );
         run(apt.command("apt-get").args(["update", "-q"]))
             .map_err(|e| format!("{suite}: apt-get update failed: {e}"))?;
         fs::write(&updated, "").map_err(|e| format!("{}: {e}", updated.display()))?;
@@ -605,27 +614,38 @@ fn download(apt: &Apt, chosen: &Chosen, cache: &Path, dir: &Path) -> Result<(), 
     Ok(())
 }
 
-/// The vmlinuz and modules of an unpacked linux-image package.
+/// The vmlinuz and modules of an unpacked kernel: `boot/vmlinuz-<release>` beside
+/// `lib/modules/<release>/`, or (sid's packages) `usr/lib/modules/<release>/vmlinuz`.
 fn unpacked_image(dir: &Path) -> Result<Image, String> {
-    let boot = dir.join("boot");
-    let vmlinuz = fs::read_dir(&boot)
-        .map_err(|e| format!("{}: {e}", boot.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .ok_or_else(|| format!("no boot/vmlinuz-* in {}", dir.display()))?;
-    let release = vmlinuz
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .trim_start_matches("vmlinuz-")
-        .to_string();
-    let modules_dir = ["lib/modules", "usr/lib/modules"]
-        .iter()
-        .map(|m| dir.join(m).join(&release))
-        .find(|d| d.is_dir());
+    let entries = |d: &Path| {
+        fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect::<Vec<PathBuf>>()
+    };
+    let in_boot = entries(&dir.join("boot")).into_iter().find_map(|p| {
+        let name = p.file_name()?.to_string_lossy().into_owned();
+        let release = name.strip_prefix("vmlinuz-")?.to_string();
+        let modules_dir = ["lib/modules", "usr/lib/modules"]
+            .iter()
+            .map(|m| dir.join(m).join(&release))
+            .find(|d| d.is_dir());
+        Some((p, modules_dir))
+    });
+    let in_modules = || {
+        ["lib/modules", "usr/lib/modules"]
+            .iter()
+            .flat_map(|m| entries(&dir.join(m)))
+            .find(|d| d.join("vmlinuz").is_file())
+            .map(|d| (d.join("vmlinuz"), Some(d)))
+    };
+    let (vmlinuz, modules_dir) = in_boot.or_else(in_modules).ok_or_else(|| {
+        format!(
+            "no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz in {}",
+            dir.display()
+        )
+    })?;
     Ok(Image {
         vmlinuz,
         modules_dir,
@@ -645,7 +665,11 @@ fn output(cmd: &mut Command) -> Result<String, String> {
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-    Err(format!("{program}: {}: {}", out.status, last.unwrap_or("no error output")))
+    Err(format!(
+        "{program}: {}: {}",
+        out.status,
+        last.unwrap_or("no error output")
+    ))
 }
 
 /// Runs a command to completion; its last stderr line on failure.
@@ -711,7 +735,10 @@ source = "gvisor"
         let list = parse(GOOD, "kernels.toml", Path::new("/ws")).expect("parses");
         assert_eq!(list.modules, ["veth"]);
         let names: Vec<&str> = list.kernels.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(names, ["host", "debian-6.1", "mine", "old", "new", "gvisor"]);
+        assert_eq!(
+            names,
+            ["host", "debian-6.1", "mine", "old", "new", "gvisor"]
+        );
         assert_eq!(
             list.kernels[3].source,
             Source::Debian {
