@@ -41,7 +41,7 @@ OPTIONS:
                       (default 300)
     --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
                       build is slow enough to trip the tests' watchdogs)
-    --jobs N          kernels run at once (default 1); the VMs are prepared first, one by
+    --jobs N          kernels run at once (default 2); the VMs are prepared first, one by
                       one, then N kernels run side by side
     --file PATH       the kernel list (default fixtures/kernels.toml)
     -h, --help        this text";
@@ -53,7 +53,7 @@ const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Kernels run at once unless `--jobs` says otherwise.
-const DEFAULT_JOBS: usize = 1;
+const DEFAULT_JOBS: usize = 2;
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
