@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::{self, Catalogue, TestIndex};
 use crate::evidence::{self, Record};
+use crate::kernel::{Running, Runtime, Version};
 use guest::{Accel, Initramfs, Suite};
 use kernels::{Kernel, Source};
 use table::{KernelRun, RunStatus, SuiteExit};
@@ -333,6 +334,26 @@ impl Job<'_> {
             (_, Ok(None)) => failed("the kernel was not prepared".into()),
         };
         result.prepare_seconds = self.prepare_seconds;
+        result.running = match &kernel.source {
+            Source::Host => Some(crate::kernel::running()),
+            Source::Gvisor => records.first().map(|r| Running {
+                version: Version::parse(&r.kernel),
+                runtime: Runtime::Gvisor,
+            }),
+            _ => result
+                .package_version
+                .as_deref()
+                .or(result.release.as_deref())
+                .map(|v| Running {
+                    version: Version::parse(v),
+                    runtime: Runtime::Linux,
+                }),
+        };
+        result.version = result
+            .running
+            .as_ref()
+            .and_then(|r| r.version.as_ref())
+            .map(Version::to_string);
         let evidence: String = records
             .iter()
             .filter_map(|r| serde_json::to_string(r).ok())
