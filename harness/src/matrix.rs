@@ -42,8 +42,8 @@ OPTIONS:
                       (default 300)
     --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
                       build is slow enough to trip the tests' watchdogs)
-    --jobs N          kernels run at once (default 2); the VMs are prepared first, one by
-                      one, then N kernels run side by side
+    --jobs N          kernels run at once (default 2): the VMs are prepared first, one by
+                      one, the host runs alone, then N kernels run side by side
     --file PATH       the kernel list (default fixtures/kernels.toml)
     -h, --help        this text";
 
@@ -201,17 +201,27 @@ fn run(opts: &Options) -> Result<bool, String> {
             prepare_seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    // The host's run is where speed comparisons count (guests under TCG skip them): it runs
+    // alone, first; the other kernels then share the machine, `--jobs` at a time.
+    let (alone, shared): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].kernel.source == Source::Host);
     let done = std::sync::Mutex::new(Vec::new());
+    let finish = |i: usize| {
+        let run = jobs[i].run(&suites, opts.timeout);
+        done.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((i, run));
+    };
+    alone.into_iter().for_each(finish);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.min(jobs.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let run = job.run(&suites, opts.timeout);
-                done.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((i, run));
+        for _ in 0..opts.jobs.min(shared.len()) {
+            scope.spawn(|| {
+                while let Some(&i) =
+                    shared.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    finish(i);
+                }
             });
         }
     });
