@@ -31,10 +31,10 @@ Builds the test binaries (cargo test --no-run, release profile), runs them nativ
 target/claims/matrix.md and target/claims/matrix.json: each kernel's release and how its run
 went, and each claim's status per kernel, the claims that differ between kernels first.
 Also target/claims/matrix-junit.xml: one JUnit testsuite per kernel, one testcase per claim.
-Debian kernels are downloaded once into target/claims/kernels/. gVisor is skipped, with the
-reason, where runsc is not installed or needs root. Exits 1 when a kernel could not run its
-suite (missing, unbootable, hung, panicked), 2 on bad input; failing claims are findings shown
-in the report, not errors.
+Debian kernels are downloaded once into target/claims/kernels/. gVisor runs rootless for a
+user who is not root, and is skipped, with the reason, where runsc is not installed or needs
+root. Exits 1 when a kernel could not run its suite (missing, unbootable, hung, panicked), 2 on
+bad input; failing claims are findings shown in the report, not errors.
 
 OPTIONS:
     --kernel NAME     only this kernel (repeatable)
