@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::{self, Catalogue, TestIndex};
 use crate::evidence::{self, Record};
+use crate::junit;
 use crate::kernel::{Running, Runtime, Version};
 use guest::{Accel, Initramfs, Suite};
 use kernels::{Kernel, Source};
@@ -29,9 +30,11 @@ Builds the test binaries (cargo test --no-run, release profile), runs them nativ
 `host` kernel and in a qemu VM (as root, from an initramfs) for every other kernel, and writes
 target/claims/matrix.md and target/claims/matrix.json: each kernel's release and how its run
 went, and each claim's status per kernel, the claims that differ between kernels first.
-Debian kernels are downloaded once into target/claims/kernels/. Exits 1 when a kernel could
-not run its suite (missing, unbootable, hung, panicked), 2 on bad input; failing claims are
-findings shown in the report, not errors.
+Also target/claims/matrix-junit.xml: one JUnit testsuite per kernel, one testcase per claim.
+Debian kernels are downloaded once into target/claims/kernels/. gVisor runs rootless for a
+user who is not root, and is skipped, with the reason, where runsc is not installed or needs
+root. Exits 1 when a kernel could not run its suite (missing, unbootable, hung, panicked), 2 on
+bad input; failing claims are findings shown in the report, not errors.
 
 OPTIONS:
     --kernel NAME     only this kernel (repeatable)
@@ -165,7 +168,16 @@ fn run(opts: &Options) -> Result<bool, String> {
         .unwrap_or_else(|| root.join("fixtures").join("kernels.toml"));
     let list = kernels::load(&file, &root)?;
     let selected = select(&list.kernels, opts)?;
-    let suites = build_suites(&root, &opts.profile)?;
+    let gvisor = std::cell::LazyCell::new(runsc);
+    // Nothing to build when every kernel is skipped (gVisor alone, for a user who cannot run it).
+    let runs_binaries = selected
+        .iter()
+        .any(|k| k.source != Source::Gvisor || gvisor.is_ok());
+    let suites = if runs_binaries {
+        build_suites(&root, &opts.profile)?
+    } else {
+        Vec::new()
+    };
     let out = evidence::claims_dir();
     let cache = out.join("kernels");
     let mut vm = Vm {
@@ -184,14 +196,18 @@ fn run(opts: &Options) -> Result<bool, String> {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let started = Instant::now();
         let prepared = match &kernel.source {
-            Source::Host | Source::Gvisor => Ok(None),
+            Source::Host => Ok(Ready::Host),
+            Source::Gvisor => Ok(match &*gvisor {
+                Ok(runsc) => Ready::Gvisor(runsc.clone()),
+                Err(why) => Ready::Skip(why.clone()),
+            }),
             _ => {
                 eprintln!(
                     "matrix: preparing {} ({})",
                     kernel.name,
                     kernel.source.describe()
                 );
-                vm.prepare(kernel, &dir).map(Some)
+                vm.prepare(kernel, &dir).map(Ready::Vm)
             }
         };
         jobs.push(Job {
@@ -234,10 +250,14 @@ fn run(opts: &Options) -> Result<bool, String> {
     fs::create_dir_all(&out)
         .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
         .and_then(|()| fs::write(out.join("matrix.json"), json))
+        .and_then(|()| fs::write(out.join("matrix-junit.xml"), junit::render(&matrix.junit)))
         .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
     let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
-    println!("matrix: {}", shown.display());
-    Ok(matrix.all_ran())
+    println!(
+        "matrix: {} (also matrix.json, matrix-junit.xml)",
+        shown.display()
+    );
+    Ok(matrix.all_ran_or_skipped())
 }
 
 /// The kernels `--kernel` / `--no-host` select, in file order.
@@ -314,12 +334,21 @@ fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     Ok(suites)
 }
 
-/// One kernel's turn: what was prepared for it (nothing for a native run) and where its files go.
+/// One kernel's turn: what was prepared for it and where its files go.
 struct Job<'a> {
     kernel: &'a Kernel,
     dir: PathBuf,
-    prepared: Result<Option<Prepared>, String>,
+    prepared: Result<Ready, String>,
     prepare_seconds: f64,
+}
+
+/// How a kernel will run, decided before any kernel runs.
+enum Ready {
+    Host,
+    Gvisor(Runsc),
+    Vm(Prepared),
+    /// Not on this machine, and why (a missing privilege or tool): a visible skip, not an error.
+    Skip(String),
 }
 
 impl Job<'_> {
@@ -333,15 +362,20 @@ impl Job<'_> {
             let run = KernelRun::failed(&kernel.name, source.clone(), RunStatus::Error, e);
             (run, Vec::new())
         };
-        let (mut result, records) = match (&kernel.source, &self.prepared) {
-            (_, Err(e)) => failed(e.clone()),
-            (Source::Host, _) => run_native(Native::Host, suites, limit, &self.dir),
-            (Source::Gvisor, _) => match runsc() {
-                Ok(runsc) => run_native(Native::Gvisor(runsc), suites, limit, &self.dir),
-                Err(e) => failed(e),
-            },
-            (_, Ok(Some(prepared))) => boot_guest(kernel, prepared, limit, &self.dir),
-            (_, Ok(None)) => failed("the kernel was not prepared".into()),
+        let (mut result, records) = match &self.prepared {
+            Err(e) => failed(e.clone()),
+            Ok(Ready::Host) => run_native(Native::Host, suites, limit, &self.dir),
+            Ok(Ready::Gvisor(runsc)) => run_native(Native::Gvisor(runsc), suites, limit, &self.dir),
+            Ok(Ready::Vm(prepared)) => boot_guest(kernel, prepared, limit, &self.dir),
+            Ok(Ready::Skip(why)) => (
+                KernelRun::failed(
+                    &kernel.name,
+                    source.clone(),
+                    RunStatus::Skipped,
+                    why.clone(),
+                ),
+                Vec::new(),
+            ),
         };
         result.prepare_seconds = self.prepare_seconds;
         result.running = match &kernel.source {
@@ -387,10 +421,9 @@ impl Job<'_> {
 }
 
 /// A run without a VM: on this machine's kernel, or in gVisor's sandbox on top of it.
-enum Native {
+enum Native<'a> {
     Host,
-    /// `runsc` at this path.
-    Gvisor(PathBuf),
+    Gvisor(&'a Runsc),
 }
 
 /// The gVisor sandbox a test binary runs in: no network but its own loopback, the ptrace
@@ -404,13 +437,76 @@ const GVISOR_SCRIPT: &str = "mkdir -p /tmp/evidence && \
     SOCKET_CLAIMS_RESULTS=/tmp/evidence SOCKET_CLAIMS_RUNTIME=gvisor \"$0\" </dev/null >&2; \
     echo \"@@claims suite $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true";
 
-/// `runsc` on $PATH, usable here (it needs root).
-fn runsc() -> Result<PathBuf, String> {
-    let runsc = which("runsc").ok_or("runsc not found (apt-get install runsc)")?;
-    if !nix::unistd::geteuid().is_root() {
-        return Err("runsc do needs root".into());
+/// `runsc` on $PATH and how this user runs it.
+#[derive(Clone, Debug)]
+struct Runsc {
+    path: PathBuf,
+    /// Not root: `--rootless`, where gVisor maps the sandbox's root to this user (it needs
+    /// unprivileged user namespaces).
+    rootless: bool,
+}
+
+impl Runsc {
+    /// `runsc [--rootless] --network=none --platform=ptrace do -quiet --`, for a command.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.path);
+        if self.rootless {
+            cmd.arg("--rootless");
+        }
+        cmd.args(RUNSC_ARGS).stdin(Stdio::null());
+        cmd
     }
-    Ok(runsc)
+}
+
+/// A sandbox running `sh -c 'exit 0'` starts in well under a second.
+const RUNSC_PROBE_LIMIT: Duration = Duration::from_secs(20);
+
+/// How runsc runs here, or why gVisor is skipped on this machine: runsc is not installed, or
+/// this user is not root and a bounded probe of `runsc --rootless do` fails.
+fn runsc() -> Result<Runsc, String> {
+    let path = which("runsc").ok_or("runsc is not installed: apt-get install runsc")?;
+    if nix::unistd::geteuid().is_root() {
+        return Ok(Runsc {
+            path,
+            rootless: false,
+        });
+    }
+    let runsc = Runsc {
+        path,
+        rootless: true,
+    };
+    let probe = runsc
+        .command()
+        .args(["/bin/sh", "-c", "exit 0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())
+        .and_then(|mut child| {
+            let started = Instant::now();
+            while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+                if started.elapsed() > RUNSC_PROBE_LIMIT {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            let said = String::from_utf8_lossy(&out.stderr);
+            match said.lines().rev().find(|l| !l.trim().is_empty()) {
+                _ if out.status.success() => Ok(()),
+                Some(line) => Err(format!("{}: {line}", out.status)),
+                None => Err(out.status.to_string()),
+            }
+        });
+    match probe {
+        Ok(()) => Ok(runsc),
+        Err(why) => Err(format!(
+            "gVisor's runsc needs root here (uid {}: runsc --rootless do failed: {why})",
+            nix::unistd::geteuid()
+        )),
+    }
 }
 
 /// The suite natively: each test binary as `cargo claims` would run it (directly, or under
@@ -429,7 +525,7 @@ fn run_native(
             "native",
         ),
         Native::Gvisor(runsc) => {
-            let version = Command::new(runsc)
+            let version = Command::new(&runsc.path)
                 .arg("--version")
                 .stdin(Stdio::null())
                 .output()
@@ -441,7 +537,12 @@ fn run_native(
                         .to_string()
                 })
                 .unwrap_or_default();
-            (Source::Gvisor.describe(), version, "ptrace")
+            let platform = if runsc.rootless {
+                "ptrace, rootless"
+            } else {
+                "ptrace"
+            };
+            (Source::Gvisor.describe(), version, platform)
         }
     };
     let mut result = KernelRun {
@@ -480,9 +581,8 @@ fn run_native(
                         cmd
                     }
                     Native::Gvisor(runsc) => {
-                        let mut cmd = Command::new(runsc);
-                        cmd.args(RUNSC_ARGS)
-                            .args(["/bin/sh", "-c", GVISOR_SCRIPT])
+                        let mut cmd = runsc.command();
+                        cmd.args(["/bin/sh", "-c", GVISOR_SCRIPT])
                             .arg(&suite.path)
                             .arg(&suite.name)
                             .stdout(fs::File::create(&data_path)?);

@@ -881,8 +881,9 @@ impl Report {
             .unwrap_or_default()
     }
 
-    /// This run as one JUnit testsuite named `name` (the matrix passes each kernel's name).
-    pub fn junit_suite(&self, name: &str) -> junit::Suite {
+    /// This run as one JUnit testsuite named `name`, each claim's classname `<package>.<section>`
+    /// (the matrix names the kernel in both, so that tools which merge suites keep kernels apart).
+    pub fn junit_suite(&self, name: &str, package: &str) -> junit::Suite {
         let cases = self
             .claims
             .iter()
@@ -896,16 +897,14 @@ impl Report {
                     output.push('\n');
                 }
                 junit::Case {
-                    classname: format!(
-                        "socket-claims.{}",
-                        c.id.split('.').next().unwrap_or_default()
-                    ),
+                    classname: format!("{package}.{}", c.id.split('.').next().unwrap_or_default()),
                     name: c.id.clone(),
                     status: c.status,
                     message: c
                         .reason
                         .as_ref()
                         .map(|r| format!("{}: {r}", c.status.label())),
+                    error: false,
                     output,
                     seconds: c.tests.iter().filter_map(|t| t.elapsed_ms).sum::<u64>() as f64
                         / 1000.0,

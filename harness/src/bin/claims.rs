@@ -185,7 +185,7 @@ fn main() -> ExitCode {
             std::fs::write(out.join("report.json"), json)
         })
         .and_then(|()| {
-            let xml = junit::render(&[report.junit_suite(&suite)]);
+            let xml = junit::render(&[report.junit_suite(&suite, "socket-claims")]);
             std::fs::write(out.join("junit.xml"), xml)
         });
     if let Err(e) = written {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::catalogue::{Catalogue, TestIndex, Verdict};
 use crate::evidence::Record;
+use crate::junit;
 use crate::kernel::Running;
 use crate::report::{self, Status};
 
@@ -23,6 +24,9 @@ pub enum RunStatus {
     Panicked,
     /// The kernel could not be fetched or booted, or its evidence was unreadable.
     Error,
+    /// Not run on this machine for a missing privilege or tool (gVisor without runsc, or
+    /// without root where rootless runsc fails): visible, with the reason, and not an error.
+    Skipped,
 }
 
 impl RunStatus {
@@ -32,6 +36,7 @@ impl RunStatus {
             RunStatus::Hung => "HUNG",
             RunStatus::Panicked => "KERNEL PANIC",
             RunStatus::Error => "ERROR",
+            RunStatus::Skipped => "skipped",
         }
     }
 }
@@ -79,7 +84,8 @@ pub struct KernelRun {
     /// Why it did not run, or what went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// `native`, `kvm`, `tcg`, or gVisor's platform (`ptrace`).
+    /// `native`, `kvm`, `tcg`, or gVisor's platform (`ptrace`; `ptrace, rootless` for a user
+    /// who is not root).
     pub accel: String,
     /// Wall time of booting, running and powering off (or of the native run).
     pub seconds: f64,
@@ -156,6 +162,9 @@ pub struct Matrix {
     pub findings: usize,
     pub documented: usize,
     pub claims: Vec<ClaimRow>,
+    /// One JUnit testsuite per kernel (`target/claims/matrix-junit.xml`).
+    #[serde(skip)]
+    pub junit: Vec<junit::Suite>,
 }
 
 /// Judges each kernel's evidence against the catalogue and lines the kernels up claim by claim.
@@ -166,6 +175,7 @@ pub fn build(
 ) -> Matrix {
     let mut kernels = Vec::new();
     let mut columns = Vec::new();
+    let mut suites = Vec::new();
     for (mut run, records) in runs {
         let report = report::build(
             catalogue,
@@ -195,6 +205,7 @@ pub fn build(
                 Status::NotRun => &mut run.counts.not_run,
             } += 1;
         }
+        suites.push(junit_suite(&run, &report));
         columns.push(column);
         kernels.push(run);
     }
@@ -255,13 +266,44 @@ pub fn build(
         findings: claims.iter().filter(|c| c.finding).count(),
         documented: claims.iter().filter(|c| c.documented).count(),
         claims,
+        junit: suites,
     }
 }
 
+/// One kernel's JUnit testsuite, named after the kernel and its release. A claim with no
+/// evidence from a kernel whose run broke is an error carrying the kernel's detail; from a
+/// skipped kernel, a skip with its reason.
+fn junit_suite(run: &KernelRun, report: &report::Report) -> junit::Suite {
+    let name = match &run.release {
+        Some(release) => format!("{} ({release})", run.name),
+        None => run.name.clone(),
+    };
+    let mut suite = report.junit_suite(&name, &format!("socket-claims.{}", run.name));
+    if run.status != RunStatus::Ran {
+        let why = format!(
+            "not run: kernel {} {}: {}",
+            run.name,
+            run.status.label(),
+            run.detail.as_deref().unwrap_or("no detail")
+        );
+        for case in suite
+            .cases
+            .iter_mut()
+            .filter(|c| c.status == Status::NotRun)
+        {
+            case.error = run.status != RunStatus::Skipped;
+            case.message = Some(why.clone());
+        }
+    }
+    suite
+}
+
 impl Matrix {
-    /// Whether every kernel ran its suite to the end.
-    pub fn all_ran(&self) -> bool {
-        self.kernels.iter().all(|k| k.status == RunStatus::Ran)
+    /// Whether every kernel ran its suite to the end or was skipped, with the reason.
+    pub fn all_ran_or_skipped(&self) -> bool {
+        self.kernels
+            .iter()
+            .all(|k| matches!(k.status, RunStatus::Ran | RunStatus::Skipped))
     }
 
     fn kernel_line(k: &KernelRun) -> String {
@@ -612,7 +654,7 @@ mod tests {
         assert_eq!(matrix.claims[2].statuses[2].status, Status::Pending);
         assert_eq!(matrix.kernels[1].counts.fails, 1);
         assert_eq!(matrix.kernels[2].counts.not_run, 2);
-        assert!(!matrix.all_ran());
+        assert!(!matrix.all_ran_or_skipped());
 
         let json = serde_json::to_value(&matrix).expect("serialises");
         assert_eq!(json["kernels"][2]["status"], "hung");
@@ -628,6 +670,97 @@ mod tests {
         let row = md.find("| `tcp.b.differs` | accurate | holds | FAILS | not run |");
         assert!(row.is_some_and(|r| findings < r && r < same), "{md}");
         assert!(md.contains("`tcp.b.differs` on old: tcp::differs: the kernel said EINVAL"));
+    }
+
+    #[test]
+    fn matrix_junit_has_a_suite_per_kernel_and_a_dead_kernels_claims_are_errors() {
+        let catalogue = Catalogue {
+            claims: vec![claim("tcp.a.checked"), claim("tcp.b.pending")],
+        };
+        let mut index = TestIndex::default();
+        index
+            .tests
+            .insert("tcp::checked".into(), vec!["tcp.a.checked".into()]);
+        let evidence = |o: Outcome| vec![record("tcp.a.checked", "tcp::checked", o)];
+        let mut host = run("host", RunStatus::Ran);
+        host.release = Some("6.18.4".into());
+        let dead = KernelRun::failed(
+            "debian-5.10",
+            "test".into(),
+            RunStatus::Hung,
+            "hung after 300 s while running tcp".into(),
+        );
+        let gvisor = KernelRun::failed(
+            "gvisor",
+            "test".into(),
+            RunStatus::Skipped,
+            "runsc is not installed: apt-get install runsc".into(),
+        );
+        let matrix = build(
+            &catalogue,
+            &index,
+            vec![
+                (host, evidence(Outcome::Pass)),
+                (run("old", RunStatus::Ran), evidence(Outcome::Fail)),
+                (dead, Vec::new()),
+                (gvisor, Vec::new()),
+            ],
+        );
+        assert!(!matrix.all_ran_or_skipped(), "the hung kernel is an error");
+        let xml = junit::render(&matrix.junit);
+        let suite = |name: &str| {
+            let start = xml
+                .find(&format!("<testsuite name=\"{name}\""))
+                .unwrap_or_else(|| panic!("suite {name}: {xml}"));
+            let end = xml[start..].find("</testsuite>").expect("suite ends") + start;
+            &xml[start..end]
+        };
+        assert!(suite("host (6.18.4)").contains("failures=\"0\" errors=\"0\" skipped=\"1\""));
+        assert!(suite("host (6.18.4)").contains("classname=\"socket-claims.host.tcp\""));
+        let old = suite("old");
+        assert!(old.contains("<failure message=\"FAILS: tcp::checked: the kernel said EINVAL"));
+        let dead = suite("debian-5.10");
+        assert!(dead.contains("errors=\"1\" skipped=\"1\""), "{dead}");
+        assert!(dead.contains(
+            "<error message=\"not run: kernel debian-5.10 HUNG: hung after 300 s while running tcp\""
+        ));
+        let skipped = suite("gvisor");
+        assert!(skipped.contains("errors=\"0\" skipped=\"2\""), "{skipped}");
+        assert!(skipped.contains(
+            "<skipped message=\"not run: kernel gvisor skipped: runsc is not installed: apt-get install runsc\"/>"
+        ));
+        assert!(
+            skipped.contains("<skipped message=\"pending"),
+            "a pending claim stays pending on a skipped kernel"
+        );
+    }
+
+    #[test]
+    fn a_skipped_kernel_is_not_an_error() {
+        let matrix = build(
+            &Catalogue { claims: Vec::new() },
+            &TestIndex::default(),
+            vec![
+                (run("host", RunStatus::Ran), Vec::new()),
+                (
+                    KernelRun::failed(
+                        "gvisor",
+                        "test".into(),
+                        RunStatus::Skipped,
+                        "gVisor's runsc needs root here".into(),
+                    ),
+                    Vec::new(),
+                ),
+            ],
+        );
+        assert!(matrix.all_ran_or_skipped());
+        let md = matrix.markdown();
+        assert!(
+            md.contains("| gvisor | test | — | skipped (gVisor's runsc needs root here) |"),
+            "{md}"
+        );
+        let json = serde_json::to_value(&matrix).expect("serialises");
+        assert_eq!(json["kernels"][1]["status"], "skipped");
     }
 
     #[test]
