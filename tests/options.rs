@@ -325,6 +325,20 @@ fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: 
         });
 }
 
+/// The timing half of the Nagle claim: the write-write-read exchange is many times faster
+/// with TCP_NODELAY (a delayed ACK of tens of milliseconds against microseconds).
+#[test]
+#[serial_test::file_serial(timing)]
+fn nodelay_makes_write_write_read_many_times_faster() {
+    use harness::bench::{self, verdicts};
+    claim("options.nodelay.disables-nagle")
+        .needs_native_speed()
+        .run(|ctx| {
+            let ratio = bench::measure::compare_nagle();
+            bench::require(ctx, "nodelay_over_nagle_exchange", ratio, verdicts::NAGLE);
+        });
+}
+
 /// Which buffer a case sets.
 #[derive(Clone, Copy, Debug)]
 enum Buffer {

@@ -1,8 +1,9 @@
-//! JUnit XML (`target/claims/junit.xml`): one testsuite per kernel, one testcase per claim, so
-//! that GitHub, GitLab and Jenkins list the claims natively. A claim that fails is a `failure`;
-//! one not checked on that kernel (skipped, not run, untestable, pending) or inconclusive is
-//! `skipped` with the reason. The matrix builds one [`Suite`] per kernel with
-//! [`crate::report::Report::junit_suite`] and renders them together.
+//! JUnit XML (`target/claims/junit.xml`, and `matrix-junit.xml` for the kernel matrix): one
+//! testsuite per kernel, one testcase per claim, so that GitHub, GitLab and Jenkins list the
+//! claims natively. A claim that fails is a `failure`; one that could not be checked because its
+//! kernel's run broke (hung, panicked, did not boot) is an `error`; one not checked on that
+//! kernel otherwise (skipped, not run, untestable, pending) or inconclusive is `skipped` with the
+//! reason. Both build one [`Suite`] per kernel with [`crate::report::Report::junit_suite`].
 
 use std::fmt::Write as _;
 
@@ -16,8 +17,11 @@ pub struct Case {
     /// The claim id.
     pub name: String,
     pub status: Status,
-    /// The failure's or skip's reason.
+    /// The failure's, error's or skip's reason.
     pub message: Option<String>,
+    /// Not checked because the kernel's run broke: an `error`, which CI shows as broken rather
+    /// than skipped.
+    pub error: bool,
     /// The verdict in words and what the kernel did.
     pub output: String,
     pub seconds: f64,
@@ -32,13 +36,20 @@ pub struct Suite {
 
 impl Suite {
     fn failures(&self) -> usize {
-        self.cases.iter().filter(|c| c.status.failed()).count()
+        self.cases
+            .iter()
+            .filter(|c| !c.error && c.status.failed())
+            .count()
+    }
+
+    fn errors(&self) -> usize {
+        self.cases.iter().filter(|c| c.error).count()
     }
 
     fn skipped(&self) -> usize {
         self.cases
             .iter()
-            .filter(|c| !c.status.passed() && !c.status.failed())
+            .filter(|c| !c.error && !c.status.passed() && !c.status.failed())
             .count()
     }
 
@@ -53,19 +64,21 @@ pub fn render(suites: &[Suite]) -> String {
     let total = |f: fn(&Suite) -> usize| suites.iter().map(f).sum::<usize>();
     let _ = writeln!(
         xml,
-        "<testsuites name=\"socket-claims\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        "<testsuites name=\"socket-claims\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
         total(|s| s.cases.len()),
         total(Suite::failures),
+        total(Suite::errors),
         total(Suite::skipped),
         suites.iter().map(Suite::seconds).sum::<f64>()
     );
     for suite in suites {
         let _ = writeln!(
             xml,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             escape(&suite.name),
             suite.cases.len(),
             suite.failures(),
+            suite.errors(),
             suite.skipped(),
             suite.seconds()
         );
@@ -78,7 +91,12 @@ pub fn render(suites: &[Suite]) -> String {
                 case.seconds
             );
             let message = escape(case.message.as_deref().unwrap_or(case.status.label()));
-            if case.status.failed() {
+            if case.error {
+                let _ = writeln!(
+                    xml,
+                    "      <error message=\"{message}\" type=\"kernel\">{message}</error>"
+                );
+            } else if case.status.failed() {
                 let _ = writeln!(
                     xml,
                     "      <failure message=\"{message}\" type=\"{}\">{message}</failure>",
@@ -127,6 +145,7 @@ mod tests {
             name: name.into(),
             status,
             message: message.map(str::to_string),
+            error: false,
             output: "observed: errno=<EINVAL> & more".into(),
             seconds: 0.25,
         }
@@ -141,11 +160,20 @@ mod tests {
                 case("tcp.b.fails", Status::Fails, Some("expected \"EINVAL\"")),
                 case("tcp.c.skipped", Status::Skipped, Some("needs CAP_NET_RAW")),
                 case("tcp.d.pending", Status::Pending, None),
+                Case {
+                    error: true,
+                    ..case(
+                        "tcp.e.hung",
+                        Status::NotRun,
+                        Some("kernel hung after 300 s"),
+                    )
+                },
             ],
         }]);
         assert!(xml.contains(
-            "<testsuite name=\"Linux 6.12\" tests=\"4\" failures=\"1\" skipped=\"2\" time=\"1.000\">"
+            "<testsuite name=\"Linux 6.12\" tests=\"5\" failures=\"1\" errors=\"1\" skipped=\"2\" time=\"1.250\">"
         ));
+        assert!(xml.contains("<error message=\"kernel hung after 300 s\" type=\"kernel\">"));
         assert!(xml.contains("<failure message=\"expected &quot;EINVAL&quot;\""));
         assert!(xml.contains("<skipped message=\"needs CAP_NET_RAW\"/>"));
         assert!(xml.contains("<skipped message=\"pending\"/>"));

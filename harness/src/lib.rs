@@ -1,12 +1,15 @@
 //! The harness every socket-claims suite uses: private network namespaces ([`sandbox`]),
 //! loopback peers ([`peers`]), bounded waits ([`wait`]), privilege and kernel detection
 //! ([`privileges`]), evidence recording ([`evidence`]), the claim catalogue ([`catalogue`]),
-//! the report ([`report`]) and the command-line tools some claims need ([`tools`]).
+//! the report ([`report`]), the speed bench ([`bench`]) and the command-line tools some claims
+//! need ([`tools`]).
 
+pub mod bench;
 pub mod catalogue;
 pub mod course;
 pub mod evidence;
 pub mod junit;
+pub mod kernel;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;

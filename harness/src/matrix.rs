@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::{self, Catalogue, TestIndex};
 use crate::evidence::{self, Record};
+use crate::junit;
+use crate::kernel::{Running, Runtime, Version};
 use guest::{Accel, Initramfs, Suite};
 use kernels::{Kernel, Source};
 use table::{KernelRun, RunStatus, SuiteExit};
@@ -28,9 +30,11 @@ Builds the test binaries (cargo test --no-run, release profile), runs them nativ
 `host` kernel and in a qemu VM (as root, from an initramfs) for every other kernel, and writes
 target/claims/matrix.md and target/claims/matrix.json: each kernel's release and how its run
 went, and each claim's status per kernel, the claims that differ between kernels first.
-Debian kernels are downloaded once into target/claims/kernels/. Exits 1 when a kernel could
-not run its suite (missing, unbootable, hung, panicked), 2 on bad input; failing claims are
-findings shown in the report, not errors.
+Also target/claims/matrix-junit.xml: one JUnit testsuite per kernel, one testcase per claim.
+Debian kernels are downloaded once into target/claims/kernels/. gVisor runs rootless for a
+user who is not root, and is skipped, with the reason, where runsc is not installed or needs
+root. Exits 1 when a kernel could not run its suite (missing, unbootable, hung, panicked), 2 on
+bad input; failing claims are findings shown in the report, not errors.
 
 OPTIONS:
     --kernel NAME     only this kernel (repeatable)
@@ -41,6 +45,8 @@ OPTIONS:
                       (default 300)
     --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
                       build is slow enough to trip the tests' watchdogs)
+    --jobs N          kernels run at once (default 2): the VMs are prepared first, one by
+                      one, the host runs alone, then N kernels run side by side
     --file PATH       the kernel list (default fixtures/kernels.toml)
     -h, --help        this text";
 
@@ -49,6 +55,9 @@ OPTIONS:
 const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Kernels run at once unless `--jobs` says otherwise.
+const DEFAULT_JOBS: usize = 2;
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
@@ -62,6 +71,7 @@ struct Options {
     timeout: Duration,
     profile: String,
     file: Option<PathBuf>,
+    jobs: usize,
 }
 
 fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
@@ -72,6 +82,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         timeout: DEFAULT_TIMEOUT,
         profile: "release".into(),
         file: None,
+        jobs: DEFAULT_JOBS,
     };
     let mut accel = std::env::var("SOCKET_CLAIMS_ACCEL").ok();
     let mut args = args.into_iter().flat_map(|a| match a.split_once('=') {
@@ -87,6 +98,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--accel" => accel = Some(value("auto, kvm or tcg")?),
             "--profile" => opts.profile = value("a cargo profile")?,
             "--file" => opts.file = Some(value("a path")?.into()),
+            "--jobs" => {
+                let n = value("a number of kernels")?;
+                opts.jobs = match n.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--jobs: {n:?} is not a positive number")),
+                };
+            }
             "--timeout" => {
                 let secs = value("seconds")?;
                 opts.timeout = match secs.parse::<u64>() {
@@ -150,7 +168,16 @@ fn run(opts: &Options) -> Result<bool, String> {
         .unwrap_or_else(|| root.join("fixtures").join("kernels.toml"));
     let list = kernels::load(&file, &root)?;
     let selected = select(&list.kernels, opts)?;
-    let suites = build_suites(&root, &opts.profile)?;
+    let gvisor = std::cell::LazyCell::new(runsc);
+    // Nothing to build when every kernel is skipped (gVisor alone, for a user who cannot run it).
+    let runs_binaries = selected
+        .iter()
+        .any(|k| k.source != Source::Gvisor || gvisor.is_ok());
+    let suites = if runs_binaries {
+        build_suites(&root, &opts.profile)?
+    } else {
+        Vec::new()
+    };
     let out = evidence::claims_dir();
     let cache = out.join("kernels");
     let mut vm = Vm {
@@ -160,51 +187,77 @@ fn run(opts: &Options) -> Result<bool, String> {
         suites: suites.clone(),
         busybox: None,
     };
-    let mut runs = Vec::new();
+    // Fetching and packing run one kernel at a time (they share apt's state and the
+    // accelerator probe); the runs themselves may overlap.
+    let mut jobs = Vec::new();
     for kernel in selected {
-        let limit = kernel.timeout.unwrap_or(opts.timeout);
         let dir = out.join("matrix").join(&kernel.name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        eprintln!(
-            "matrix: kernel {} ({})",
-            kernel.name,
-            kernel.source.describe()
-        );
-        let (result, records) = match &kernel.source {
-            Source::Host => run_host(&suites, limit, &dir),
-            _ => vm.run(kernel, limit, &dir),
-        };
-        let evidence: String = records
-            .iter()
-            .filter_map(|r| serde_json::to_string(r).ok())
-            .map(|l| l + "\n")
-            .collect();
-        let _ = fs::write(dir.join("evidence.jsonl"), evidence);
-        eprintln!(
-            "matrix: kernel {}: {}",
-            kernel.name,
-            match (&result.detail, result.status) {
-                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
-                _ => format!(
-                    "ran on {} in {:.1} s",
-                    result.release.as_deref().unwrap_or("?"),
-                    result.seconds
-                ),
+        let started = Instant::now();
+        let prepared = match &kernel.source {
+            Source::Host => Ok(Ready::Host),
+            Source::Gvisor => Ok(match &*gvisor {
+                Ok(runsc) => Ready::Gvisor(runsc.clone()),
+                Err(why) => Ready::Skip(why.clone()),
+            }),
+            _ => {
+                eprintln!(
+                    "matrix: preparing {} ({})",
+                    kernel.name,
+                    kernel.source.describe()
+                );
+                vm.prepare(kernel, &dir).map(Ready::Vm)
             }
-        );
-        runs.push((result, records));
+        };
+        jobs.push(Job {
+            kernel,
+            dir,
+            prepared,
+            prepare_seconds: started.elapsed().as_secs_f64(),
+        });
     }
+    // The host's run is where speed comparisons count (guests under TCG skip them): it runs
+    // alone, first; the other kernels then share the machine, `--jobs` at a time.
+    let (alone, shared): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].kernel.source == Source::Host);
+    let done = std::sync::Mutex::new(Vec::new());
+    let finish = |i: usize| {
+        let run = jobs[i].run(&suites, opts.timeout);
+        done.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((i, run));
+    };
+    alone.into_iter().for_each(finish);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.min(shared.len()) {
+            scope.spawn(|| {
+                while let Some(&i) =
+                    shared.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    finish(i);
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let runs: Vec<(KernelRun, Vec<Record>)> = done.into_iter().map(|(_, run)| run).collect();
     let matrix = table::build(&catalogue, &index, runs);
     print!("{}", matrix.terminal());
     let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
     fs::create_dir_all(&out)
         .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
         .and_then(|()| fs::write(out.join("matrix.json"), json))
+        .and_then(|()| fs::write(out.join("matrix-junit.xml"), junit::render(&matrix.junit)))
         .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
     let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
-    println!("matrix: {}", shown.display());
-    Ok(matrix.all_ran())
+    println!(
+        "matrix: {} (also matrix.json, matrix-junit.xml)",
+        shown.display()
+    );
+    Ok(matrix.all_ran_or_skipped())
 }
 
 /// The kernels `--kernel` / `--no-host` select, in file order.
@@ -281,15 +334,227 @@ fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     Ok(suites)
 }
 
-/// The suite on this machine's kernel: each test binary as `cargo claims` would run it, bounded.
-fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
+/// One kernel's turn: what was prepared for it and where its files go.
+struct Job<'a> {
+    kernel: &'a Kernel,
+    dir: PathBuf,
+    prepared: Result<Ready, String>,
+    prepare_seconds: f64,
+}
+
+/// How a kernel will run, decided before any kernel runs.
+enum Ready {
+    Host,
+    Gvisor(Runsc),
+    Vm(Prepared),
+    /// Not on this machine, and why (a missing privilege or tool): a visible skip, not an error.
+    Skip(String),
+}
+
+impl Job<'_> {
+    /// Runs the suite under this kernel and keeps its evidence in its directory.
+    fn run(&self, suites: &[Suite], default_limit: Duration) -> (KernelRun, Vec<Record>) {
+        let kernel = self.kernel;
+        let limit = kernel.timeout.unwrap_or(default_limit);
+        let source = kernel.source.describe();
+        eprintln!("matrix: kernel {} ({source})", kernel.name);
+        let failed = |e: String| {
+            let run = KernelRun::failed(&kernel.name, source.clone(), RunStatus::Error, e);
+            (run, Vec::new())
+        };
+        let (mut result, records) = match &self.prepared {
+            Err(e) => failed(e.clone()),
+            Ok(Ready::Host) => run_native(Native::Host, suites, limit, &self.dir),
+            Ok(Ready::Gvisor(runsc)) => run_native(Native::Gvisor(runsc), suites, limit, &self.dir),
+            Ok(Ready::Vm(prepared)) => boot_guest(kernel, prepared, limit, &self.dir),
+            Ok(Ready::Skip(why)) => (
+                KernelRun::failed(
+                    &kernel.name,
+                    source.clone(),
+                    RunStatus::Skipped,
+                    why.clone(),
+                ),
+                Vec::new(),
+            ),
+        };
+        result.prepare_seconds = self.prepare_seconds;
+        result.running = match &kernel.source {
+            Source::Host => Some(crate::kernel::running()),
+            Source::Gvisor => records.first().map(|r| Running {
+                version: Version::parse(&r.kernel),
+                runtime: Runtime::Gvisor,
+            }),
+            _ => result
+                .package_version
+                .as_deref()
+                .or(result.release.as_deref())
+                .map(|v| Running {
+                    version: Version::parse(v),
+                    runtime: Runtime::Linux,
+                }),
+        };
+        result.version = result
+            .running
+            .as_ref()
+            .and_then(|r| r.version.as_ref())
+            .map(Version::to_string);
+        let evidence: String = records
+            .iter()
+            .filter_map(|r| serde_json::to_string(r).ok())
+            .map(|l| l + "\n")
+            .collect();
+        let _ = fs::write(self.dir.join("evidence.jsonl"), evidence);
+        eprintln!(
+            "matrix: kernel {}: {}",
+            kernel.name,
+            match (&result.detail, result.status) {
+                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
+                _ => format!(
+                    "ran on {} in {:.1} s",
+                    result.release.as_deref().unwrap_or("?"),
+                    result.seconds
+                ),
+            }
+        );
+        (result, records)
+    }
+}
+
+/// A run without a VM: on this machine's kernel, or in gVisor's sandbox on top of it.
+enum Native<'a> {
+    Host,
+    Gvisor(&'a Runsc),
+}
+
+/// The gVisor sandbox a test binary runs in: no network but its own loopback, the ptrace
+/// platform (which needs no KVM and works nested), the host's filesystem read-only under a
+/// writable overlay, so the evidence comes back on stdout.
+const RUNSC_ARGS: [&str; 5] = ["--network=none", "--platform=ptrace", "do", "-quiet", "--"];
+
+/// Inside the sandbox: runs the test binary (`$0`) with its output on stderr, then prints its
+/// exit code and its evidence on stdout.
+const GVISOR_SCRIPT: &str = "mkdir -p /tmp/evidence && \
+    SOCKET_CLAIMS_RESULTS=/tmp/evidence SOCKET_CLAIMS_RUNTIME=gvisor \"$0\" </dev/null >&2; \
+    echo \"@@claims suite $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true";
+
+/// `runsc` on $PATH and how this user runs it.
+#[derive(Clone, Debug)]
+struct Runsc {
+    path: PathBuf,
+    /// Not root: `--rootless`, where gVisor maps the sandbox's root to this user (it needs
+    /// unprivileged user namespaces).
+    rootless: bool,
+}
+
+impl Runsc {
+    /// `runsc [--rootless] --network=none --platform=ptrace do -quiet --`, for a command.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.path);
+        if self.rootless {
+            cmd.arg("--rootless");
+        }
+        cmd.args(RUNSC_ARGS).stdin(Stdio::null());
+        cmd
+    }
+}
+
+/// A sandbox running `sh -c 'exit 0'` starts in well under a second.
+const RUNSC_PROBE_LIMIT: Duration = Duration::from_secs(20);
+
+/// How runsc runs here, or why gVisor is skipped on this machine: runsc is not installed, or
+/// this user is not root and a bounded probe of `runsc --rootless do` fails.
+fn runsc() -> Result<Runsc, String> {
+    let path = which("runsc").ok_or("runsc is not installed: apt-get install runsc")?;
+    if nix::unistd::geteuid().is_root() {
+        return Ok(Runsc {
+            path,
+            rootless: false,
+        });
+    }
+    let runsc = Runsc {
+        path,
+        rootless: true,
+    };
+    let probe = runsc
+        .command()
+        .args(["/bin/sh", "-c", "exit 0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())
+        .and_then(|mut child| {
+            let started = Instant::now();
+            while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+                if started.elapsed() > RUNSC_PROBE_LIMIT {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            let said = String::from_utf8_lossy(&out.stderr);
+            match said.lines().rev().find(|l| !l.trim().is_empty()) {
+                _ if out.status.success() => Ok(()),
+                Some(line) => Err(format!("{}: {line}", out.status)),
+                None => Err(out.status.to_string()),
+            }
+        });
+    match probe {
+        Ok(()) => Ok(runsc),
+        Err(why) => Err(format!(
+            "gVisor's runsc needs root here (uid {}: runsc --rootless do failed: {why})",
+            nix::unistd::geteuid()
+        )),
+    }
+}
+
+/// The suite natively: each test binary as `cargo claims` would run it (directly, or under
+/// `runsc do`), bounded.
+fn run_native(
+    how: Native,
+    suites: &[Suite],
+    limit: Duration,
+    dir: &Path,
+) -> (KernelRun, Vec<Record>) {
     let started = Instant::now();
-    let mut result = KernelRun {
-        release: Some(crate::privileges::kernel_release()),
-        accel: "native".into(),
-        ..KernelRun::failed(
-            "host",
+    let (source, release, accel) = match &how {
+        Native::Host => (
             Source::Host.describe(),
+            crate::privileges::kernel_release(),
+            "native",
+        ),
+        Native::Gvisor(runsc) => {
+            let version = Command::new(&runsc.path)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let platform = if runsc.rootless {
+                "ptrace, rootless"
+            } else {
+                "ptrace"
+            };
+            (Source::Gvisor.describe(), version, platform)
+        }
+    };
+    let mut result = KernelRun {
+        release: Some(release),
+        accel: accel.into(),
+        ..KernelRun::failed(
+            if matches!(how, Native::Host) {
+                "host"
+            } else {
+                "gvisor"
+            },
+            source,
             RunStatus::Ran,
             String::new(),
         )
@@ -299,6 +564,7 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
     let log_path = dir.join("console.log");
     for suite in suites {
         let results = dir.join("evidence").join(&suite.name);
+        let data_path = dir.join(format!("data-{}.txt", suite.name));
         let spawned = fs::create_dir_all(&results)
             .and_then(|()| {
                 fs::OpenOptions::new()
@@ -308,12 +574,22 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
             })
             .and_then(|log| {
                 let err = log.try_clone()?;
-                Command::new(&suite.path)
-                    .env("SOCKET_CLAIMS_RESULTS", &results)
-                    .stdin(Stdio::null())
-                    .stdout(log)
-                    .stderr(err)
-                    .spawn()
+                let mut cmd = match &how {
+                    Native::Host => {
+                        let mut cmd = Command::new(&suite.path);
+                        cmd.env("SOCKET_CLAIMS_RESULTS", &results).stdout(log);
+                        cmd
+                    }
+                    Native::Gvisor(runsc) => {
+                        let mut cmd = runsc.command();
+                        cmd.args(["/bin/sh", "-c", GVISOR_SCRIPT])
+                            .arg(&suite.path)
+                            .arg(&suite.name)
+                            .stdout(fs::File::create(&data_path)?);
+                        cmd
+                    }
+                };
+                cmd.stdin(Stdio::null()).stderr(err).spawn()
             });
         let mut child = match spawned {
             Ok(child) => child,
@@ -336,17 +612,33 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
                 }
             }
         };
-        match evidence::read_all(&results) {
+        let mut code = exit.map(|status| status.code().unwrap_or(-1));
+        let found = match &how {
+            Native::Host => evidence::read_all(&results),
+            Native::Gvisor(_) => fs::read_to_string(&data_path)
+                .map_err(|e| format!("{}: {e}", data_path.display()))
+                .and_then(|text| guest::parse_stream(&text))
+                .map(|stream| {
+                    // The sandbox's own exit code says only that the script ended.
+                    if let Some((_, exit)) = stream.suites.first() {
+                        code = code.map(|_| *exit);
+                    } else if code == Some(0) {
+                        code = Some(-1);
+                    }
+                    stream.records
+                }),
+        };
+        match found {
             Ok(found) => records.extend(found),
             Err(e) => {
                 result.status = RunStatus::Error;
                 result.detail = Some(format!("unreadable evidence: {e}"));
             }
         }
-        match exit {
-            Some(status) => result.suites.push(SuiteExit {
+        match code {
+            Some(exit) => result.suites.push(SuiteExit {
                 name: suite.name.clone(),
-                exit: status.code().unwrap_or(-1),
+                exit,
             }),
             None => {
                 result.status = RunStatus::Hung;
@@ -357,6 +649,13 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
                 ));
                 break;
             }
+        }
+    }
+    if let Some(record) = records.first() {
+        if !matches!(how, Native::Host) {
+            result
+                .notes
+                .push(format!("uname -r in the sandbox: {}", record.kernel));
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
@@ -372,27 +671,41 @@ struct Vm {
     busybox: Option<PathBuf>,
 }
 
-impl Vm {
-    fn run(&mut self, kernel: &Kernel, limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
-        let source = kernel.source.describe();
-        let started = Instant::now();
-        let prepared = self.prepare(kernel, dir);
-        let (vmlinuz, initrd, accel, notes) = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                return (
-                    KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
-                    Vec::new(),
-                )
-            }
-        };
+/// A VM kernel ready to boot.
+struct Prepared {
+    vmlinuz: PathBuf,
+    initrd: PathBuf,
+    accel: Accel,
+    notes: Vec<String>,
+    /// The Debian package and its version.
+    package: Option<(String, String)>,
+}
+
+/// Boots a prepared kernel and collects what its guest sent back.
+fn boot_guest(
+    kernel: &Kernel,
+    prepared: &Prepared,
+    limit: Duration,
+    dir: &Path,
+) -> (KernelRun, Vec<Record>) {
+    let source = kernel.source.describe();
+    let started = Instant::now();
+    let Prepared {
+        vmlinuz,
+        initrd,
+        accel,
+        notes,
+        package,
+    } = prepared;
+    let accel = *accel;
+    {
         eprintln!(
             "matrix: booting {} under {} (bound {} s)",
             kernel.name,
             accel.name(),
             limit.as_secs()
         );
-        let boot = match guest::boot(&vmlinuz, &initrd, accel, limit, dir) {
+        let boot = match guest::boot(vmlinuz, initrd, accel, limit, dir) {
             Ok(boot) => boot,
             Err(e) => {
                 return (
@@ -403,7 +716,9 @@ impl Vm {
         };
         let mut result = KernelRun {
             accel: accel.name().into(),
-            notes,
+            notes: notes.clone(),
+            package: package.as_ref().map(|(p, _)| p.clone()),
+            package_version: package.as_ref().map(|(_, v)| v.clone()),
             ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
         };
         result.detail = None;
@@ -467,14 +782,47 @@ impl Vm {
         }
         (result, stream.records)
     }
+}
+
+impl Vm {
+    /// Whether KVM works, from a probe boot, or from the last probe's answer when it was made
+    /// under the same host kernel: a broken nested KVM costs the probe's whole time bound.
+    fn kvm_probe(&self, vmlinuz: &Path, busybox: &Path, dir: &Path) -> Result<(), String> {
+        if let Err(e) = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            return Err(format!("/dev/kvm: {e}"));
+        }
+        let memo = self.cache.join("kvm-probe");
+        let host = crate::privileges::kernel_release();
+        let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
+            let (release, answer) = text.split_once('\n')?;
+            (release == host).then(|| answer.trim().to_string())
+        });
+        let answer = match remembered {
+            Some(answer) if answer == "ok" => return Ok(()),
+            Some(why) => {
+                return Err(format!(
+                    "{why}, remembered in {} (delete it or pass --accel kvm to try again)",
+                    memo.display()
+                ))
+            }
+            None => guest::kvm_works(vmlinuz, busybox, dir),
+        };
+        let text = match &answer {
+            Ok(()) => "ok".to_string(),
+            Err(why) => why.clone(),
+        };
+        let _ = fs::create_dir_all(&self.cache)
+            .and_then(|()| fs::write(&memo, format!("{host}\n{text}\n")));
+        answer
+    }
 
     /// Fetches the kernel, decides the accelerator, writes the initramfs: the image, the
     /// initramfs, the accelerator and notes on modules.
-    fn prepare(
-        &mut self,
-        kernel: &Kernel,
-        dir: &Path,
-    ) -> Result<(PathBuf, PathBuf, Accel, Vec<String>), String> {
+    fn prepare(&mut self, kernel: &Kernel, dir: &Path) -> Result<Prepared, String> {
         if which(guest::QEMU).is_none() {
             return Err(format!(
                 "{} not found (apt-get install qemu-system-x86)",
@@ -493,7 +841,7 @@ impl Vm {
         let accel = match self.accel {
             Some(accel) => accel,
             None => {
-                let accel = match guest::kvm_works(&image.vmlinuz, &busybox, dir) {
+                let accel = match self.kvm_probe(&image.vmlinuz, &busybox, dir) {
                     Ok(()) => Accel::Kvm,
                     Err(why) => {
                         eprintln!("matrix: using TCG (no KVM: {why})");
@@ -561,7 +909,13 @@ impl Vm {
         );
         let initrd = dir.join("initrd.cpio");
         initramfs.write(&initrd)?;
-        Ok((image.vmlinuz, initrd, accel, notes))
+        Ok(Prepared {
+            vmlinuz: image.vmlinuz,
+            initrd,
+            accel,
+            notes,
+            package: image.package,
+        })
     }
 }
 

@@ -272,6 +272,18 @@ pub fn read_some(sock: &Socket, max: usize) -> Result<Vec<u8>, nix::errno::Errno
     }
 }
 
+/// The one read of [`read_some`] into the caller's buffer: how many bytes arrived (0 means
+/// EOF, or an empty datagram). For loops that must not allocate per call, such as the bench's.
+pub fn read_into(sock: &Socket, buf: &mut [u8]) -> Result<usize, nix::errno::Errno> {
+    loop {
+        match (&*sock).read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::errno(e)),
+        }
+    }
+}
+
 /// Writes all of `data`, looping over short sends (send(2) on a socket with SO_SNDTIMEO may
 /// take fewer bytes than asked); fails the test naming `what` on error.
 pub fn write_all(sock: &Socket, data: &[u8], what: &str) {

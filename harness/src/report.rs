@@ -131,7 +131,7 @@ impl Lang {
         }
     }
 
-    fn pick(self, ko: &'static str, en: &'static str) -> &'static str {
+    pub(crate) fn pick(self, ko: &'static str, en: &'static str) -> &'static str {
         match self {
             Lang::Ko => ko,
             Lang::En => en,
@@ -252,6 +252,9 @@ pub struct ClaimResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
     pub tests: Vec<TestResult>,
+    /// A speed claim's measured ratios, from `cargo claims bench`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratios: Vec<crate::bench::RatioRow>,
 }
 
 impl ClaimResult {
@@ -467,6 +470,7 @@ fn judge(
         location: None,
         evidence: None,
         tests,
+        ratios: Vec::new(),
     }
 }
 
@@ -877,8 +881,9 @@ impl Report {
             .unwrap_or_default()
     }
 
-    /// This run as one JUnit testsuite named `name` (the matrix passes each kernel's name).
-    pub fn junit_suite(&self, name: &str) -> junit::Suite {
+    /// This run as one JUnit testsuite named `name`, each claim's classname `<package>.<section>`
+    /// (the matrix names the kernel in both, so that tools which merge suites keep kernels apart).
+    pub fn junit_suite(&self, name: &str, package: &str) -> junit::Suite {
         let cases = self
             .claims
             .iter()
@@ -892,16 +897,14 @@ impl Report {
                     output.push('\n');
                 }
                 junit::Case {
-                    classname: format!(
-                        "socket-claims.{}",
-                        c.id.split('.').next().unwrap_or_default()
-                    ),
+                    classname: format!("{package}.{}", c.id.split('.').next().unwrap_or_default()),
                     name: c.id.clone(),
                     status: c.status,
                     message: c
                         .reason
                         .as_ref()
                         .map(|r| format!("{}: {r}", c.status.label())),
+                    error: false,
                     output,
                     seconds: c.tests.iter().filter_map(|t| t.elapsed_ms).sum::<u64>() as f64
                         / 1000.0,
@@ -977,6 +980,10 @@ mod tests {
                 en: format!("{id} fixed sentence"),
             }),
             untestable: None,
+            since: Vec::new(),
+            until: Vec::new(),
+            on: None,
+            kernel_ref: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 
 use harness::catalogue::{self, Catalogue, TestIndex, SECTIONS};
 use harness::report::Lang;
-use harness::{course, evidence, junit, privileges, report, sandbox};
+use harness::{bench, course, evidence, junit, privileges, report, sandbox};
 
 const USAGE: &str = "\
 cargo claims — check the course's socket claims against the running kernel
@@ -16,6 +16,7 @@ USAGE:
     cargo claims [OPTIONS]
     cargo claims course FILE       the course text against the catalogue, no kernel tests
     cargo claims matrix --help     the suite under several kernels (see README)
+    cargo claims bench --help      the speed claims, measured (about a minute)
 
 Builds and runs the whole suite (cargo test), then prints the author's to-do list (the
 sentences to change, then those that need a caveat, with their lines in the course file) and
@@ -99,6 +100,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("matrix") => return harness::matrix::main(args[1..].to_vec()),
         Some("course") => return course_main(&args[1..]),
+        Some("bench") => return bench::main(args[1..].to_vec()),
         _ => {}
     }
     let opts = match parse(args.into_iter()) {
@@ -166,17 +168,24 @@ fn main() -> ExitCode {
             course::DEFAULT_COURSE
         ),
     }
-    print!("{}", report.terminal(opts.lang));
     let out = evidence::claims_dir();
+    let speed = match bench::report::load(&out) {
+        Ok(bench) => bench::report::apply(&mut report, bench.as_ref(), opts.lang),
+        Err(e) => {
+            eprintln!("error: unreadable bench results: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", report.terminal(opts.lang));
     let suite = format!("Linux {}", report.kernel);
     let written = std::fs::create_dir_all(&out)
-        .and_then(|()| std::fs::write(out.join("report.md"), report.markdown(opts.lang)))
+        .and_then(|()| std::fs::write(out.join("report.md"), report.markdown(opts.lang) + &speed))
         .and_then(|()| {
             let json = serde_json::to_string_pretty(&report).expect("report serialises");
             std::fs::write(out.join("report.json"), json)
         })
         .and_then(|()| {
-            let xml = junit::render(&[report.junit_suite(&suite)]);
+            let xml = junit::render(&[report.junit_suite(&suite, "socket-claims")]);
             std::fs::write(out.join("junit.xml"), xml)
         });
     if let Err(e) = written {

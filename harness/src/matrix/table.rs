@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::catalogue::{Catalogue, TestIndex, Verdict};
 use crate::evidence::Record;
+use crate::junit;
+use crate::kernel::Running;
 use crate::report::{self, Status};
 
 /// How the run under one kernel went.
@@ -22,6 +24,9 @@ pub enum RunStatus {
     Panicked,
     /// The kernel could not be fetched or booted, or its evidence was unreadable.
     Error,
+    /// Not run on this machine for a missing privilege or tool (gVisor without runsc, or
+    /// without root where rootless runsc fails): visible, with the reason, and not an error.
+    Skipped,
 }
 
 impl RunStatus {
@@ -31,6 +36,7 @@ impl RunStatus {
             RunStatus::Hung => "HUNG",
             RunStatus::Panicked => "KERNEL PANIC",
             RunStatus::Error => "ERROR",
+            RunStatus::Skipped => "skipped",
         }
     }
 }
@@ -59,16 +65,32 @@ pub struct Counts {
 pub struct KernelRun {
     pub name: String,
     pub source: String,
-    /// `uname -r` where the suite ran (from the guest, for a VM).
+    /// `uname -r` where the suite ran (from the guest, for a VM; `runsc --version` for gVisor).
     pub release: Option<String>,
+    /// The Debian package the kernel came from, and its version (the upstream version, which
+    /// `uname -r` of a Debian 6.1 kernel does not show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_version: Option<String>,
+    /// The kernel as the catalogue's `since` / `until` / `on` judge it; unknown: every fact
+    /// is taken to apply.
+    #[serde(skip)]
+    pub running: Option<Running>,
+    /// Its version, as judged (Debian's upstream version where the release hides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     pub status: RunStatus,
     /// Why it did not run, or what went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// `native`, `kvm` or `tcg`.
+    /// `native`, `kvm`, `tcg`, or gVisor's platform (`ptrace`; `ptrace, rootless` for a user
+    /// who is not root).
     pub accel: String,
-    /// Wall time of fetching nothing, booting, running and powering off.
+    /// Wall time of booting, running and powering off (or of the native run).
     pub seconds: f64,
+    /// Wall time of fetching the kernel (when not cached) and packing its initramfs.
+    pub prepare_seconds: f64,
     /// Seconds from the guest kernel's start to its /init.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_seconds: Option<f64>,
@@ -85,10 +107,15 @@ impl KernelRun {
             name: name.to_string(),
             source,
             release: None,
+            package: None,
+            package_version: None,
+            running: None,
+            version: None,
             status,
             detail: Some(detail),
             accel: String::new(),
             seconds: 0.0,
+            prepare_seconds: 0.0,
             boot_seconds: None,
             suites: Vec::new(),
             notes: Vec::new(),
@@ -103,6 +130,8 @@ pub struct KernelStatus {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The claim's fact is stated for this kernel (its `since` / `until` / `on` include it).
+    pub in_scope: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -111,6 +140,15 @@ pub struct ClaimRow {
     pub verdict: Verdict,
     /// The kernels that ran disagree on this claim.
     pub differs: bool,
+    /// The kernels the fact is stated for disagree, one holding and another failing: an
+    /// unexpected difference, shown first.
+    pub finding: bool,
+    /// The only differences are between the kernels the fact is stated for and the others,
+    /// as the catalogue's `since` / `until` / `on` say.
+    pub documented: bool,
+    /// The claim's kernel scope and its upstream reference, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// One per kernel, in the order of `kernels`.
     pub statuses: Vec<KernelStatus>,
 }
@@ -120,7 +158,13 @@ pub struct Matrix {
     pub kernels: Vec<KernelRun>,
     /// How many claims (the first ones of `claims`) differ between kernels.
     pub differing: usize,
+    /// How many of them are findings (first) and how many differ as documented (next).
+    pub findings: usize,
+    pub documented: usize,
     pub claims: Vec<ClaimRow>,
+    /// One JUnit testsuite per kernel (`target/claims/matrix-junit.xml`).
+    #[serde(skip)]
+    pub junit: Vec<junit::Suite>,
 }
 
 /// Judges each kernel's evidence against the catalogue and lines the kernels up claim by claim.
@@ -131,6 +175,7 @@ pub fn build(
 ) -> Matrix {
     let mut kernels = Vec::new();
     let mut columns = Vec::new();
+    let mut suites = Vec::new();
     for (mut run, records) in runs {
         let report = report::build(
             catalogue,
@@ -160,6 +205,7 @@ pub fn build(
                 Status::NotRun => &mut run.counts.not_run,
             } += 1;
         }
+        suites.push(junit_suite(&run, &report));
         columns.push(column);
         kernels.push(run);
     }
@@ -168,6 +214,7 @@ pub fn build(
         .iter()
         .enumerate()
         .map(|(i, claim)| {
+            let scope = claim.scope();
             let statuses: Vec<KernelStatus> = kernels
                 .iter()
                 .zip(&columns)
@@ -175,37 +222,88 @@ pub fn build(
                     kernel: k.name.clone(),
                     status: column[i].0,
                     reason: column[i].1.clone(),
+                    in_scope: k.running.as_ref().is_none_or(|r| scope.includes(r)),
                 })
                 .collect();
-            let mut ran = kernels
+            let ran: Vec<&KernelStatus> = kernels
                 .iter()
                 .zip(&statuses)
                 .filter(|(k, _)| k.status == RunStatus::Ran)
-                .map(|(_, s)| s.status);
-            let first = ran.next();
-            let differs = ran.any(|s| Some(s) != first);
+                .map(|(_, s)| s)
+                .collect();
+            let all_same =
+                |cells: &[&KernelStatus]| cells.windows(2).all(|w| w[0].status == w[1].status);
+            let in_scope: Vec<&KernelStatus> = ran.iter().copied().filter(|s| s.in_scope).collect();
+            let differs = !all_same(&ran);
+            let finding = in_scope.iter().any(|s| s.status == Status::Holds)
+                && in_scope.iter().any(|s| s.status == Status::Fails);
+            let documented = differs && all_same(&in_scope) && in_scope.len() < ran.len();
+            let scope = (!scope.is_everywhere()).then(|| {
+                let reference = claim
+                    .kernel_ref
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                format!("{}{reference}", scope.describe())
+            });
             ClaimRow {
                 id: claim.id.clone(),
                 verdict: claim.verdict,
                 differs,
+                finding,
+                documented,
+                scope,
                 statuses,
             }
         })
         .collect();
     // A stable sort keeps catalogue order within each group.
-    claims.sort_by_key(|c| !c.differs);
+    claims.sort_by_key(|c| (!c.finding, !c.documented, !c.differs));
     let differing = claims.iter().filter(|c| c.differs).count();
     Matrix {
         kernels,
         differing,
+        findings: claims.iter().filter(|c| c.finding).count(),
+        documented: claims.iter().filter(|c| c.documented).count(),
         claims,
+        junit: suites,
     }
 }
 
+/// One kernel's JUnit testsuite, named after the kernel and its release. A claim with no
+/// evidence from a kernel whose run broke is an error carrying the kernel's detail; from a
+/// skipped kernel, a skip with its reason.
+fn junit_suite(run: &KernelRun, report: &report::Report) -> junit::Suite {
+    let name = match &run.release {
+        Some(release) => format!("{} ({release})", run.name),
+        None => run.name.clone(),
+    };
+    let mut suite = report.junit_suite(&name, &format!("socket-claims.{}", run.name));
+    if run.status != RunStatus::Ran {
+        let why = format!(
+            "not run: kernel {} {}: {}",
+            run.name,
+            run.status.label(),
+            run.detail.as_deref().unwrap_or("no detail")
+        );
+        for case in suite
+            .cases
+            .iter_mut()
+            .filter(|c| c.status == Status::NotRun)
+        {
+            case.error = run.status != RunStatus::Skipped;
+            case.message = Some(why.clone());
+        }
+    }
+    suite
+}
+
 impl Matrix {
-    /// Whether every kernel ran its suite to the end.
-    pub fn all_ran(&self) -> bool {
-        self.kernels.iter().all(|k| k.status == RunStatus::Ran)
+    /// Whether every kernel ran its suite to the end or was skipped, with the reason.
+    pub fn all_ran_or_skipped(&self) -> bool {
+        self.kernels
+            .iter()
+            .all(|k| matches!(k.status, RunStatus::Ran | RunStatus::Skipped))
     }
 
     fn kernel_line(k: &KernelRun) -> String {
@@ -250,18 +348,25 @@ impl Matrix {
         }
         let _ = writeln!(
             out,
-            "\n{} of {} claims differ between kernels{}",
+            "\n{} of {} claims differ between kernels ({} findings, {} as documented){}",
             self.differing,
             self.claims.len(),
+            self.findings,
+            self.documented,
             if self.differing > 0 { ":" } else { "" }
         );
-        for c in self.claims.iter().filter(|c| c.differs) {
+        for c in self.claims.iter().filter(|c| c.differs || c.finding) {
             let cells: Vec<String> = c
                 .statuses
                 .iter()
                 .map(|s| format!("{}={}", s.kernel, s.status.label()))
                 .collect();
-            let _ = writeln!(out, "  {}  {}", c.id, cells.join(" "));
+            let tag = match (c.finding, c.documented) {
+                (true, _) => "FINDING ",
+                (_, true) => "as documented ",
+                _ => "",
+            };
+            let _ = writeln!(out, "  {tag}{}  {}", c.id, cells.join(" "));
         }
         out
     }
@@ -281,16 +386,25 @@ impl Matrix {
                     .boot_seconds
                     .map(|b| format!(", boot {b:.1} s"))
                     .unwrap_or_default();
-                format!("{:.1} s ({}{boot})", k.seconds, k.accel)
+                let prepare = Some(k.prepare_seconds)
+                    .filter(|p| *p >= 0.05)
+                    .map(|p| format!(", prepared in {p:.1} s"))
+                    .unwrap_or_default();
+                format!("{:.1} s ({}{boot}{prepare})", k.seconds, k.accel)
             } else {
                 String::new()
+            };
+            let release = match (&k.release, &k.package, &k.package_version) {
+                (Some(r), Some(p), Some(v)) => format!("{r} ({p} {v})"),
+                (Some(r), _, _) => r.clone(),
+                _ => "—".into(),
             };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} |",
                 k.name,
                 cell(&k.source),
-                k.release.as_deref().unwrap_or("—"),
+                cell(&release),
                 run,
                 time,
                 Self::counts_line(&k.counts)
@@ -324,11 +438,63 @@ impl Matrix {
              **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
              that kernel produced no evidence for the claim.\n",
         );
-        let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) =
-            self.claims.iter().partition(|c| c.differs);
+        let findings: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.finding).collect();
         let _ = writeln!(
             md,
-            "\n## Claims whose outcome differs between kernels ({})\n",
+            "\n## Findings: unexpected differences ({})\n",
+            findings.len()
+        );
+        if findings.is_empty() {
+            md.push_str(
+                "None: wherever a claim's fact is stated for a kernel, no kernel fails what \
+                 another holds.\n",
+            );
+        } else {
+            md.push_str(
+                "Claims that hold on some kernel and fail on another where the catalogue says \
+                 the fact applies to both (its `since`, `until`, `on`).\n\n",
+            );
+            self.table(&mut md, &findings);
+            md.push('\n');
+            for c in &findings {
+                for s in c.statuses.iter().filter(|s| s.status == Status::Fails) {
+                    let _ = writeln!(
+                        md,
+                        "- `{}` on {}: {}",
+                        c.id,
+                        s.kernel,
+                        cell(&first_line(s.reason.as_deref().unwrap_or_default()))
+                    );
+                }
+            }
+        }
+        let documented: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.documented).collect();
+        if !documented.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## Claims that differ as documented ({})\n",
+                documented.len()
+            );
+            md.push_str(
+                "The outcome differs only on kernels the fact is not stated for; *(out of \
+                 scope)* marks them.\n\n",
+            );
+            self.table(&mut md, &documented);
+            md.push('\n');
+            for c in &documented {
+                if let Some(scope) = &c.scope {
+                    let _ = writeln!(md, "- `{}`: {}", c.id, cell(scope));
+                }
+            }
+        }
+        let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) = self
+            .claims
+            .iter()
+            .filter(|c| !c.finding && !c.documented)
+            .partition(|c| c.differs);
+        let _ = writeln!(
+            md,
+            "\n## Other claims whose outcome differs between kernels ({})\n",
             differ.len()
         );
         if differ.is_empty() {
@@ -363,7 +529,17 @@ impl Matrix {
         let _ = writeln!(md, "| Claim | Verdict | {} |", names.join(" | "));
         let _ = writeln!(md, "|---|---|{}", "---|".repeat(names.len()));
         for c in rows {
-            let cells: Vec<&str> = c.statuses.iter().map(|s| s.status.label()).collect();
+            let cells: Vec<String> = c
+                .statuses
+                .iter()
+                .map(|s| {
+                    if s.in_scope {
+                        s.status.label().to_string()
+                    } else {
+                        format!("{} *(out of scope)*", s.status.label())
+                    }
+                })
+                .collect();
             let _ = writeln!(
                 md,
                 "| `{}` | {} | {} |",
@@ -405,6 +581,10 @@ mod tests {
             verdict: Verdict::Accurate,
             correction: None,
             untestable: None,
+            since: Vec::new(),
+            until: Vec::new(),
+            on: None,
+            kernel_ref: None,
         }
     }
 
@@ -474,19 +654,185 @@ mod tests {
         assert_eq!(matrix.claims[2].statuses[2].status, Status::Pending);
         assert_eq!(matrix.kernels[1].counts.fails, 1);
         assert_eq!(matrix.kernels[2].counts.not_run, 2);
-        assert!(!matrix.all_ran());
+        assert!(!matrix.all_ran_or_skipped());
 
         let json = serde_json::to_value(&matrix).expect("serialises");
         assert_eq!(json["kernels"][2]["status"], "hung");
         assert_eq!(json["claims"][0]["statuses"][1]["status"], "fails");
         assert_eq!(json["claims"][0]["statuses"][2]["status"], "not-run");
+        assert!(matrix.claims[0].finding && !matrix.claims[0].documented);
+        assert_eq!(matrix.findings, 1);
         let md = matrix.markdown();
-        let differ = md
-            .find("differs between kernels (1)")
-            .expect("differ heading");
+        let findings = md
+            .find("## Findings: unexpected differences (1)")
+            .expect("findings");
         let same = md.find("same outcome").expect("same heading");
         let row = md.find("| `tcp.b.differs` | accurate | holds | FAILS | not run |");
-        assert!(row.is_some_and(|r| differ < r && r < same), "{md}");
-        assert!(md.contains("`tcp.b.differs` on old: FAILS — tcp::differs: the kernel said EINVAL"));
+        assert!(row.is_some_and(|r| findings < r && r < same), "{md}");
+        assert!(md.contains("`tcp.b.differs` on old: tcp::differs: the kernel said EINVAL"));
+    }
+
+    #[test]
+    fn matrix_junit_has_a_suite_per_kernel_and_a_dead_kernels_claims_are_errors() {
+        let catalogue = Catalogue {
+            claims: vec![claim("tcp.a.checked"), claim("tcp.b.pending")],
+        };
+        let mut index = TestIndex::default();
+        index
+            .tests
+            .insert("tcp::checked".into(), vec!["tcp.a.checked".into()]);
+        let evidence = |o: Outcome| vec![record("tcp.a.checked", "tcp::checked", o)];
+        let mut host = run("host", RunStatus::Ran);
+        host.release = Some("6.18.4".into());
+        let dead = KernelRun::failed(
+            "debian-5.10",
+            "test".into(),
+            RunStatus::Hung,
+            "hung after 300 s while running tcp".into(),
+        );
+        let gvisor = KernelRun::failed(
+            "gvisor",
+            "test".into(),
+            RunStatus::Skipped,
+            "runsc is not installed: apt-get install runsc".into(),
+        );
+        let matrix = build(
+            &catalogue,
+            &index,
+            vec![
+                (host, evidence(Outcome::Pass)),
+                (run("old", RunStatus::Ran), evidence(Outcome::Fail)),
+                (dead, Vec::new()),
+                (gvisor, Vec::new()),
+            ],
+        );
+        assert!(!matrix.all_ran_or_skipped(), "the hung kernel is an error");
+        let xml = junit::render(&matrix.junit);
+        let suite = |name: &str| {
+            let start = xml
+                .find(&format!("<testsuite name=\"{name}\""))
+                .unwrap_or_else(|| panic!("suite {name}: {xml}"));
+            let end = xml[start..].find("</testsuite>").expect("suite ends") + start;
+            &xml[start..end]
+        };
+        assert!(suite("host (6.18.4)").contains("failures=\"0\" errors=\"0\" skipped=\"1\""));
+        assert!(suite("host (6.18.4)").contains("classname=\"socket-claims.host.tcp\""));
+        let old = suite("old");
+        assert!(old.contains("<failure message=\"FAILS: tcp::checked: the kernel said EINVAL"));
+        let dead = suite("debian-5.10");
+        assert!(dead.contains("errors=\"1\" skipped=\"1\""), "{dead}");
+        assert!(dead.contains(
+            "<error message=\"not run: kernel debian-5.10 HUNG: hung after 300 s while running tcp\""
+        ));
+        let skipped = suite("gvisor");
+        assert!(skipped.contains("errors=\"0\" skipped=\"2\""), "{skipped}");
+        assert!(skipped.contains(
+            "<skipped message=\"not run: kernel gvisor skipped: runsc is not installed: apt-get install runsc\"/>"
+        ));
+        assert!(
+            skipped.contains("<skipped message=\"pending"),
+            "a pending claim stays pending on a skipped kernel"
+        );
+    }
+
+    #[test]
+    fn a_skipped_kernel_is_not_an_error() {
+        let matrix = build(
+            &Catalogue { claims: Vec::new() },
+            &TestIndex::default(),
+            vec![
+                (run("host", RunStatus::Ran), Vec::new()),
+                (
+                    KernelRun::failed(
+                        "gvisor",
+                        "test".into(),
+                        RunStatus::Skipped,
+                        "gVisor's runsc needs root here".into(),
+                    ),
+                    Vec::new(),
+                ),
+            ],
+        );
+        assert!(matrix.all_ran_or_skipped());
+        let md = matrix.markdown();
+        assert!(
+            md.contains("| gvisor | test | — | skipped (gVisor's runsc needs root here) |"),
+            "{md}"
+        );
+        let json = serde_json::to_value(&matrix).expect("serialises");
+        assert_eq!(json["kernels"][1]["status"], "skipped");
+    }
+
+    #[test]
+    fn a_difference_outside_the_facts_kernels_is_documented_not_a_finding() {
+        use crate::kernel::{Running, Runtime, Version};
+        let mut bounded = claim("tcp.d.since");
+        bounded.since = vec!["6.12.9".into(), "6.13".into()];
+        bounded.kernel_ref = Some("commit 5b0af621c3f6".into());
+        let mut linux_only = claim("tcp.e.linux");
+        linux_only.on = Some("linux".into());
+        let catalogue = Catalogue {
+            claims: vec![bounded, linux_only, claim("tcp.f.everywhere")],
+        };
+        const TESTS: [(&str, &str); 3] = [
+            ("tcp::d", "tcp.d.since"),
+            ("tcp::e", "tcp.e.linux"),
+            ("tcp::f", "tcp.f.everywhere"),
+        ];
+        let mut index = TestIndex::default();
+        for (test, id) in TESTS {
+            index.tests.insert(test.into(), vec![id.into()]);
+        }
+        let on = |name: &str, version: &str, runtime: Runtime, outcomes: [Outcome; 3]| {
+            let mut k = run(name, RunStatus::Ran);
+            k.running = Some(Running {
+                version: Version::parse(version),
+                runtime,
+            });
+            let records = TESTS
+                .iter()
+                .zip(outcomes)
+                .map(|((test, id), o)| record(id, test, o))
+                .collect();
+            (k, records)
+        };
+        use Outcome::{Fail, Pass};
+        let matrix = build(
+            &catalogue,
+            &index,
+            vec![
+                on("new", "6.18.4", Runtime::Linux, [Pass, Pass, Pass]),
+                on("stable", "6.12.117", Runtime::Linux, [Pass, Pass, Pass]),
+                on("old", "6.1.192", Runtime::Linux, [Fail, Pass, Pass]),
+                on("gvisor", "4.4.0", Runtime::Gvisor, [Fail, Fail, Fail]),
+            ],
+        );
+        let row = |id: &str| {
+            matrix
+                .claims
+                .iter()
+                .find(|c| c.id == id)
+                .unwrap_or_else(|| panic!("{id}"))
+        };
+        let d = row("tcp.d.since");
+        assert!(d.documented && !d.finding, "{d:?}");
+        let in_scope: Vec<bool> = d.statuses.iter().map(|s| s.in_scope).collect();
+        assert_eq!(in_scope, [true, true, false, false]);
+        assert_eq!(
+            d.scope.as_deref(),
+            Some("since 6.12.9 (6.12.y), 6.13 (commit 5b0af621c3f6)")
+        );
+        assert!(row("tcp.e.linux").documented);
+        assert!(row("tcp.f.everywhere").finding);
+        let ids: Vec<&str> = matrix.claims.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["tcp.f.everywhere", "tcp.d.since", "tcp.e.linux"]);
+        let md = matrix.markdown();
+        assert!(
+            md.contains("## Claims that differ as documented (2)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `tcp.d.since` | accurate | holds | holds | FAILS *(out of scope)* |")
+        );
     }
 }
