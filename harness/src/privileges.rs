@@ -4,7 +4,7 @@
 use std::fs;
 use std::io;
 use std::mem::size_of;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -152,14 +152,23 @@ pub struct Forked {
 
 /// Forks; the child runs `f` and exits with the code it returns (101 if it panics).
 ///
-/// `f` runs in a copy of the calling thread, in its network namespace, with copies of all
-/// descriptors; it must only make system calls and return (no locks held by other threads).
-pub fn fork_child(what: &str, f: impl FnOnce() -> i32) -> Forked {
-    // SAFETY: the child runs only `f` (system calls on inherited descriptors), then `_exit`s
-    // without unwinding into the parent's state; glibc makes malloc usable after fork.
+/// `f` runs in a copy of the calling thread, in its network namespace; it must only make
+/// system calls and return (no locks held by other threads). Right after the fork the child
+/// closes every descriptor but stdin, stdout, stderr and `keep`: fork copies all of the
+/// process's descriptors, and a copy of another test's socket or pipe end held by this child
+/// would change what that test sees (an EOF that does not come, a name that is not freed).
+pub fn fork_child(what: &str, keep: &[BorrowedFd<'_>], f: impl FnOnce() -> i32) -> Forked {
+    let mut keep: Vec<RawFd> = keep.iter().map(AsRawFd::as_raw_fd).collect();
+    keep.sort_unstable();
+    // SAFETY: the child runs only `close_others` and `f` (system calls on the descriptors it
+    // keeps or makes), then `_exit`s without unwinding into the parent's state; glibc makes
+    // malloc usable after fork.
     match unsafe { fork() }.unwrap_or_else(|e| panic!("fork for {what}: {e}")) {
         ForkResult::Child => {
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+            let code = match close_others(&keep) {
+                Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101),
+                Err(_) => 102,
+            };
             // SAFETY: `_exit` ends the child without running the parent's atexit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -169,6 +178,25 @@ pub fn fork_child(what: &str, f: impl FnOnce() -> i32) -> Forked {
             reaped: false,
         },
     }
+}
+
+/// Closes every descriptor from 3 up except `keep` (sorted), with close_range(2).
+fn close_others(keep: &[RawFd]) -> Result<(), Errno> {
+    let mut from: libc::c_uint = 3;
+    for &fd in keep.iter().filter(|fd| **fd >= 3) {
+        let fd = fd as libc::c_uint;
+        if fd > from {
+            close_range(from, fd - 1)?;
+        }
+        from = from.max(fd + 1);
+    }
+    close_range(from, libc::c_uint::MAX)
+}
+
+/// close_range(2): neither nix nor std wraps it.
+fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range only closes descriptors; the caller no longer uses those in range.
+    Errno::result(unsafe { libc::close_range(first, last, 0) }).map(drop)
 }
 
 impl Forked {
@@ -214,7 +242,7 @@ where
 {
     let (read_end, write_end) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     let drop_to_nobody = can_become_nobody();
-    let child = fork_child(what, || {
+    let child = fork_child(what, &[write_end.as_fd()], || {
         let outcome = drop_privileges(drop_to_nobody).and_then(|()| f());
         let (tag, value): (i64, i64) = match outcome {
             Ok(v) => (0, v),
