@@ -301,11 +301,7 @@ pub fn write_all(sock: &Socket, data: &[u8], what: &str) {
 
 /// [`write_all`] with another write call (write(2) on the descriptor, say): `call` writes once
 /// from the slice it is given and returns how many bytes it took.
-pub fn write_all_by(
-    data: &[u8],
-    what: &str,
-    mut call: impl FnMut(&[u8]) -> Result<usize, Errno>,
-) {
+pub fn write_all_by(data: &[u8], what: &str, mut call: impl FnMut(&[u8]) -> Result<usize, Errno>) {
     wait::step(what);
     let mut sent = 0;
     while sent < data.len() {
