@@ -148,6 +148,7 @@ fn reuseaddr_cannot_share_a_listening_port_but_reuseport_can(#[values(V4, V6)] f
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: Family) {
     claim("options.nodelay.disables-nagle")
         .needs_ipv6(family.is_v6())
@@ -324,6 +325,7 @@ fn receive_buffer_across_a_transfer(set: Option<usize>, bytes: usize) -> (usize,
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn tcp_buffers_autotune_until_the_program_sets_them() {
     claim("options.buffers.defaults-too-small").run(|ctx| {
         let rmem = sysctl("net.ipv4.tcp_rmem").expect("tcp_rmem");

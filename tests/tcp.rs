@@ -187,6 +187,7 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
         .and("advanced.tuning.somaxconn")
@@ -297,6 +298,7 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-ealready-then-eisconn")
         .needs_ipv6(family.is_v6())
@@ -559,6 +561,7 @@ fn read_after_an_orderly_close_is_eof(
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
     #[values(V4, V6)] family: Family,
     #[values(true, false)] receive: bool,
@@ -629,6 +632,7 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
     claim("tcp.timeouts.bounded-connect")
         .and("tcp.tips.set-timeouts")
@@ -709,6 +713,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
         let pair = peers::tcp_pair(V4);
@@ -853,6 +858,7 @@ fn keepalive_settings_read_back(#[values(V4, V6)] family: Family) {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn keepalive_probes_go_out_on_an_idle_connection() {
     claim("tcp.keepalive.probes-on-idle")
         .in_netns()
@@ -940,6 +946,7 @@ fn udp_goodput(family: Family) -> (f64, f64) {
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn tcp_moves_bulk_data_at_least_as_fast_as_udp_datagrams(#[values(V4, V6)] family: Family) {
     claim("tcp.table.tcp-speed-medium")
         .and("udp.table.speed-high")

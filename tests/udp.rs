@@ -587,6 +587,7 @@ fn netem(args: &[&str]) {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn a_lost_datagram_does_not_hold_back_the_next() {
     claim("udp.realtime.no-head-of-line-blocking")
         .in_netns()
@@ -624,6 +625,7 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn udp_latency_is_the_paths_not_udps() {
     claim("udp.realtime.position-updates-5ms")
         .in_netns()

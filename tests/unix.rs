@@ -232,6 +232,7 @@ fn unix_datagrams_block_instead_of_dropping() {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn unix_stream_outruns_loopback_tcp() {
     claim("unix.table.faster-than-loopback-tcp")
         .needs_native_speed()
