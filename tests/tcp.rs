@@ -402,10 +402,9 @@ fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
                 .send_with_flags(b"one", libc::MSG_NOSIGNAL)
                 .map_err(errno);
             ctx.observe("first_send", format!("{first:?}"));
-            assert_eq!(
-                first,
-                Ok(3),
-                "the first write after the peer's close is accepted"
+            assert!(
+                matches!(first, Ok(1..=3)),
+                "the first write after the peer's close is accepted: {first:?}"
             );
             wait::ready(
                 pair.client.as_fd(),
@@ -726,10 +725,10 @@ fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
                 if !wait::poll_readable(go_read.as_fd(), STEP) {
                     return 2;
                 }
-                match nix::unistd::write(&server, b"from child") {
-                    Ok(10) => 0,
-                    _ => 1,
-                }
+                peers::write_all_by(b"from child", "the child's write", |rest| {
+                    nix::unistd::write(&server, rest)
+                });
+                0
             },
         );
         drop(server);
