@@ -716,7 +716,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
         let pair = peers::tcp_pair(V4);
-        let (go_read, go_write) = nix::unistd::pipe().expect("pipe");
+        let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
         let server = pair.server;
         let child = fork_child(
             "connection worker",

@@ -498,8 +498,9 @@ fn descriptors_that_do_not_fit_the_control_buffer_are_closed() {
         let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
         // Three pipes; the receiver has room for one descriptor, which CMSG_SPACE pads on
         // x86_64 to room for two: the third cannot fit.
-        let pipes: Vec<(OwnedFd, OwnedFd)> =
-            (0..3).map(|_| nix::unistd::pipe().expect("pipe")).collect();
+        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3)
+            .map(|_| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe"))
+            .collect();
         let writers: Vec<RawFd> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
         send_fds(&pair.a, &writers).expect("send three write ends");
         let readers: Vec<OwnedFd> = pipes.into_iter().map(|(r, _w)| r).collect();

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
@@ -193,6 +194,15 @@ fn close_others(keep: &[RawFd]) -> Result<(), Errno> {
     close_range(from, libc::c_uint::MAX)
 }
 
+/// For a `Command`'s child between fork and exec: marks every descriptor from 3 up
+/// close-on-exec, so the program it runs (a re-executed test, a tool) inherits only stdin,
+/// stdout and stderr, never another test's socket or pipe end that lacks O_CLOEXEC.
+pub(crate) fn cloexec_all_but_stdio() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags; nothing is closed. Kernels
+    // before 5.11 refuse the flag (EINVAL): the child then inherits descriptors as before.
+    let _ = unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+}
+
 /// close_range(2): neither nix nor std wraps it.
 fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
     // SAFETY: close_range only closes descriptors; the caller no longer uses those in range.
@@ -240,7 +250,8 @@ pub fn as_unprivileged<F>(what: &str, limit: Duration, f: F) -> Result<Result<i6
 where
     F: FnOnce() -> Result<i64, Errno>,
 {
-    let (read_end, write_end) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let drop_to_nobody = can_become_nobody();
     let child = fork_child(what, &[write_end.as_fd()], || {
         let outcome = drop_privileges(drop_to_nobody).and_then(|()| f());

@@ -221,6 +221,7 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
     // data prepared above (no allocation, no locks).
     unsafe {
         cmd.pre_exec(move || {
+            crate::privileges::cloexec_all_but_stdio();
             unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)?;
             for (path, text) in paths.iter().zip(&contents) {
                 let fd = open(*path, OFlag::O_WRONLY, Mode::empty())?;
