@@ -337,3 +337,26 @@ fn clear_capabilities() -> Result<(), Errno> {
     let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
     Errno::result(rc).map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forked_child_holds_only_the_descriptors_it_keeps() {
+        let (kept, _kept_w) = nix::unistd::pipe().expect("pipe");
+        let (other, _other_w) = nix::unistd::pipe().expect("pipe");
+        // SAFETY: fcntl(F_GETFD) on a number reads the descriptor table only: -1 (EBADF) when
+        // nothing is open there. nix wants a BorrowedFd, which must be open: not a probe.
+        let open = |fd: RawFd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+        let (k, o) = (kept.as_raw_fd(), other.as_raw_fd());
+        let status = fork_child("descriptor check", &[kept.as_fd()], || {
+            i32::from(!open(k)) | i32::from(open(o)) << 1 | i32::from(!open(2)) << 2
+        })
+        .wait(wait::STEP);
+        assert!(
+            matches!(status, WaitStatus::Exited(_, 0)),
+            "exit code bits: 1 = kept fd closed, 2 = other fd open, 4 = stderr closed: {status:?}"
+        );
+    }
+}
