@@ -1,6 +1,6 @@
-//! The catalogue's self-test: every entry well formed, every named test present and naming
-//! its claim, every conformance test attached to a claim, the whole chapter listed, and a
-//! malformed file reported by file, entry and field.
+//! The catalogue's self-test: every entry well formed, every claim id a test names in the
+//! catalogue, every conformance test naming a claim, no test for an untestable claim, the whole
+//! chapter listed, and a malformed file reported by file, entry and field.
 
 use harness::catalogue::{self, Catalogue, TestIndex, DOCUMENTS, SECTIONS};
 
@@ -9,7 +9,7 @@ fn load() -> Catalogue {
 }
 
 #[test]
-fn catalogue_and_tests_name_each_other() {
+fn every_test_names_known_testable_claims() {
     let index =
         TestIndex::scan(&harness::workspace_root().join("tests")).unwrap_or_else(|e| panic!("{e}"));
     let problems = load().cross_check(&index, &["catalogue"]);
@@ -51,7 +51,7 @@ course = "x"
 fact = "y"
 refs = ["accept(2)"]
 verdict = "needs-caveat"
-tests = ["no_suite_separator"]
+kind = "course"
 
 [[claim]]
 id = "udp.wrong.file"
@@ -60,7 +60,18 @@ course = "x"
 fact = "y"
 refs = []
 verdict = "accurate"
-tests = []
+kind = "topic"
+
+[[claim]]
+id = "tcp.half.correction"
+section = "07-10-tcp-programming"
+kind = "course"
+course = "x"
+fact = "y"
+refs = ["tcp(7)"]
+verdict = "inaccurate"
+correction = { ko = "z" }
+untestable = ""
 "#,
     )
     .expect("write a bad catalogue");
@@ -72,13 +83,99 @@ tests = []
     let err = Catalogue::load(dir.path()).expect_err("a malformed catalogue must not load");
     for needle in [
         "tcp.toml: claim #1 (id \"tcp.accept.queue\"): field `correction`: required",
-        "tcp.toml: claim #1 (id \"tcp.accept.queue\"): field `tests`",
         "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `id`: starts with \"udp\"",
         "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `section`",
         "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `refs`",
+        "tcp.toml: claim #3 (id \"tcp.half.correction\"): field `correction.en`",
+        "tcp.toml: claim #3 (id \"tcp.half.correction\"): field `untestable`",
         "unix.toml",
         "missing field `section`",
     ] {
         assert!(err.contains(needle), "error lacks {needle:?}:\n{err}");
     }
+}
+
+#[test]
+fn one_way_and_unknown_links_are_rejected() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let claims = dir.path().join("claims");
+    let tests = dir.path().join("tests");
+    std::fs::create_dir_all(&claims).expect("claims directory");
+    std::fs::create_dir_all(&tests).expect("tests directory");
+    std::fs::write(
+        claims.join("tcp.toml"),
+        r#"
+[[claim]]
+id = "tcp.a.tested"
+section = "07-10-tcp-programming"
+kind = "course"
+course = "x"
+fact = "y"
+refs = ["tcp(7)"]
+verdict = "accurate"
+
+[[claim]]
+id = "tcp.b.untestable"
+section = "07-10-tcp-programming"
+kind = "course"
+course = "x"
+fact = "y"
+refs = []
+verdict = "inaccurate"
+correction = { ko = "z", en = "z" }
+untestable = "history"
+
+[[claim]]
+id = "tcp.c.pending"
+section = "07-10-tcp-programming"
+kind = "topic"
+course = "x"
+fact = "y"
+refs = ["tcp(7)"]
+verdict = "accurate"
+"#,
+    )
+    .expect("write a catalogue");
+    std::fs::write(
+        tests.join("tcp.rs"),
+        r#"
+#[test]
+fn proves_two() {
+    claim("tcp.a.tested")
+        .and(
+            "tcp.b.untestable",
+        )
+        .run(|_| {});
+}
+
+#[rstest]
+fn names_a_stranger() {
+    claim("tcp.z.unknown").run(|_| {});
+}
+
+#[test]
+fn names_nothing() {
+    let id = "tcp.a.tested";
+}
+"#,
+    )
+    .expect("write a test file");
+    let catalogue = Catalogue::load(&claims).unwrap_or_else(|e| panic!("{e}"));
+    let index = TestIndex::scan(&tests).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(index.tests_of("tcp.a.tested"), ["tcp::proves_two"]);
+    assert_eq!(index.tests_of("tcp.b.untestable"), ["tcp::proves_two"]);
+    assert!(index.tests_of("tcp.c.pending").is_empty());
+    assert_eq!(index.suites_of("tcp"), ["tcp"]);
+    let problems = catalogue.cross_check(&index, &[]).join("\n");
+    for needle in [
+        "test tcp::names_a_stranger names unknown claim id \"tcp.z.unknown\"",
+        "test tcp::names_nothing names no claim",
+        "test tcp::proves_two names claim tcp.b.untestable, whose field `untestable`",
+    ] {
+        assert!(
+            problems.contains(needle),
+            "problems lack {needle:?}:\n{problems}"
+        );
+    }
+    assert_eq!(problems.lines().count(), 3, "{problems}");
 }

@@ -1,7 +1,8 @@
 //! The claim catalogue, `fixtures/claims/<section>.toml`: one entry per checkable sentence of the
-//! course, with the Linux fact, the verdict on the course's words and the tests that prove it.
-//! Loading validates every entry and reports all problems at once, each naming the file, the
-//! entry and the field.
+//! course (or topic check, or supplementary fact), with the Linux fact and the verdict on the
+//! course's words. Loading validates every entry and reports all problems at once, each naming
+//! the file, the entry and the field. Which tests prove a claim is not written here: a test
+//! names its claims in its body (`claim("…")`, `.and("…")`), and [`TestIndex`] reads them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -35,7 +36,6 @@ pub enum Verdict {
     Accurate,
     NeedsCaveat,
     Inaccurate,
-    Untestable,
 }
 
 impl Verdict {
@@ -44,9 +44,41 @@ impl Verdict {
             Verdict::Accurate => "accurate",
             Verdict::NeedsCaveat => "needs-caveat",
             Verdict::Inaccurate => "inaccurate",
-            Verdict::Untestable => "untestable",
         }
     }
+}
+
+/// What the claim's `course` words are. Only `course` claims carry a verdict on the course;
+/// the others are checks the report shows beside them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A sentence the chapter's overview states.
+    Course,
+    /// A check under a roadmap heading (the section documents are not in the course text).
+    Topic,
+    /// A fact the suite adds to a sentence it supplements.
+    Supplement,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Course => "course",
+            Kind::Topic => "topic",
+            Kind::Supplement => "supplement",
+        }
+    }
+}
+
+/// What to publish instead of the course's words, in the course's language and in English.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correction {
+    #[serde(default)]
+    pub ko: String,
+    #[serde(default)]
+    pub en: String,
 }
 
 /// One checkable sentence of the course.
@@ -55,15 +87,16 @@ impl Verdict {
 pub struct Claim {
     pub id: String,
     pub section: String,
+    pub kind: Kind,
     pub course: String,
     pub fact: String,
     pub refs: Vec<String>,
     pub verdict: Verdict,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correction: Option<String>,
+    pub correction: Option<Correction>,
+    /// Why no kernel test can check the claim; such a claim has no test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-    pub tests: Vec<String>,
+    pub untestable: Option<String>,
 }
 
 impl Claim {
@@ -181,43 +214,29 @@ impl Catalogue {
         }
     }
 
-    /// Problems between the catalogue and the test sources: named tests that do not exist,
-    /// tests that prove no claim, and claim ids a test's body does not mention (so the link
-    /// from sentence to code and back holds). Tests in `exempt` files (the catalogue's own
-    /// self-test) are not conformance tests.
+    /// Problems between the catalogue and the test sources: tests that name an unknown claim
+    /// id, conformance tests that name no claim, and untestable claims that a test names.
+    /// Tests in `exempt` files (the catalogue's own self-test) are not conformance tests.
     pub fn cross_check(&self, index: &TestIndex, exempt: &[&str]) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut claimed = HashSet::new();
-        for claim in &self.claims {
-            for test in &claim.tests {
-                claimed.insert(test.as_str());
-                match index.tests.get(test) {
-                    None => problems.push(format!(
-                        "claim {}: field `tests`: no test named {test} in tests/",
-                        claim.id
-                    )),
-                    Some(body) if !body.contains(&format!("\"{}\"", claim.id)) => {
-                        problems.push(format!(
-                            "claim {}: test {test} does not record evidence for it \
-                             (its body never names \"{}\")",
-                            claim.id, claim.id
-                        ))
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        for (name, body) in &index.tests {
+        for (name, ids) in &index.tests {
             let file = name.split("::").next().unwrap_or_default();
             if exempt.contains(&file) {
                 continue;
             }
-            if !claimed.contains(name.as_str()) {
-                problems.push(format!("test {name} belongs to no claim in the catalogue"));
+            if ids.is_empty() {
+                problems.push(format!(
+                    "test {name} names no claim (its body needs claim(\"<id>\"))"
+                ));
             }
-            for id in quoted_ids(body) {
-                if self.get(&id).is_none() {
-                    problems.push(format!("test {name} names unknown claim id {id:?}"));
+            for id in ids {
+                match self.get(id) {
+                    None => problems.push(format!("test {name} names unknown claim id {id:?}")),
+                    Some(claim) if claim.untestable.is_some() => problems.push(format!(
+                        "test {name} names claim {id}, whose field `untestable` says no test \
+                         can check it"
+                    )),
+                    Some(_) => {}
                 }
             }
         }
@@ -266,27 +285,24 @@ fn validate(claim: &Claim, stem: &str) -> Vec<String> {
             "field `correction`: only for needs-caveat or inaccurate, verdict is {}",
             claim.verdict.as_str()
         )),
-        _ => {}
-    }
-    let untestable = claim.verdict == Verdict::Untestable;
-    match (&claim.why, untestable) {
-        (None, true) => problems.push("field `why`: required when verdict is untestable".into()),
-        (Some(_), false) => problems.push("field `why`: only for untestable claims".into()),
-        _ => {}
-    }
-    if untestable && !claim.tests.is_empty() {
-        problems.push("field `tests`: an untestable claim names no tests".into());
-    }
-    if !untestable && claim.refs.is_empty() {
-        problems.push("field `refs`: name at least one man page".into());
-    }
-    for test in &claim.tests {
-        let parts: Vec<&str> = test.split("::").collect();
-        if parts.len() != 2 || parts.iter().any(|p| !is_ident(p)) {
-            problems.push(format!(
-                "field `tests`: {test:?} is not <suite file>::<test function>"
-            ));
+        (Some(c), true) => {
+            for (field, value) in [("ko", &c.ko), ("en", &c.en)] {
+                if value.trim().is_empty() {
+                    problems.push(format!("field `correction.{field}`: required, not empty"));
+                }
+            }
         }
+        (None, false) => {}
+    }
+    if claim
+        .untestable
+        .as_deref()
+        .is_some_and(|w| w.trim().is_empty())
+    {
+        problems.push("field `untestable`: say why no kernel test can check it".into());
+    }
+    if claim.untestable.is_none() && claim.refs.is_empty() {
+        problems.push("field `refs`: name at least one man page".into());
     }
     problems
 }
@@ -301,25 +317,6 @@ fn well_formed_id(id: &str) -> bool {
         })
 }
 
-fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Strings in `body` that look like claim ids (`"tcp.topic.slug"`).
-fn quoted_ids(body: &str) -> Vec<String> {
-    body.split('"')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| {
-            well_formed_id(s)
-                && SECTIONS
-                    .iter()
-                    .any(|(p, _)| s.starts_with(&format!("{p}.")))
-        })
-        .map(str::to_string)
-        .collect()
-}
-
 fn display_path(path: &Path) -> String {
     path.strip_prefix(crate::workspace_root())
         .unwrap_or(path)
@@ -327,10 +324,11 @@ fn display_path(path: &Path) -> String {
         .to_string()
 }
 
-/// The test functions of `tests/*.rs`, by `<file stem>::<fn name>`, with their source text.
+/// The test functions of `tests/*.rs`, by `<file stem>::<fn name>`, with the claim ids each
+/// one's body names in `claim("…")` or `.and("…")`: the one link from a claim to its tests.
 #[derive(Debug, Default)]
 pub struct TestIndex {
-    pub tests: BTreeMap<String, String>,
+    pub tests: BTreeMap<String, Vec<String>>,
 }
 
 impl TestIndex {
@@ -360,13 +358,57 @@ impl TestIndex {
             }
             for (i, (start, name)) in starts.iter().enumerate() {
                 let end = starts.get(i + 1).map_or(lines.len(), |(s, _)| *s);
-                index
-                    .tests
-                    .insert(format!("{stem}::{name}"), lines[*start..end].join("\n"));
+                index.tests.insert(
+                    format!("{stem}::{name}"),
+                    named_claims(&lines[*start..end].join("\n")),
+                );
             }
         }
         Ok(index)
     }
+
+    /// The tests whose bodies name claim `id`.
+    pub fn tests_of(&self, id: &str) -> Vec<&str> {
+        self.tests
+            .iter()
+            .filter(|(_, ids)| ids.iter().any(|i| i == id))
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// The suite files (`tests/<suite>.rs`) holding a test of a claim in `section`.
+    pub fn suites_of(&self, section: &str) -> Vec<&str> {
+        let mut suites: Vec<&str> = self
+            .tests
+            .iter()
+            .filter(|(_, ids)| ids.iter().any(|id| id.split('.').next() == Some(section)))
+            .filter_map(|(name, _)| name.split("::").next())
+            .collect();
+        suites.dedup();
+        suites
+    }
+}
+
+/// The string literals passed to `claim(` and `.and(` in `body`, in order.
+fn named_claims(body: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (at, _) in body.match_indices('(') {
+        let before = &body[..at];
+        let call = before.ends_with(".and")
+            || before.strip_suffix("claim").is_some_and(|b| {
+                !b.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            });
+        if !call {
+            continue;
+        }
+        let rest = body[at + 1..].trim_start();
+        if let Some(literal) = rest.strip_prefix('"') {
+            if let Some(end) = literal.find('"') {
+                ids.push(literal[..end].to_string());
+            }
+        }
+    }
+    ids
 }
 
 fn fn_name(line: &str) -> Option<String> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::catalogue::{self, Catalogue};
+use crate::catalogue::{self, Catalogue, TestIndex};
 use crate::evidence::{self, Record};
 use guest::{Accel, Initramfs, Suite};
 use kernels::{Kernel, Source};
@@ -142,6 +142,8 @@ fn run(opts: &Options) -> Result<bool, String> {
     let root = crate::workspace_root();
     let catalogue = Catalogue::load(&catalogue::default_dir())
         .map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
+    let index = TestIndex::scan(&root.join("tests"))
+        .map_err(|e| format!("reading the test sources: {e}"))?;
     let file = opts
         .file
         .clone()
@@ -193,7 +195,7 @@ fn run(opts: &Options) -> Result<bool, String> {
         );
         runs.push((result, records));
     }
-    let matrix = table::build(&catalogue, runs);
+    let matrix = table::build(&catalogue, &index, runs);
     print!("{}", matrix.terminal());
     let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
     fs::create_dir_all(&out)

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::catalogue::{Catalogue, Claim, Verdict, SECTIONS};
+use crate::catalogue::{Catalogue, Claim, Correction, Kind, TestIndex, Verdict, SECTIONS};
 use crate::evidence::{Outcome, Record};
 use crate::privileges::Privileges;
 
@@ -34,7 +34,7 @@ impl Status {
 #[derive(Debug, Serialize)]
 pub struct TestResult {
     pub name: String,
-    /// pass, fail, skipped, or "not run" when the catalogue names it but no evidence came.
+    /// pass, fail, skipped, or "not run" when its body names the claim but no evidence came.
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -52,9 +52,12 @@ pub struct ClaimResult {
     pub course: String,
     pub fact: String,
     pub refs: Vec<String>,
+    pub kind: Kind,
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub correction: Option<String>,
+    pub correction: Option<Correction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untestable: Option<String>,
     pub status: Status,
     /// Why the claim fails or was skipped, from the first test that says so.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,10 +84,13 @@ pub struct Report {
     pub claims: Vec<ClaimResult>,
 }
 
-/// Joins the catalogue (optionally one section of it) with the evidence. Where several runs
-/// left evidence for the same test and claim, the newest wins.
+/// Joins the catalogue (optionally one section of it) with the evidence, grouped by the claim
+/// each record names; `index` says which tests name a claim, so one that left no evidence
+/// shows as not run. Where several runs left evidence for the same test and claim, the newest
+/// wins.
 pub fn build(
     catalogue: &Catalogue,
+    index: &TestIndex,
     records: &[Record],
     only: Option<&str>,
     privileges: Privileges,
@@ -103,7 +109,7 @@ pub fn build(
         .claims
         .iter()
         .filter(|c| only.is_none_or(|s| c.section_key() == s))
-        .map(|c| judge(c, &newest))
+        .map(|c| judge(c, &index.tests_of(&c.id), &newest))
         .collect();
     let mut totals = Totals {
         claims: claims.len(),
@@ -126,20 +132,20 @@ pub fn build(
     }
 }
 
-fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult {
+fn judge(
+    claim: &Claim,
+    named_by: &[&str],
+    newest: &BTreeMap<(&str, &str), &Record>,
+) -> ClaimResult {
     let mut tests = Vec::new();
-    for name in &claim.tests {
+    for name in named_by {
         let prefix = format!("{name}::");
-        let found: Vec<&Record> = newest
-            .iter()
-            .filter(|((id, test), _)| {
-                *id == claim.id && (*test == name || test.starts_with(&prefix))
-            })
-            .map(|(_, r)| *r)
-            .collect();
-        if found.is_empty() {
+        let ran = newest
+            .keys()
+            .any(|(id, test)| *id == claim.id && (test == name || test.starts_with(&prefix)));
+        if !ran {
             tests.push(TestResult {
-                name: name.clone(),
+                name: name.to_string(),
                 outcome: "not run".into(),
                 reason: Some("no evidence from this test in this run".into()),
                 observed: Map::new(),
@@ -147,8 +153,12 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
                 elapsed_ms: None,
             });
         }
-        tests.extend(found.into_iter().map(|r| {
-            TestResult {
+    }
+    tests.extend(
+        newest
+            .iter()
+            .filter(|((id, _), _)| *id == claim.id)
+            .map(|(_, r)| TestResult {
                 name: r.test.clone(),
                 outcome: match r.outcome {
                     Outcome::Pass => "pass",
@@ -160,9 +170,8 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
                 observed: r.observed.clone(),
                 netns: r.netns.clone(),
                 elapsed_ms: Some(r.elapsed_ms),
-            }
-        }));
-    }
+            }),
+    );
     let first_reason = |outcome: &str| {
         tests
             .iter()
@@ -170,15 +179,9 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
             .and_then(|t| t.reason.clone())
             .map(|r| format!("{}: {r}", short_name(&tests, outcome)))
     };
-    let (status, reason) = if claim.verdict == Verdict::Untestable {
-        (
-            Status::Skipped,
-            Some(format!(
-                "untestable: {}",
-                claim.why.clone().unwrap_or_default()
-            )),
-        )
-    } else if claim.tests.is_empty() {
+    let (status, reason) = if let Some(why) = &claim.untestable {
+        (Status::Skipped, Some(format!("untestable: {why}")))
+    } else if tests.is_empty() {
         (Status::Pending, None)
     } else if tests.iter().any(|t| t.outcome == "fail") {
         (Status::Fails, first_reason("fail"))
@@ -195,8 +198,10 @@ fn judge(claim: &Claim, newest: &BTreeMap<(&str, &str), &Record>) -> ClaimResult
         course: claim.course.clone(),
         fact: claim.fact.clone(),
         refs: claim.refs.clone(),
+        kind: claim.kind,
         verdict: claim.verdict,
         correction: claim.correction.clone(),
+        untestable: claim.untestable.clone(),
         status,
         reason,
         tests,
@@ -293,7 +298,7 @@ impl Report {
                     "| `{}` | {} | {} | {} | {} |",
                     c.id,
                     cell(&c.course),
-                    c.verdict.as_str(),
+                    verdict_cell(c),
                     cell(&status),
                     cell(&observed_summary(c))
                 );
@@ -307,14 +312,17 @@ impl Report {
         if !corrections.is_empty() {
             md.push_str("\n## Corrections for the author\n");
             for c in corrections {
+                let correction = c.correction.clone().unwrap_or_default();
                 let _ = write!(
                     md,
-                    "\n### `{}` ({})\n\n- Course: {}\n- Linux: {}\n- Publish instead: {}\n- Refs: {}\n",
+                    "\n### `{}` ({})\n\n- Course: {}\n- Linux: {}\n- Publish instead: {}\n  \
+                     ({})\n- Refs: {}\n",
                     c.id,
-                    c.verdict.as_str(),
+                    verdict_cell(c),
                     c.course,
                     c.fact,
-                    c.correction.as_deref().unwrap_or_default(),
+                    correction.ko,
+                    correction.en,
                     c.refs.join("; ")
                 );
                 if c.status != Status::Pending {
@@ -323,6 +331,15 @@ impl Report {
             }
         }
         md
+    }
+}
+
+/// The verdict on the course's words; a topic check or supplement is not a verdict on the
+/// course, and says so.
+fn verdict_cell(c: &ClaimResult) -> String {
+    match c.kind {
+        Kind::Course => c.verdict.as_str().to_string(),
+        kind => format!("{} ({})", c.verdict.as_str(), kind.as_str()),
     }
 }
 

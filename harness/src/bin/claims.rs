@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use harness::catalogue::{self, Catalogue, SECTIONS};
+use harness::catalogue::{self, Catalogue, TestIndex, SECTIONS};
 use harness::{evidence, privileges, report, sandbox};
 
 const USAGE: &str = "\
@@ -94,9 +94,16 @@ fn main() -> ExitCode {
         }
     };
     let root = harness::workspace_root();
+    let index = match TestIndex::scan(&root.join("tests")) {
+        Ok(index) => index,
+        Err(e) => {
+            eprintln!("error: reading the test sources: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut tests_failed = false;
     if !opts.report_only {
-        match run_suite(&root, &catalogue, &opts) {
+        match run_suite(&root, &index, &opts) {
             Ok(passed) => tests_failed = !passed,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
     };
     let report = report::build(
         &catalogue,
+        &index,
         &records,
         opts.section.as_deref(),
         privileges::Privileges::current(),
@@ -139,7 +147,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs `cargo test` with fresh evidence; true if every test passed.
-fn run_suite(root: &Path, catalogue: &Catalogue, opts: &Options) -> Result<bool, String> {
+fn run_suite(root: &Path, index: &TestIndex, opts: &Options) -> Result<bool, String> {
     let results = evidence::results_dir();
     if results.exists() {
         std::fs::remove_dir_all(&results)
@@ -160,15 +168,7 @@ fn run_suite(root: &Path, catalogue: &Catalogue, opts: &Options) -> Result<bool,
             cmd.arg("--workspace");
         }
         Some(section) => {
-            let mut suites: Vec<&str> = catalogue
-                .claims
-                .iter()
-                .filter(|c| c.section_key() == section)
-                .flat_map(|c| c.tests.iter())
-                .filter_map(|t| t.split("::").next())
-                .collect();
-            suites.sort();
-            suites.dedup();
+            let suites = index.suites_of(section);
             if suites.is_empty() {
                 eprintln!("note: section {section} has no tests yet; reporting only");
                 return Ok(true);

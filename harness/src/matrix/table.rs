@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalogue::{Catalogue, Verdict};
+use crate::catalogue::{Catalogue, TestIndex, Verdict};
 use crate::evidence::Record;
 use crate::report::{self, Status};
 
@@ -147,12 +147,17 @@ pub struct Matrix {
 }
 
 /// Judges each kernel's evidence against the catalogue and lines the kernels up claim by claim.
-pub fn build(catalogue: &Catalogue, runs: Vec<(KernelRun, Vec<Record>)>) -> Matrix {
+pub fn build(
+    catalogue: &Catalogue,
+    index: &TestIndex,
+    runs: Vec<(KernelRun, Vec<Record>)>,
+) -> Matrix {
     let mut kernels = Vec::new();
     let mut columns = Vec::new();
     for (mut run, records) in runs {
         let report = report::build(
             catalogue,
+            index,
             &records,
             None,
             crate::privileges::Privileges::current(),
@@ -412,20 +417,20 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::Claim;
+    use crate::catalogue::{Claim, Kind};
     use crate::evidence::Outcome;
 
-    fn claim(id: &str, tests: &[&str]) -> Claim {
+    fn claim(id: &str) -> Claim {
         Claim {
             id: id.into(),
             section: "07-10-tcp-programming".into(),
+            kind: Kind::Course,
             course: "c".into(),
             fact: "f".into(),
             refs: vec!["tcp(7)".into()],
             verdict: Verdict::Accurate,
             correction: None,
-            why: None,
-            tests: tests.iter().map(|t| t.to_string()).collect(),
+            untestable: None,
         }
     }
 
@@ -456,11 +461,18 @@ mod tests {
     fn claims_that_differ_come_first_and_a_dead_kernel_is_not_run() {
         let catalogue = Catalogue {
             claims: vec![
-                claim("tcp.a.same", &["tcp::same"]),
-                claim("tcp.b.differs", &["tcp::differs"]),
-                claim("tcp.c.pending", &[]),
+                claim("tcp.a.same"),
+                claim("tcp.b.differs"),
+                claim("tcp.c.pending"),
             ],
         };
+        let mut index = TestIndex::default();
+        index
+            .tests
+            .insert("tcp::same".into(), vec!["tcp.a.same".into()]);
+        index
+            .tests
+            .insert("tcp::differs".into(), vec!["tcp.b.differs".into()]);
         let evidence = |differs: Outcome| {
             vec![
                 record("tcp.a.same", "tcp::same", Outcome::Pass),
@@ -469,6 +481,7 @@ mod tests {
         };
         let matrix = build(
             &catalogue,
+            &index,
             vec![
                 (run("host", RunStatus::Ran), evidence(Outcome::Pass)),
                 (run("old", RunStatus::Ran), evidence(Outcome::Fail)),
