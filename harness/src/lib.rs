@@ -4,7 +4,9 @@
 //! the report ([`report`]) and the command-line tools some claims need ([`tools`]).
 
 pub mod catalogue;
+pub mod course;
 pub mod evidence;
+pub mod junit;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;

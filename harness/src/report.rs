@@ -1,68 +1,275 @@
-//! The report: the catalogue joined with the evidence, one status per claim (holds / fails /
-//! skipped / pending), rendered for the terminal, as Markdown for course authors and as JSON.
+//! The report: the catalogue joined with the evidence and the course text. One [`Status`] per
+//! claim says what this run established; together with the verdict it says once, plainly,
+//! whether the course's words hold ("course inaccurate, kernel confirms the correction"). It is
+//! rendered for the terminal, as Markdown for the course's authors (their to-do list first,
+//! Korean by default), as JSON (both languages) and as JUnit XML.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::catalogue::{Catalogue, Claim, Correction, Kind, TestIndex, Verdict, SECTIONS};
+use crate::course::{Drift, Span};
 use crate::evidence::{Outcome, Record};
+use crate::junit;
 use crate::privileges::Privileges;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What this run established about a claim. The one status type of the report, the kernel
+/// matrix and the JUnit output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// Every test of the claim passed: the kernel does what the catalogue's fact says.
     Holds,
+    /// A test found the kernel doing otherwise than the catalogue's fact.
     Fails,
+    /// A measurement that could not decide between holding and failing.
+    Inconclusive,
+    /// Its tests were skipped here (a privilege, kernel feature or tool is missing).
     Skipped,
+    /// No evidence from its tests in this run.
+    NotRun,
+    /// No kernel test can check it (the catalogue says why).
+    Untestable,
+    /// No test yet.
     Pending,
 }
 
 impl Status {
-    fn label(self) -> &'static str {
+    /// The short label of terminal lines and matrix cells.
+    pub fn label(self) -> &'static str {
         match self {
             Status::Holds => "holds",
             Status::Fails => "FAILS",
+            Status::Inconclusive => "inconclusive",
             Status::Skipped => "skipped",
+            Status::NotRun => "not run",
+            Status::Untestable => "untestable",
             Status::Pending => "pending",
+        }
+    }
+
+    pub fn passed(self) -> bool {
+        self == Status::Holds
+    }
+
+    pub fn failed(self) -> bool {
+        self == Status::Fails
+    }
+
+    /// Whether the kernel was asked on this run (the evidence is this run's observation).
+    pub fn observed(self) -> bool {
+        matches!(self, Status::Holds | Status::Fails | Status::Inconclusive)
+    }
+
+    /// The verdict and this status, said once. Only a claim of kind `course` has a verdict on
+    /// the course text; a topic's is on its section document, a supplement adds a fact.
+    pub fn says(self, kind: Kind, verdict: Verdict, lang: Lang) -> &'static str {
+        match (self, kind, verdict) {
+            (Status::Holds, Kind::Course, Verdict::Accurate) => lang.pick(
+                "본문 정확, 커널도 그렇게 동작함",
+                "course accurate, kernel agrees",
+            ),
+            (Status::Holds, Kind::Course, Verdict::NeedsCaveat) => lang.pick(
+                "본문에 보충 필요, 커널이 보충 내용을 확인함",
+                "course needs a caveat, kernel confirms the caveat",
+            ),
+            (Status::Holds, Kind::Course, Verdict::Inaccurate) => lang.pick(
+                "본문 부정확, 커널이 수정안을 확인함",
+                "course inaccurate, kernel confirms the correction",
+            ),
+            (Status::Holds, Kind::Topic, Verdict::Accurate) => lang.pick(
+                "섹션 주제: 커널이 사실을 확인함",
+                "section topic: kernel confirms the fact",
+            ),
+            (Status::Holds, Kind::Topic, _) => lang.pick(
+                "섹션 문서에 보충 필요, 커널이 사실을 확인함",
+                "section document needs a caveat, kernel confirms the fact",
+            ),
+            (Status::Holds, Kind::Supplement, _) => lang.pick(
+                "보충 사실: 커널이 확인함",
+                "supplement: kernel confirms the added fact",
+            ),
+            (Status::Fails, _, _) => lang.pick(
+                "커널이 카탈로그의 사실과 다르게 동작함: 주장을 다시 검토할 것",
+                "kernel disagrees with the catalogue's fact: recheck the claim",
+            ),
+            (Status::Inconclusive, _, _) => lang.pick(
+                "판정 불가: 측정으로 결론이 나지 않음",
+                "inconclusive: the measurement could not decide",
+            ),
+            (Status::Skipped | Status::NotRun, _, _) => {
+                lang.pick("여기서는 확인 못 함", "not checked here")
+            }
+            (Status::Untestable, _, _) => lang.pick(
+                "확인 불가: 커널 테스트로 확인할 수 없음",
+                "not checkable: no kernel test can check it",
+            ),
+            (Status::Pending, _, _) => {
+                lang.pick("아직 확인 안 함: 테스트 없음", "not checked yet: no test")
+            }
         }
     }
 }
 
+/// The language of the Markdown report; the JSON has both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    #[default]
+    Ko,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ko" => Some(Lang::Ko),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    fn pick(self, ko: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Ko => ko,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A text in the report's two languages.
+#[derive(Clone, Debug, Serialize)]
+pub struct Texts {
+    pub ko: String,
+    pub en: String,
+}
+
+impl Texts {
+    fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Ko => &self.ko,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+fn correction_in(c: &Correction, lang: Lang) -> &str {
+    match lang {
+        Lang::Ko => &c.ko,
+        Lang::En => &c.en,
+    }
+}
+
+/// What one test (one rstest case) did, as far as this claim is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestOutcome {
+    Pass,
+    Fail,
+    Skipped,
+    /// The catalogue names the test but no evidence came from it.
+    NotRun,
+}
+
 #[derive(Debug, Serialize)]
 pub struct TestResult {
+    /// `<suite>::<fn>` and, for an rstest case, its generated suffix.
     pub name: String,
-    /// pass, fail, skipped, or "not run" when its body names the claim but no evidence came.
-    pub outcome: String,
+    /// The rstest case in words (`v4`, `v6, stream`), where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    pub outcome: TestOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub observed: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
 }
 
+impl TestResult {
+    /// `suite::fn [case]`.
+    pub fn display(&self) -> String {
+        let base: Vec<&str> = self.name.splitn(3, "::").take(2).collect();
+        match &self.case {
+            Some(case) => format!("{} [{case}]", base.join("::")),
+            None => base.join("::"),
+        }
+    }
+}
+
+/// Where the claim's words are in the course text.
+#[derive(Clone, Debug, Serialize)]
+pub struct Location {
+    /// The course file's name.
+    pub file: String,
+    pub line: usize,
+    pub spans: Vec<Span>,
+}
+
+/// The one observation that shows the claim's fact, for the author's to-do list.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub kernel: String,
+    /// The test (and case) that observed it.
+    pub test: String,
+    pub key: String,
+    /// The value, whole; absent when too long for one line (see `pointer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A JSON pointer into report.json to the whole value.
+    pub pointer: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ClaimResult {
     pub id: String,
     pub section: String,
+    /// Only a claim of kind `course` is a sentence of the course text (the to-do list's).
+    pub kind: Kind,
     pub course: String,
     pub fact: String,
     pub refs: Vec<String>,
-    pub kind: Kind,
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correction: Option<Correction>,
+    /// Why no kernel test can check it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untestable: Option<String>,
     pub status: Status,
-    /// Why the claim fails or was skipped, from the first test that says so.
+    /// The verdict and the status in words.
+    pub says: Texts,
+    /// Why the claim fails or was not checked, from the first test that says so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
     pub tests: Vec<TestResult>,
+}
+
+impl ClaimResult {
+    fn says_with_reason(&self, lang: Lang) -> String {
+        match &self.reason {
+            Some(r) if !self.status.passed() => {
+                format!("{} ({})", self.says.get(lang), first_line(r))
+            }
+            _ => self.says.get(lang).to_string(),
+        }
+    }
+
+    fn located(&self) -> String {
+        self.location
+            .as_ref()
+            .map(|l| format!("{}:{}", l.file, l.line))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -70,8 +277,23 @@ pub struct Totals {
     pub claims: usize,
     pub holds: usize,
     pub fails: usize,
+    pub inconclusive: usize,
     pub skipped: usize,
+    pub not_run: usize,
+    pub untestable: usize,
     pub pending: usize,
+    /// Verdicts on the course text's own sentences.
+    pub inaccurate: usize,
+    pub needs_caveat: usize,
+    pub accurate: usize,
+}
+
+/// The course file the report located the claims in.
+#[derive(Debug, Serialize)]
+pub struct CourseText {
+    pub file: String,
+    /// Claims whose words are no longer in it (`cargo claims course` lists them).
+    pub stale: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +302,8 @@ pub struct Report {
     pub privileges: Privileges,
     /// How tests got a private network namespace on this machine, or why they could not.
     pub netns: String,
+    /// Absent when no course file was found: the report has no line numbers then.
+    pub course_text: Option<CourseText>,
     pub totals: Totals,
     pub claims: Vec<ClaimResult>,
 }
@@ -111,24 +335,50 @@ pub fn build(
         .filter(|c| only.is_none_or(|s| c.section_key() == s))
         .map(|c| judge(c, &index.tests_of(&c.id), &newest))
         .collect();
-    let mut totals = Totals {
-        claims: claims.len(),
-        ..Totals::default()
-    };
-    for c in &claims {
-        *match c.status {
-            Status::Holds => &mut totals.holds,
-            Status::Fails => &mut totals.fails,
-            Status::Skipped => &mut totals.skipped,
-            Status::Pending => &mut totals.pending,
-        } += 1;
-    }
-    Report {
+    let mut report = Report {
         kernel: crate::privileges::kernel_release(),
         privileges,
         netns,
-        totals,
+        course_text: None,
+        totals: Totals::default(),
         claims,
+    };
+    report.recount();
+    report
+}
+
+impl Report {
+    /// Derives what follows from each claim's status (its words, its evidence line) and the
+    /// totals; again after something, such as the bench, changed a status.
+    pub fn recount(&mut self) {
+        let mut totals = Totals {
+            claims: self.claims.len(),
+            ..Totals::default()
+        };
+        for (i, c) in self.claims.iter_mut().enumerate() {
+            c.says = Texts {
+                ko: c.status.says(c.kind, c.verdict, Lang::Ko).into(),
+                en: c.status.says(c.kind, c.verdict, Lang::En).into(),
+            };
+            c.evidence = evidence(c, i);
+            *match c.status {
+                Status::Holds => &mut totals.holds,
+                Status::Fails => &mut totals.fails,
+                Status::Inconclusive => &mut totals.inconclusive,
+                Status::Skipped => &mut totals.skipped,
+                Status::NotRun => &mut totals.not_run,
+                Status::Untestable => &mut totals.untestable,
+                Status::Pending => &mut totals.pending,
+            } += 1;
+            if c.kind == Kind::Course {
+                *match c.verdict {
+                    Verdict::Inaccurate => &mut totals.inaccurate,
+                    Verdict::NeedsCaveat => &mut totals.needs_caveat,
+                    Verdict::Accurate => &mut totals.accurate,
+                } += 1;
+            }
+        }
+        self.totals = totals;
     }
 }
 
@@ -146,9 +396,11 @@ fn judge(
         if !ran {
             tests.push(TestResult {
                 name: name.to_string(),
-                outcome: "not run".into(),
+                case: None,
+                outcome: TestOutcome::NotRun,
                 reason: Some("no evidence from this test in this run".into()),
                 observed: Map::new(),
+                kernel: None,
                 netns: None,
                 elapsed_ms: None,
             });
@@ -160,63 +412,213 @@ fn judge(
             .filter(|((id, _), _)| *id == claim.id)
             .map(|(_, r)| TestResult {
                 name: r.test.clone(),
+                case: case_label(&r.test),
                 outcome: match r.outcome {
-                    Outcome::Pass => "pass",
-                    Outcome::Fail => "fail",
-                    Outcome::Skipped => "skipped",
-                }
-                .into(),
+                    Outcome::Pass => TestOutcome::Pass,
+                    Outcome::Fail => TestOutcome::Fail,
+                    Outcome::Skipped => TestOutcome::Skipped,
+                },
                 reason: r.reason.clone(),
                 observed: r.observed.clone(),
+                kernel: Some(r.kernel.clone()),
                 netns: r.netns.clone(),
                 elapsed_ms: Some(r.elapsed_ms),
             }),
     );
-    let first_reason = |outcome: &str| {
+    let first_reason = |outcome: TestOutcome| {
         tests
             .iter()
             .find(|t| t.outcome == outcome)
-            .and_then(|t| t.reason.clone())
-            .map(|r| format!("{}: {r}", short_name(&tests, outcome)))
+            .and_then(|t| t.reason.as_ref().map(|r| format!("{}: {r}", t.display())))
     };
+    let any = |outcome: TestOutcome| tests.iter().any(|t| t.outcome == outcome);
     let (status, reason) = if let Some(why) = &claim.untestable {
-        (Status::Skipped, Some(format!("untestable: {why}")))
+        (Status::Untestable, Some(why.clone()))
     } else if tests.is_empty() {
         (Status::Pending, None)
-    } else if tests.iter().any(|t| t.outcome == "fail") {
-        (Status::Fails, first_reason("fail"))
-    } else if tests.iter().any(|t| t.outcome == "pass") {
+    } else if any(TestOutcome::Fail) {
+        (Status::Fails, first_reason(TestOutcome::Fail))
+    } else if any(TestOutcome::Pass) {
         (Status::Holds, None)
-    } else if tests.iter().any(|t| t.outcome == "skipped") {
-        (Status::Skipped, first_reason("skipped"))
+    } else if any(TestOutcome::Skipped) {
+        (Status::Skipped, first_reason(TestOutcome::Skipped))
     } else {
-        (Status::Skipped, Some("not run in this session".into()))
+        (
+            Status::NotRun,
+            Some("no evidence from its tests in this run".into()),
+        )
     };
     ClaimResult {
         id: claim.id.clone(),
         section: claim.section.clone(),
+        kind: claim.kind,
         course: claim.course.clone(),
         fact: claim.fact.clone(),
         refs: claim.refs.clone(),
-        kind: claim.kind,
         verdict: claim.verdict,
         correction: claim.correction.clone(),
         untestable: claim.untestable.clone(),
         status,
+        says: Texts {
+            ko: String::new(),
+            en: String::new(),
+        },
         reason,
+        location: None,
+        evidence: None,
         tests,
     }
 }
 
-fn short_name(tests: &[TestResult], outcome: &str) -> String {
-    tests
-        .iter()
-        .find(|t| t.outcome == outcome)
-        .map(|t| t.name.clone())
-        .unwrap_or_default()
+/// Values longer than this, or on several lines, stay in report.json; the Markdown points there.
+const SHORT: usize = 100;
+
+fn short(v: &Value) -> Option<String> {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    (s.chars().count() <= SHORT && !s.contains('\n')).then_some(s)
+}
+
+fn pointer(claim: usize, test: usize, key: &str) -> String {
+    format!(
+        "/claims/{claim}/tests/{test}/observed/{}",
+        key.replace('~', "~0").replace('/', "~1")
+    )
+}
+
+/// The observation that best shows the fact: from a test whose outcome made the status, a short
+/// value naming an errno or a number first.
+fn evidence(c: &ClaimResult, index: usize) -> Option<Evidence> {
+    let wanted = match c.status {
+        Status::Fails => TestOutcome::Fail,
+        _ => TestOutcome::Pass,
+    };
+    let mut candidates: Vec<(u8, usize, &str, &Value)> = Vec::new();
+    for (j, t) in c.tests.iter().enumerate() {
+        let rank = if t.outcome == wanted { 0 } else { 4 };
+        for (k, v) in &t.observed {
+            let errno = |s: &str| {
+                s.split(|ch: char| !ch.is_ascii_alphanumeric()).any(|w| {
+                    w.len() >= 4
+                        && w.starts_with('E')
+                        && w.chars().all(|ch| ch.is_ascii_uppercase())
+                })
+            };
+            // An errno says most, then a number; how many property cases ran says nothing.
+            let r = rank
+                + match short(v) {
+                    _ if k == "property_cases" => 3,
+                    Some(s) if errno(&s) => 0,
+                    Some(s) if s.chars().any(|ch| ch.is_ascii_digit()) => 1,
+                    Some(_) => 2,
+                    None => 3,
+                };
+            candidates.push((r, j, k, v));
+        }
+    }
+    let (_, j, key, value) = candidates.into_iter().min_by_key(|(r, j, _, _)| (*r, *j))?;
+    let test = &c.tests[j];
+    Some(Evidence {
+        kernel: test.kernel.clone().unwrap_or_default(),
+        test: test.display(),
+        key: key.to_string(),
+        value: short(value),
+        pointer: pointer(index, j, key),
+    })
+}
+
+/// rstest's generated case name in words: `family_1_V4` is `v4`, `case_2_tcp_v6` is `tcp v6`,
+/// `kind_3_Kind__Unix_UnixKind__Stream_` is `unix stream`, `v6only_1_true` is `v6only=true`.
+pub fn case_label(test: &str) -> Option<String> {
+    let parts: Vec<&str> = test.split("::").skip(2).collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let labels: Vec<String> = parts.iter().map(|p| segment_label(p)).collect();
+    Some(labels.join(", "))
+}
+
+fn segment_label(segment: &str) -> String {
+    // `<param>_<n>_<value>` or `case_<n>[_<description>]`.
+    let mut fields = segment.splitn(2, '_');
+    let mut param = fields.next().unwrap_or_default().to_string();
+    let mut rest = fields.next().unwrap_or_default();
+    // A parameter name may itself contain underscores: it ends before the first `_<digits>_`.
+    loop {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 && (rest.len() == digits || rest[digits..].starts_with('_')) {
+            rest = rest[digits..].trim_start_matches('_');
+            break;
+        }
+        match rest.split_once('_') {
+            Some((more, tail)) => {
+                param = format!("{param}_{more}");
+                rest = tail;
+            }
+            None => return segment.to_string(),
+        }
+    }
+    if param == "case" {
+        return if rest.is_empty() {
+            segment.replace('_', " ")
+        } else {
+            rest.replace('_', " ")
+        };
+    }
+    if matches!(rest, "true" | "false") || rest.parse::<f64>().is_ok() {
+        return format!("{param}={rest}");
+    }
+    // rstest spells `Kind::Unix(UnixKind::Stream)` as `Kind__Unix_UnixKind__Stream_`: the word
+    // before each `__` is a type path, dropped; the words left are the variant and its fields.
+    let pieces: Vec<&str> = rest.split("__").collect();
+    let mut words = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let mut tokens: Vec<&str> = piece.split('_').filter(|t| !t.is_empty()).collect();
+        if i + 1 < pieces.len() {
+            tokens.pop();
+        }
+        words.extend(tokens.into_iter().map(kebab));
+    }
+    words.join(" ")
+}
+
+/// `CloseWithUnreadData` is `close-with-unread-data`, `STREAM` is `stream`, `V4` is `v4`.
+fn kebab(word: &str) -> String {
+    if word.chars().all(|c| !c.is_ascii_lowercase()) {
+        return word.to_ascii_lowercase();
+    }
+    let mut out = String::new();
+    for (i, c) in word.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 impl Report {
+    /// Adds where each claim's words are in the course text (from `cargo claims course`'s check).
+    pub fn locate(&mut self, drift: &Drift) {
+        let file = std::path::Path::new(&drift.file)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| drift.file.clone());
+        for c in &mut self.claims {
+            c.location = drift.located.get(&c.id).map(|spans| Location {
+                file: file.clone(),
+                line: spans[0].first,
+                spans: spans.clone(),
+            });
+        }
+        self.course_text = Some(CourseText {
+            file: drift.file.clone(),
+            stale: drift.stale.iter().map(|s| s.id.clone()).collect(),
+        });
+    }
+
     fn sections(&self) -> impl Iterator<Item = (&'static str, Vec<&ClaimResult>)> {
         SECTIONS.iter().filter_map(|(key, title)| {
             let claims: Vec<&ClaimResult> = self
@@ -240,141 +642,504 @@ impl Report {
         )
     }
 
-    fn totals_line(&self) -> String {
-        let t = &self.totals;
-        format!(
-            "{} claims: {} hold, {} fail, {} skipped, {} pending",
-            t.claims, t.holds, t.fails, t.skipped, t.pending
-        )
+    fn course_line(&self, lang: Lang) -> String {
+        match &self.course_text {
+            Some(c) if c.stale.is_empty() => {
+                format!("{}: `{}`", lang.pick("본문", "Course text"), c.file)
+            }
+            Some(c) => match lang {
+                Lang::Ko => format!(
+                    "본문: `{}` — 주장 {}개의 문장을 본문에서 찾지 못함 (`cargo claims course`): {}",
+                    c.file,
+                    c.stale.len(),
+                    c.stale.join(", ")
+                ),
+                Lang::En => format!(
+                    "Course text: `{}` — {} claims' words are no longer in it (`cargo claims \
+                     course`): {}",
+                    c.file,
+                    c.stale.len(),
+                    c.stale.join(", ")
+                ),
+            },
+            None => lang
+                .pick(
+                    "본문 파일을 찾지 못해 줄 번호가 없음 (`cargo claims --course FILE`)",
+                    "No course file found, so no line numbers (`cargo claims --course FILE`)",
+                )
+                .to_string(),
+        }
     }
 
-    /// The terminal summary: one line per claim, grouped by section, with totals.
-    pub fn terminal(&self) -> String {
-        let mut out = format!("socket-claims report\n{}\n", self.headline());
+    fn totals_line(&self, lang: Lang) -> String {
+        let t = &self.totals;
+        let not_checked = t.skipped + t.not_run + t.untestable + t.pending;
+        match lang {
+            Lang::Ko => format!(
+                "주장 {}개 — 본문 문장: 부정확 {}, 보충 필요 {}, 정확 {} — 이 커널에서: 확인 {}, \
+                 실패 {}, 판정 불가 {}, 확인 못 함 {} (건너뜀 {}, 결과 없음 {}, 확인 불가 {}, 테스트 없음 {})",
+                t.claims, t.inaccurate, t.needs_caveat, t.accurate, t.holds, t.fails,
+                t.inconclusive, not_checked, t.skipped, t.not_run, t.untestable, t.pending
+            ),
+            Lang::En => format!(
+                "{} claims — course sentences: {} inaccurate, {} need a caveat, {} accurate — on \
+                 this kernel: {} hold, {} fail, {} inconclusive, {} not checked ({} skipped, {} \
+                 not run, {} untestable, {} pending)",
+                t.claims, t.inaccurate, t.needs_caveat, t.accurate, t.holds, t.fails,
+                t.inconclusive, not_checked, t.skipped, t.not_run, t.untestable, t.pending
+            ),
+        }
+    }
+
+    /// Claims with a correction, by verdict, course sentences first by line; then the notes on
+    /// claims that are not sentences of the course text.
+    fn todo(&self, verdict: Verdict, course: bool) -> Vec<&ClaimResult> {
+        let mut list: Vec<&ClaimResult> = self
+            .claims
+            .iter()
+            .filter(|c| {
+                c.correction.is_some() && c.verdict == verdict && (c.kind == Kind::Course) == course
+            })
+            .collect();
+        list.sort_by_key(|c| c.location.as_ref().map_or(usize::MAX, |l| l.line));
+        list
+    }
+
+    /// The claims the author must act on: what `$GITHUB_STEP_SUMMARY` gets.
+    pub fn must_change(&self, lang: Lang) -> String {
+        let mut md = String::new();
+        let lists = [
+            (
+                Verdict::Inaccurate,
+                lang.pick("고쳐야 할 문장", "Sentences to change"),
+            ),
+            (
+                Verdict::NeedsCaveat,
+                lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
+            ),
+        ];
+        for (verdict, title) in lists {
+            let items = self.todo(verdict, true);
+            let _ = writeln!(md, "## {title} ({})\n", items.len());
+            if items.is_empty() {
+                md.push_str(lang.pick("없음.\n\n", "None.\n\n"));
+            }
+            for (n, c) in items.iter().enumerate() {
+                self.item(&mut md, n + 1, c, lang);
+            }
+        }
+        md
+    }
+
+    fn item(&self, md: &mut String, n: usize, c: &ClaimResult, lang: Lang) {
+        let at = match &c.location {
+            Some(_) => format!("**{}** — ", c.located()),
+            None => String::new(),
+        };
+        let _ = writeln!(md, "{n}. {at}“{}”", c.course);
+        if let Some(correction) = &c.correction {
+            let _ = writeln!(
+                md,
+                "   - {}: {}",
+                lang.pick("바꿀 문장", "Replace with"),
+                correction_in(correction, lang)
+            );
+        }
+        let proof = match (&c.evidence, c.status.observed()) {
+            (Some(e), true) => {
+                let value = match &e.value {
+                    Some(v) => format!("`{}={v}`", e.key),
+                    None => format!("`{}` (report.json `{}`)", e.key, e.pointer),
+                };
+                format!(
+                    "Linux {} — {value} ({}) — {}",
+                    e.kernel,
+                    e.test,
+                    lang.pick("이번 실행에서 관찰함", "observed on this run")
+                )
+            }
+            _ => c.says_with_reason(lang),
+        };
+        let _ = writeln!(md, "   - {}: {proof}", lang.pick("근거", "Evidence"));
+        let _ = writeln!(md, "   - {}: `{}`\n", lang.pick("주장", "Claim"), c.id);
+    }
+
+    /// The terminal summary: the author's to-do list, then one line per claim by section.
+    pub fn terminal(&self, lang: Lang) -> String {
+        let mut out = format!(
+            "socket-claims report\n{}\n{}\n",
+            self.headline(),
+            self.course_line(lang)
+        );
+        for (verdict, title) in [
+            (
+                Verdict::Inaccurate,
+                lang.pick("고쳐야 할 문장", "Sentences to change"),
+            ),
+            (
+                Verdict::NeedsCaveat,
+                lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
+            ),
+        ] {
+            let items = self.todo(verdict, true);
+            let _ = writeln!(out, "\n{title} ({}):", items.len());
+            for c in items {
+                let _ = writeln!(out, "  {:<32} {} — {}", c.located(), c.id, c.says.get(lang));
+            }
+        }
         for (title, claims) in self.sections() {
             let _ = writeln!(out, "\n{title}");
             for c in &claims {
                 let why = c
                     .reason
                     .as_deref()
-                    .map(|r| format!(" — {}", first_line(r, 110)))
+                    .filter(|_| !c.status.passed())
+                    .map(|r| format!(" — {}", first_line(r)))
                     .unwrap_or_default();
-                let _ = writeln!(out, "  {:<8} {}{why}", c.status.label(), c.id);
+                let _ = writeln!(out, "  {:<12} {}{why}", c.status.label(), c.id);
             }
-            let count = |s: Status| claims.iter().filter(|c| c.status == s).count();
-            let _ = writeln!(
-                out,
-                "  ({} hold, {} fail, {} skipped, {} pending)",
-                count(Status::Holds),
-                count(Status::Fails),
-                count(Status::Skipped),
-                count(Status::Pending)
-            );
         }
-        let _ = writeln!(out, "\n{}", self.totals_line());
+        let _ = writeln!(out, "\n{}", self.totals_line(lang));
         out
     }
 
-    /// The Markdown report for course authors.
-    pub fn markdown(&self) -> String {
-        let mut md = String::from("# socket-claims: the course's socket claims on this kernel\n\n");
-        let _ = writeln!(md, "{}  \n**{}**\n", self.headline(), self.totals_line());
-        md.push_str(
-            "Status: **holds** — every test of the claim passed on this kernel; **FAILS** — a \
-             test found the kernel doing otherwise; **skipped** — not checked here (reason \
-             given); **pending** — no test yet.\n",
+    /// The Markdown report for course authors: the to-do list, notes on the section documents,
+    /// then every claim as an appendix.
+    pub fn markdown(&self, lang: Lang) -> String {
+        let mut md = format!(
+            "# {}\n\n{}  \n{}  \n**{}**\n\n",
+            lang.pick(
+                "socket-claims: 본문의 소켓 관련 문장을 이 커널에서 점검한 결과",
+                "socket-claims: the course's socket sentences on this kernel"
+            ),
+            self.headline(),
+            self.course_line(lang),
+            self.totals_line(lang)
         );
-        for (title, claims) in self.sections() {
-            let _ = writeln!(md, "\n## {title}\n");
-            md.push_str("| Claim | Course says | Verdict | Status | What the kernel did |\n");
-            md.push_str("|---|---|---|---|---|\n");
-            for c in claims {
-                let status = match &c.reason {
-                    Some(r) => format!("{} ({})", c.status.label(), first_line(r, 120)),
-                    None => c.status.label().to_string(),
-                };
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {} | {} | {} | {} |",
-                    c.id,
-                    cell(&c.course),
-                    verdict_cell(c),
-                    cell(&status),
-                    cell(&observed_summary(c))
-                );
+        md.push_str(&self.must_change(lang));
+        let notes: Vec<&ClaimResult> = [Verdict::Inaccurate, Verdict::NeedsCaveat]
+            .into_iter()
+            .flat_map(|v| self.todo(v, false))
+            .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(
+                md,
+                "## {} ({})\n\n{}\n",
+                lang.pick("섹션 문서에 대한 참고", "Notes for the section documents"),
+                notes.len(),
+                lang.pick(
+                    "본문의 문장이 아니라 로드맵 항목 아래의 주제나 보충 사실에 대한 것입니다.",
+                    "About topics under the roadmap's headings or facts the suite adds, not \
+                     sentences of the course text."
+                )
+            );
+            for (n, c) in notes.iter().enumerate() {
+                self.item(&mut md, n + 1, c, lang);
             }
         }
-        let corrections: Vec<&ClaimResult> = self
-            .claims
-            .iter()
-            .filter(|c| c.correction.is_some())
-            .collect();
-        if !corrections.is_empty() {
-            md.push_str("\n## Corrections for the author\n");
-            for c in corrections {
-                let correction = c.correction.clone().unwrap_or_default();
-                let _ = write!(
+        let _ = writeln!(
+            md,
+            "## {}\n\n{}\n",
+            lang.pick("부록: 전체 주장", "Appendix: every claim"),
+            lang.pick(
+                "관찰값이 길면 report.json의 위치(JSON pointer)를 적었습니다.",
+                "Long observations are in report.json at the JSON pointer given."
+            )
+        );
+        let header = lang.pick(
+            "| 위치 | 주장 | 본문 | 판정 | 커널이 한 일 |\n|---|---|---|---|---|\n",
+            "| Where | Claim | Course says | Verdict on this kernel | What the kernel did |\n|---|---|---|---|---|\n",
+        );
+        for (title, mut claims) in self.sections() {
+            claims.sort_by_key(|c| c.location.as_ref().map_or(usize::MAX, |l| l.line));
+            let _ = writeln!(md, "### {title}\n");
+            md.push_str(header);
+            for c in claims {
+                let _ = writeln!(
                     md,
-                    "\n### `{}` ({})\n\n- Course: {}\n- Linux: {}\n- Publish instead: {}\n  \
-                     ({})\n- Refs: {}\n",
+                    "| {} | `{}` | {} | {} | {} |",
+                    c.located(),
                     c.id,
-                    verdict_cell(c),
-                    c.course,
-                    c.fact,
-                    correction.ko,
-                    correction.en,
-                    c.refs.join("; ")
+                    cell(&c.course),
+                    cell(&c.says_with_reason(lang)),
+                    cell(&observed_summary(self.index_of(c), c))
                 );
-                if c.status != Status::Pending {
-                    let _ = writeln!(md, "- On this kernel: {}", c.status.label());
-                }
             }
+            md.push('\n');
         }
         md
     }
-}
 
-/// The verdict on the course's words; a topic check or supplement is not a verdict on the
-/// course, and says so.
-fn verdict_cell(c: &ClaimResult) -> String {
-    match c.kind {
-        Kind::Course => c.verdict.as_str().to_string(),
-        kind => format!("{} ({})", c.verdict.as_str(), kind.as_str()),
+    fn index_of(&self, c: &ClaimResult) -> usize {
+        self.claims
+            .iter()
+            .position(|x| std::ptr::eq(x, c))
+            .unwrap_or_default()
+    }
+
+    /// This run as one JUnit testsuite named `name` (the matrix passes each kernel's name).
+    pub fn junit_suite(&self, name: &str) -> junit::Suite {
+        let cases = self
+            .claims
+            .iter()
+            .map(|c| {
+                let mut output = format!("{}\n", c.says.en);
+                for t in &c.tests {
+                    let _ = write!(output, "{} {:?}", t.display(), t.outcome);
+                    for (k, v) in &t.observed {
+                        let _ = write!(output, "\n  {k}={}", as_text(v));
+                    }
+                    output.push('\n');
+                }
+                junit::Case {
+                    classname: format!(
+                        "socket-claims.{}",
+                        c.id.split('.').next().unwrap_or_default()
+                    ),
+                    name: c.id.clone(),
+                    status: c.status,
+                    message: c
+                        .reason
+                        .as_ref()
+                        .map(|r| format!("{}: {r}", c.status.label())),
+                    output,
+                    seconds: c.tests.iter().filter_map(|t| t.elapsed_ms).sum::<u64>() as f64
+                        / 1000.0,
+                }
+            })
+            .collect();
+        junit::Suite {
+            name: name.to_string(),
+            cases,
+        }
     }
 }
 
-/// The observations of a claim's passing (else any) test runs, as `key=value` pairs.
-fn observed_summary(c: &ClaimResult) -> String {
-    let mut parts = Vec::new();
-    for t in &c.tests {
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The observations of a claim's tests as whole `key=value` pairs; a long value is named with
+/// its place in report.json, never cut.
+fn observed_summary(index: usize, c: &ClaimResult) -> String {
+    const SHOWN: usize = 4;
+    let mut parts: Vec<String> = Vec::new();
+    let mut more = 0;
+    for (j, t) in c.tests.iter().enumerate() {
         for (k, v) in &t.observed {
-            let v = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let part = match short(v) {
+                Some(v) => format!("`{k}={v}`"),
+                None => format!("`{k}` → report.json `{}`", pointer(index, j, k)),
             };
-            // Tables of many values stay in report.json; the Markdown cell names them.
-            let part = if v.chars().count() > 160 {
-                format!("{k}=(see report.json)")
-            } else {
-                format!("{k}={v}")
-            };
-            if !parts.contains(&part) {
+            if parts.contains(&part) {
+                continue;
+            }
+            if parts.len() < SHOWN {
                 parts.push(part);
+            } else {
+                more += 1;
             }
         }
     }
-    first_line(&parts.join("; "), 600)
+    if more > 0 {
+        parts.push(format!("(+{more} in report.json `/claims/{index}/tests`)"));
+    }
+    parts.join("; ")
 }
 
-fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or_default();
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_string()
-    }
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
 }
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::course;
+
+    fn claim(id: &str, kind: Kind, course: &str, verdict: Verdict) -> Claim {
+        Claim {
+            id: id.into(),
+            section: "07-01-overview".into(),
+            kind,
+            course: course.into(),
+            fact: "f".into(),
+            refs: vec!["socket(7)".into()],
+            verdict,
+            correction: (verdict != Verdict::Accurate).then(|| Correction {
+                ko: format!("{id} 고친 문장"),
+                en: format!("{id} fixed sentence"),
+            }),
+            untestable: None,
+        }
+    }
+
+    fn record(claim: &str, test: &str, outcome: Outcome, observed: &[(&str, &str)]) -> Record {
+        Record {
+            claim: claim.into(),
+            test: test.into(),
+            outcome,
+            reason: (outcome == Outcome::Skipped).then(|| "needs CAP_NET_RAW".into()),
+            observed: observed
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect(),
+            kernel: "6.12.0".into(),
+            uid: 0,
+            netns: None,
+            elapsed_ms: 3,
+            at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn the_report_opens_with_the_to_do_list_located_and_says_what_was_observed() {
+        let text = "# 개요\n\n- 첫째 문장은 정확합니다\n- 둘째 문장은 보충이 필요합니다\n\
+                    - 셋째 문장은 틀렸습니다\n\n## 주제 제목\n";
+        let catalogue = Catalogue {
+            claims: vec![
+                claim(
+                    "tcp.a.right",
+                    Kind::Course,
+                    "첫째 문장은 정확합니다",
+                    Verdict::Accurate,
+                ),
+                claim(
+                    "tcp.b.caveat",
+                    Kind::Course,
+                    "둘째 문장은 보충이 필요합니다",
+                    Verdict::NeedsCaveat,
+                ),
+                claim(
+                    "tcp.c.wrong",
+                    Kind::Course,
+                    "셋째 문장은 틀렸습니다",
+                    Verdict::Inaccurate,
+                ),
+                claim(
+                    "tcp.d.topic",
+                    Kind::Topic,
+                    "주제 제목",
+                    Verdict::NeedsCaveat,
+                ),
+            ],
+        };
+        let mut index = TestIndex::default();
+        for (test, id) in [
+            ("tcp::b", "tcp.b.caveat"),
+            ("tcp::c", "tcp.c.wrong"),
+            ("tcp::d", "tcp.d.topic"),
+        ] {
+            index.tests.insert(test.into(), vec![id.into()]);
+        }
+        let long = "COMMAND PID\nnc 42 TCP 127.0.0.1:8080 (LISTEN)";
+        let records = [
+            record("tcp.b.caveat", "tcp::b::family_1_V4", Outcome::Skipped, &[]),
+            record(
+                "tcp.c.wrong",
+                "tcp::c::family_2_V6",
+                Outcome::Pass,
+                &[("lsof", long), ("errno", "Err(EADDRINUSE)")],
+            ),
+            record("tcp.d.topic", "tcp::d", Outcome::Pass, &[]),
+        ];
+        let privileges = Privileges::current();
+        let mut report = build(
+            &catalogue,
+            &index,
+            &records,
+            None,
+            privileges,
+            String::new(),
+        );
+        let acked = Vec::new();
+        let pairs: Vec<(&str, &str)> = catalogue
+            .claims
+            .iter()
+            .map(|c| (c.id.as_str(), c.course.as_str()))
+            .collect();
+        report.locate(&course::check("ch.md", text, &pairs, &acked));
+
+        let md = report.markdown(Lang::Ko);
+        let at = |needle: &str| {
+            md.find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in\n{md}"))
+        };
+        assert!(at("## 고쳐야 할 문장 (1)") < at("**ch.md:5** — “셋째 문장은 틀렸습니다”"));
+        assert!(at("셋째") < at("## 보충이 필요한 문장 (1)"));
+        assert!(at("## 보충이 필요한 문장") < at("**ch.md:4**"));
+        assert!(at("**ch.md:4**") < at("## 섹션 문서에 대한 참고 (1)"));
+        assert!(at("## 섹션 문서에 대한 참고") < at("## 부록"));
+        assert!(md.contains("바꿀 문장: tcp.c.wrong 고친 문장"));
+        assert!(md.contains(
+            "근거: Linux 6.12.0 — `errno=Err(EADDRINUSE)` (tcp::c [v6]) — 이번 실행에서 관찰함"
+        ));
+        assert!(md.contains("근거: 여기서는 확인 못 함 (tcp::b [v4]: needs CAP_NET_RAW)"));
+        assert!(
+            md.contains("`lsof` → report.json `/claims/2/tests/0/observed/lsof`"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("COMMAND PID"),
+            "a multi-line value stays whole in the JSON"
+        );
+        assert!(md.contains("| ch.md:3 | `tcp.a.right` |"));
+        assert_eq!(report.totals.inaccurate, 1);
+        assert_eq!(
+            report.totals.needs_caveat, 1,
+            "a topic is no verdict on the course"
+        );
+
+        let en = report.markdown(Lang::En);
+        assert!(en.contains("## Sentences to change (1)"));
+        assert!(en.contains("Replace with: tcp.c.wrong fixed sentence"));
+        let json = serde_json::to_value(&report).expect("serialises");
+        assert_eq!(
+            json["claims"][2]["correction"]["ko"],
+            "tcp.c.wrong 고친 문장"
+        );
+        assert_eq!(
+            json["claims"][2]["says"]["en"],
+            "course inaccurate, kernel confirms the correction"
+        );
+        assert_eq!(json["claims"][2]["status"], "holds");
+        assert_eq!(json["claims"][1]["status"], "skipped");
+        assert_eq!(json["claims"][0]["status"], "pending");
+        assert_eq!(json["claims"][2]["tests"][0]["observed"]["lsof"], long);
+    }
+
+    #[test]
+    fn rstest_case_names_read_as_words() {
+        let label = |t: &str| case_label(t).unwrap_or_default();
+        assert_eq!(label("tcp::x::family_1_V4"), "v4");
+        assert_eq!(
+            label("tcp::x::family_2_V6::ty_1_Type__STREAM"),
+            "v6, stream"
+        );
+        assert_eq!(
+            label("f::x::kind_3_Kind__Unix_UnixKind__Stream_"),
+            "unix stream"
+        );
+        assert_eq!(label("f::x::kind_2_Kind__Tcp_V6_"), "tcp v6");
+        assert_eq!(label("f::x::kind_3_SeqPacket"), "seq-packet");
+        assert_eq!(label("f::x::case_2_tcp_v6"), "tcp v6");
+        assert_eq!(label("f::x::case_1"), "case 1");
+        assert_eq!(label("f::x::v6only_1_false"), "v6only=false");
+        assert_eq!(
+            label("f::x::family_1_V4::old_server_set_it_2_false"),
+            "v4, old_server_set_it=false"
+        );
+        assert_eq!(
+            label("f::x::family_1_V4::how_1_Abort__CloseWithUnreadData"),
+            "v4, close-with-unread-data"
+        );
+        assert_eq!(label("f::x::buffer_2_Buffer__Send"), "send");
+        assert_eq!(case_label("tcp::plain_test"), None);
+    }
 }

@@ -1,24 +1,33 @@
 //! `cargo claims`: runs the suite on this machine and reports, claim by claim, whether the
 //! course's words hold on this kernel.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use harness::catalogue::{self, Catalogue, TestIndex, SECTIONS};
-use harness::{evidence, privileges, report, sandbox};
+use harness::report::Lang;
+use harness::{course, evidence, junit, privileges, report, sandbox};
 
 const USAGE: &str = "\
 cargo claims — check the course's socket claims against the running kernel
 
 USAGE:
     cargo claims [OPTIONS]
+    cargo claims course FILE       the course text against the catalogue, no kernel tests
     cargo claims matrix --help     the suite under several kernels (see README)
 
-Builds and runs the whole suite (cargo test), then prints every claim of the catalogue as
-holds / FAILS / skipped (reason) / pending, and writes target/claims/report.md and
-target/claims/report.json. Exits 1 when a test fails, 2 on bad input.
+Builds and runs the whole suite (cargo test), then prints the author's to-do list (the
+sentences to change, then those that need a caveat, with their lines in the course file) and
+every claim's status, and writes target/claims/report.md (the to-do list first, the full table
+as an appendix), target/claims/report.json (both languages) and target/claims/junit.xml (one
+testcase per claim). In GitHub Actions the to-do list also goes to $GITHUB_STEP_SUMMARY.
+Exits 1 when a test fails, 2 on bad input.
 
 OPTIONS:
+    --course FILE    the course text to locate the claims in (default
+                     ../shared/course/000_586990a613066f87.txt from the workspace, if present)
+    --lang ko|en     the language of report.md and the to-do list (default ko)
     --section NAME   only this section's suites and claims
                      (fundamentals, tcp, udp, options, unix, advanced)
     --report-only    do not run tests; report from the evidence already recorded
@@ -33,6 +42,8 @@ struct Options {
     section: Option<String>,
     report_only: bool,
     quiet: bool,
+    course: Option<PathBuf>,
+    lang: Lang,
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
@@ -40,9 +51,13 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         section: None,
         report_only: false,
         quiet: false,
+        course: None,
+        lang: Lang::default(),
     };
     let mut args = args.flat_map(|a| match a.split_once('=') {
-        Some((flag, value)) if flag == "--section" => vec![flag.to_string(), value.to_string()],
+        Some((flag, value)) if ["--section", "--course", "--lang"].contains(&flag) => {
+            vec![flag.to_string(), value.to_string()]
+        }
         _ => vec![a],
     });
     while let Some(arg) = args.next() {
@@ -60,6 +75,15 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
                 }
                 opts.section = Some(name);
             }
+            "--course" => {
+                let file = args.next().ok_or("--course needs a file")?;
+                opts.course = Some(PathBuf::from(file));
+            }
+            "--lang" => {
+                let lang = args.next().ok_or("--lang needs ko or en")?;
+                opts.lang =
+                    Lang::parse(&lang).ok_or(format!("--lang: {lang:?} is not ko or en"))?;
+            }
             other => {
                 return Err(format!(
                     "unknown option {other:?} (see cargo claims --help)"
@@ -72,8 +96,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "matrix") {
-        return harness::matrix::main(args[1..].to_vec());
+    match args.first().map(String::as_str) {
+        Some("matrix") => return harness::matrix::main(args[1..].to_vec()),
+        Some("course") => return course_main(&args[1..]),
+        _ => {}
     }
     let opts = match parse(args.into_iter()) {
         Ok(Some(opts)) => opts,
@@ -118,7 +144,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = report::build(
+    let mut report = report::build(
         &catalogue,
         &index,
         &records,
@@ -126,23 +152,122 @@ fn main() -> ExitCode {
         privileges::Privileges::current(),
         sandbox::availability(),
     );
-    print!("{}", report.terminal());
+    match opts.course.clone().or_else(course::default_file) {
+        Some(file) => match course::Drift::load(&file) {
+            Ok(drift) => report.locate(&drift),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => eprintln!(
+            "note: no course file at {} (from the workspace): the report has no line numbers; \
+             give one with --course FILE",
+            course::DEFAULT_COURSE
+        ),
+    }
+    print!("{}", report.terminal(opts.lang));
     let out = evidence::claims_dir();
+    let suite = format!("Linux {}", report.kernel);
     let written = std::fs::create_dir_all(&out)
-        .and_then(|()| std::fs::write(out.join("report.md"), report.markdown()))
+        .and_then(|()| std::fs::write(out.join("report.md"), report.markdown(opts.lang)))
         .and_then(|()| {
             let json = serde_json::to_string_pretty(&report).expect("report serialises");
             std::fs::write(out.join("report.json"), json)
+        })
+        .and_then(|()| {
+            let xml = junit::render(&[report.junit_suite(&suite)]);
+            std::fs::write(out.join("junit.xml"), xml)
         });
     if let Err(e) = written {
         eprintln!("error: writing the report to {}: {e}", out.display());
         return ExitCode::from(2);
     }
-    println!("report: {}", shown(&out.join("report.md"), &root));
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .and_then(|mut f| f.write_all(report.must_change(opts.lang).as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
+                Path::new(&summary).display()
+            );
+        }
+    }
+    println!(
+        "report: {} (also report.json, junit.xml)",
+        shown(&out.join("report.md"), &root)
+    );
     if tests_failed || report.totals.fails > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+const COURSE_USAGE: &str = "\
+cargo claims course — the course text against the claim catalogue (no kernel tests)
+
+USAGE:
+    cargo claims course FILE
+
+Finds each claim's course words in FILE (ignoring spacing and markdown) and prints their line
+numbers; lists as STALE the claims whose words are no longer in the text, and as UNCHECKED the
+lines that make a checkable statement (a table row, a list item, socket code, a number, an
+errno or a socket constant) that no claim covers and fixtures/course-acknowledged.toml does not
+acknowledge. Exits 1 when anything is stale or unchecked, 2 on bad input.";
+
+fn course_main(args: &[String]) -> ExitCode {
+    let file = match args {
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{COURSE_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        [file] if !file.starts_with('-') => Path::new(file),
+        _ => {
+            eprintln!("error: cargo claims course takes one course file (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let drift = match course::Drift::load(file) {
+        Ok(drift) => drift,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", drift.terminal());
+    if !drift.clean() {
+        step_summary(&format!(
+            "## socket-claims: course text drift ({})\n\n```text{}```\n",
+            drift.file,
+            drift.problems()
+        ));
+    }
+    if drift.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// In GitHub Actions, appends `markdown` to the job's summary page.
+fn step_summary(markdown: &str) {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&summary)
+        .and_then(|mut f| f.write_all(markdown.as_bytes()));
+    if let Err(e) = appended {
+        eprintln!(
+            "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
+            Path::new(&summary).display()
+        );
     }
 }
 

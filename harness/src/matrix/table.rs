@@ -47,7 +47,9 @@ pub struct SuiteExit {
 pub struct Counts {
     pub holds: usize,
     pub fails: usize,
+    pub inconclusive: usize,
     pub skipped: usize,
+    pub untestable: usize,
     pub pending: usize,
     pub not_run: usize,
 }
@@ -95,35 +97,10 @@ impl KernelRun {
     }
 }
 
-/// A claim's status under one kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cell {
-    Holds,
-    Fails,
-    Skipped,
-    Pending,
-    /// No evidence: the kernel did not run the claim's tests (it did not boot, hung, or the
-    /// test binary died first).
-    NotRun,
-}
-
-impl Cell {
-    fn label(self) -> &'static str {
-        match self {
-            Cell::Holds => "holds",
-            Cell::Fails => "FAILS",
-            Cell::Skipped => "skipped",
-            Cell::Pending => "pending",
-            Cell::NotRun => "not run",
-        }
-    }
-}
-
 #[derive(Clone, Debug, Serialize)]
 pub struct KernelStatus {
     pub kernel: String,
-    pub status: Cell,
+    pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -163,30 +140,24 @@ pub fn build(
             crate::privileges::Privileges::current(),
             String::new(),
         );
-        let column: Vec<(Cell, Option<String>)> = report
+        let column: Vec<(Status, Option<String>)> = report
             .claims
             .iter()
             .map(|c| {
-                let never_ran =
-                    !c.tests.is_empty() && c.tests.iter().all(|t| t.outcome == "not run");
-                let cell = match c.status {
-                    _ if never_ran => Cell::NotRun,
-                    Status::Holds => Cell::Holds,
-                    Status::Fails => Cell::Fails,
-                    Status::Skipped => Cell::Skipped,
-                    Status::Pending => Cell::Pending,
-                };
-                (cell, c.reason.clone().filter(|_| cell != Cell::NotRun))
+                let reason = c.reason.clone().filter(|_| c.status != Status::NotRun);
+                (c.status, reason)
             })
             .collect();
         run.counts = Counts::default();
-        for (cell, _) in &column {
-            *match cell {
-                Cell::Holds => &mut run.counts.holds,
-                Cell::Fails => &mut run.counts.fails,
-                Cell::Skipped => &mut run.counts.skipped,
-                Cell::Pending => &mut run.counts.pending,
-                Cell::NotRun => &mut run.counts.not_run,
+        for (status, _) in &column {
+            *match status {
+                Status::Holds => &mut run.counts.holds,
+                Status::Fails => &mut run.counts.fails,
+                Status::Inconclusive => &mut run.counts.inconclusive,
+                Status::Skipped => &mut run.counts.skipped,
+                Status::Untestable => &mut run.counts.untestable,
+                Status::Pending => &mut run.counts.pending,
+                Status::NotRun => &mut run.counts.not_run,
             } += 1;
         }
         columns.push(column);
@@ -258,9 +229,12 @@ impl Matrix {
 
     fn counts_line(c: &Counts) -> String {
         let mut line = format!(
-            "{} hold, {} fail, {} skipped, {} pending",
-            c.holds, c.fails, c.skipped, c.pending
+            "{} hold, {} fail, {} skipped, {} untestable, {} pending",
+            c.holds, c.fails, c.skipped, c.untestable, c.pending
         );
+        if c.inconclusive > 0 {
+            let _ = write!(line, ", {} inconclusive", c.inconclusive);
+        }
         if c.not_run > 0 {
             let _ = write!(line, ", {} not run", c.not_run);
         }
@@ -346,9 +320,9 @@ impl Matrix {
             }
         }
         md.push_str(
-            "\nStatus per claim as in `cargo claims`: **holds**, **FAILS**, **skipped** \
-             (reason given), **pending** (no test yet); **not run**: that kernel produced no \
-             evidence for the claim.\n",
+            "\nStatus per claim as in `cargo claims`: **holds**, **FAILS**, **inconclusive**, \
+             **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
+             that kernel produced no evidence for the claim.\n",
         );
         let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) =
             self.claims.iter().partition(|c| c.differs);
@@ -491,13 +465,13 @@ mod tests {
         let ids: Vec<&str> = matrix.claims.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["tcp.b.differs", "tcp.a.same", "tcp.c.pending"]);
         assert_eq!(matrix.differing, 1);
-        let cells: Vec<Cell> = matrix.claims[0].statuses.iter().map(|s| s.status).collect();
-        assert_eq!(cells, [Cell::Holds, Cell::Fails, Cell::NotRun]);
+        let cells: Vec<Status> = matrix.claims[0].statuses.iter().map(|s| s.status).collect();
+        assert_eq!(cells, [Status::Holds, Status::Fails, Status::NotRun]);
         assert!(matrix.claims[0].statuses[1]
             .reason
             .as_deref()
             .is_some_and(|r| r.contains("EINVAL")));
-        assert_eq!(matrix.claims[2].statuses[2].status, Cell::Pending);
+        assert_eq!(matrix.claims[2].statuses[2].status, Status::Pending);
         assert_eq!(matrix.kernels[1].counts.fails, 1);
         assert_eq!(matrix.kernels[2].counts.not_run, 2);
         assert!(!matrix.all_ran());
