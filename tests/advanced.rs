@@ -7,15 +7,16 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use harness::claim;
 use harness::errno;
+use harness::kernel::{self, Runtime};
 use harness::peers::{self, Family, UnixKind, UnixNaming};
 use harness::privileges::{as_unprivileged, sysctl};
 use harness::wait::{self, STEP};
+use harness::{claim, skip};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use rstest::rstest;
-use socket2::{Socket, Type};
+use socket2::{Domain, Socket, Type};
 
 use Family::{V4, V6};
 
@@ -304,6 +305,44 @@ fn closing_a_reuseport_listener_resets_its_queued_connections() {
                 "the closed listener's queue was moved, not reset"
             );
         });
+}
+
+/// A Unix socket has no port to share. Linux 6.13 (and the stable updates the claim's `since`
+/// lists) refuses SO_REUSEPORT on one with EOPNOTSUPP; older kernels accept it and ignore it.
+/// The catalogue says which this kernel is; the test asserts that and records the answer.
+#[rstest]
+fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
+    #[values(UnixKind::Stream, UnixKind::Dgram, UnixKind::SeqPacket)] kind: UnixKind,
+) {
+    claim("advanced.reuseport.not-for-unix-sockets").run(move |ctx| {
+        let scope = kernel::scope_of("advanced.reuseport.not-for-unix-sockets");
+        let here = kernel::running();
+        let sock = Socket::new(Domain::UNIX, kind.ty(), None).expect("socket(AF_UNIX)");
+        let got = sock.set_reuse_port(true).map_err(errno);
+        let version = here.version.as_ref().map(ToString::to_string);
+        ctx.observe("kernel_version", &version);
+        ctx.observe("setsockopt_so_reuseport", format!("{got:?}"));
+        if scope.linux_only && here.runtime == Runtime::Gvisor {
+            skip(format!(
+                "gVisor is not Linux, whose versions the fact is about (it answered {got:?})"
+            ));
+        }
+        if scope.includes(&here) {
+            assert_eq!(
+                got,
+                Err(Errno::EOPNOTSUPP),
+                "{version:?} is {}: SO_REUSEPORT on AF_UNIX is refused",
+                scope.describe()
+            );
+        } else {
+            assert_eq!(
+                got,
+                Ok(()),
+                "{version:?} is before {}: SO_REUSEPORT on AF_UNIX is accepted",
+                scope.describe()
+            );
+        }
+    });
 }
 
 #[test]

@@ -72,6 +72,27 @@ refs = ["tcp(7)"]
 verdict = "inaccurate"
 correction = { ko = "z" }
 untestable = ""
+
+[[claim]]
+id = "tcp.kernel.bounds"
+section = "07-10-tcp-programming"
+kind = "supplement"
+course = "x"
+fact = "y"
+refs = ["tcp(7)"]
+verdict = "accurate"
+since = ["6.12.9", "6.13-rc6"]
+on = "gvisor"
+
+[[claim]]
+id = "tcp.kernel.stray-ref"
+section = "07-10-tcp-programming"
+kind = "supplement"
+course = "x"
+fact = "y"
+refs = ["tcp(7)"]
+verdict = "accurate"
+kernel_ref = "commit 5b0af621c3f6"
 "#,
     )
     .expect("write a bad catalogue");
@@ -88,6 +109,10 @@ untestable = ""
         "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `refs`",
         "tcp.toml: claim #3 (id \"tcp.half.correction\"): field `correction.en`",
         "tcp.toml: claim #3 (id \"tcp.half.correction\"): field `untestable`",
+        "tcp.toml: claim #4 (id \"tcp.kernel.bounds\"): field `since`: \"6.13-rc6\" is not",
+        "tcp.toml: claim #4 (id \"tcp.kernel.bounds\"): field `on`: \"gvisor\" is not \"linux\"",
+        "tcp.toml: claim #4 (id \"tcp.kernel.bounds\"): field `kernel_ref`: required",
+        "tcp.toml: claim #5 (id \"tcp.kernel.stray-ref\"): field `kernel_ref`: only with",
         "unix.toml",
         "missing field `section`",
     ] {

@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::{Scope, Version};
+
 /// The id prefixes, in the order the report shows them, with a title for each.
 pub const SECTIONS: [(&str, &str); 6] = [
     ("fundamentals", "Socket fundamentals (07-02)"),
@@ -97,12 +99,62 @@ pub struct Claim {
     /// Why no kernel test can check the claim; such a claim has no test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untestable: Option<String>,
+    /// The kernels the fact is about, from these versions on: a mainline release (`6.13`)
+    /// covers it and every later kernel, a stable update (`6.12.9`) the rest of its series.
+    /// A string or a list; absent: every version.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub since: Vec<String>,
+    /// The kernels the fact is about end before these versions (same form as `since`).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub until: Vec<String>,
+    /// `linux`: the fact is about Linux itself, so another implementation of its API (gVisor)
+    /// may differ without that being a finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    /// The upstream commit or changelog entry that moved the `since` / `until` boundary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_ref: Option<String>,
+}
+
+/// A TOML string or list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match OneOrMany::deserialize(d) {
+        Ok(OneOrMany::One(s)) => Ok(vec![s]),
+        Ok(OneOrMany::Many(v)) => Ok(v),
+        Err(_) => Err(serde::de::Error::custom(
+            "must be a kernel version (\"6.13\") or a list of them",
+        )),
+    }
 }
 
 impl Claim {
     /// The id's first part: `fundamentals`, `tcp`, …
     pub fn section_key(&self) -> &str {
         self.id.split('.').next().unwrap_or_default()
+    }
+
+    /// The kernels the fact is about (versions that do not parse were refused at loading).
+    pub fn scope(&self) -> Scope {
+        let versions = |list: &[String]| list.iter().filter_map(|v| Version::parse(v)).collect();
+        Scope {
+            since: versions(&self.since),
+            until: versions(&self.until),
+            linux_only: self.on.as_deref() == Some("linux"),
+        }
     }
 }
 
@@ -303,6 +355,34 @@ fn validate(claim: &Claim, stem: &str) -> Vec<String> {
     }
     if claim.untestable.is_none() && claim.refs.is_empty() {
         problems.push("field `refs`: name at least one man page".into());
+    }
+    for (field, list) in [("since", &claim.since), ("until", &claim.until)] {
+        for v in list {
+            let parts: Vec<&str> = v.split('.').collect();
+            let numeric = parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            if !(numeric && (2..=3).contains(&parts.len())) {
+                problems.push(format!(
+                    "field `{field}`: {v:?} is not a kernel version (\"6.13\" for a release, \
+                     \"6.12.9\" for a stable update)"
+                ));
+            }
+        }
+    }
+    if let Some(on) = claim.on.as_deref().filter(|on| *on != "linux") {
+        problems.push(format!("field `on`: {on:?} is not \"linux\""));
+    }
+    let bounded = !claim.since.is_empty() || !claim.until.is_empty();
+    match (&claim.kernel_ref, bounded) {
+        (None, true) => problems.push(
+            "field `kernel_ref`: required with since / until: the commit or changelog that \
+             moved the boundary"
+                .into(),
+        ),
+        (Some(_), false) => problems.push("field `kernel_ref`: only with since or until".into()),
+        (Some(r), true) if r.trim().is_empty() => problems.push("field `kernel_ref`: empty".into()),
+        _ => {}
     }
     problems
 }

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod course;
 pub mod evidence;
 pub mod junit;
+pub mod kernel;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::{self, Catalogue, TestIndex};
 use crate::evidence::{self, Record};
+use crate::kernel::{Running, Runtime, Version};
 use guest::{Accel, Initramfs, Suite};
 use kernels::{Kernel, Source};
 use table::{KernelRun, RunStatus, SuiteExit};
@@ -41,6 +42,8 @@ OPTIONS:
                       (default 300)
     --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
                       build is slow enough to trip the tests' watchdogs)
+    --jobs N          kernels run at once (default 2): the VMs are prepared first, one by
+                      one, the host runs alone, then N kernels run side by side
     --file PATH       the kernel list (default fixtures/kernels.toml)
     -h, --help        this text";
 
@@ -49,6 +52,9 @@ OPTIONS:
 const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Kernels run at once unless `--jobs` says otherwise.
+const DEFAULT_JOBS: usize = 2;
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
@@ -62,6 +68,7 @@ struct Options {
     timeout: Duration,
     profile: String,
     file: Option<PathBuf>,
+    jobs: usize,
 }
 
 fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
@@ -72,6 +79,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
         timeout: DEFAULT_TIMEOUT,
         profile: "release".into(),
         file: None,
+        jobs: DEFAULT_JOBS,
     };
     let mut accel = std::env::var("SOCKET_CLAIMS_ACCEL").ok();
     let mut args = args.into_iter().flat_map(|a| match a.split_once('=') {
@@ -87,6 +95,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
             "--accel" => accel = Some(value("auto, kvm or tcg")?),
             "--profile" => opts.profile = value("a cargo profile")?,
             "--file" => opts.file = Some(value("a path")?.into()),
+            "--jobs" => {
+                let n = value("a number of kernels")?;
+                opts.jobs = match n.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--jobs: {n:?} is not a positive number")),
+                };
+            }
             "--timeout" => {
                 let secs = value("seconds")?;
                 opts.timeout = match secs.parse::<u64>() {
@@ -160,41 +175,59 @@ fn run(opts: &Options) -> Result<bool, String> {
         suites: suites.clone(),
         busybox: None,
     };
-    let mut runs = Vec::new();
+    // Fetching and packing run one kernel at a time (they share apt's state and the
+    // accelerator probe); the runs themselves may overlap.
+    let mut jobs = Vec::new();
     for kernel in selected {
-        let limit = kernel.timeout.unwrap_or(opts.timeout);
         let dir = out.join("matrix").join(&kernel.name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        eprintln!(
-            "matrix: kernel {} ({})",
-            kernel.name,
-            kernel.source.describe()
-        );
-        let (result, records) = match &kernel.source {
-            Source::Host => run_host(&suites, limit, &dir),
-            _ => vm.run(kernel, limit, &dir),
-        };
-        let evidence: String = records
-            .iter()
-            .filter_map(|r| serde_json::to_string(r).ok())
-            .map(|l| l + "\n")
-            .collect();
-        let _ = fs::write(dir.join("evidence.jsonl"), evidence);
-        eprintln!(
-            "matrix: kernel {}: {}",
-            kernel.name,
-            match (&result.detail, result.status) {
-                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
-                _ => format!(
-                    "ran on {} in {:.1} s",
-                    result.release.as_deref().unwrap_or("?"),
-                    result.seconds
-                ),
+        let started = Instant::now();
+        let prepared = match &kernel.source {
+            Source::Host | Source::Gvisor => Ok(None),
+            _ => {
+                eprintln!(
+                    "matrix: preparing {} ({})",
+                    kernel.name,
+                    kernel.source.describe()
+                );
+                vm.prepare(kernel, &dir).map(Some)
             }
-        );
-        runs.push((result, records));
+        };
+        jobs.push(Job {
+            kernel,
+            dir,
+            prepared,
+            prepare_seconds: started.elapsed().as_secs_f64(),
+        });
     }
+    // The host's run is where speed comparisons count (guests under TCG skip them): it runs
+    // alone, first; the other kernels then share the machine, `--jobs` at a time.
+    let (alone, shared): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].kernel.source == Source::Host);
+    let done = std::sync::Mutex::new(Vec::new());
+    let finish = |i: usize| {
+        let run = jobs[i].run(&suites, opts.timeout);
+        done.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((i, run));
+    };
+    alone.into_iter().for_each(finish);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.min(shared.len()) {
+            scope.spawn(|| {
+                while let Some(&i) =
+                    shared.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    finish(i);
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let runs: Vec<(KernelRun, Vec<Record>)> = done.into_iter().map(|(_, run)| run).collect();
     let matrix = table::build(&catalogue, &index, runs);
     print!("{}", matrix.terminal());
     let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
@@ -281,15 +314,146 @@ fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     Ok(suites)
 }
 
-/// The suite on this machine's kernel: each test binary as `cargo claims` would run it, bounded.
-fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
+/// One kernel's turn: what was prepared for it (nothing for a native run) and where its files go.
+struct Job<'a> {
+    kernel: &'a Kernel,
+    dir: PathBuf,
+    prepared: Result<Option<Prepared>, String>,
+    prepare_seconds: f64,
+}
+
+impl Job<'_> {
+    /// Runs the suite under this kernel and keeps its evidence in its directory.
+    fn run(&self, suites: &[Suite], default_limit: Duration) -> (KernelRun, Vec<Record>) {
+        let kernel = self.kernel;
+        let limit = kernel.timeout.unwrap_or(default_limit);
+        let source = kernel.source.describe();
+        eprintln!("matrix: kernel {} ({source})", kernel.name);
+        let failed = |e: String| {
+            let run = KernelRun::failed(&kernel.name, source.clone(), RunStatus::Error, e);
+            (run, Vec::new())
+        };
+        let (mut result, records) = match (&kernel.source, &self.prepared) {
+            (_, Err(e)) => failed(e.clone()),
+            (Source::Host, _) => run_native(Native::Host, suites, limit, &self.dir),
+            (Source::Gvisor, _) => match runsc() {
+                Ok(runsc) => run_native(Native::Gvisor(runsc), suites, limit, &self.dir),
+                Err(e) => failed(e),
+            },
+            (_, Ok(Some(prepared))) => boot_guest(kernel, prepared, limit, &self.dir),
+            (_, Ok(None)) => failed("the kernel was not prepared".into()),
+        };
+        result.prepare_seconds = self.prepare_seconds;
+        result.running = match &kernel.source {
+            Source::Host => Some(crate::kernel::running()),
+            Source::Gvisor => records.first().map(|r| Running {
+                version: Version::parse(&r.kernel),
+                runtime: Runtime::Gvisor,
+            }),
+            _ => result
+                .package_version
+                .as_deref()
+                .or(result.release.as_deref())
+                .map(|v| Running {
+                    version: Version::parse(v),
+                    runtime: Runtime::Linux,
+                }),
+        };
+        result.version = result
+            .running
+            .as_ref()
+            .and_then(|r| r.version.as_ref())
+            .map(Version::to_string);
+        let evidence: String = records
+            .iter()
+            .filter_map(|r| serde_json::to_string(r).ok())
+            .map(|l| l + "\n")
+            .collect();
+        let _ = fs::write(self.dir.join("evidence.jsonl"), evidence);
+        eprintln!(
+            "matrix: kernel {}: {}",
+            kernel.name,
+            match (&result.detail, result.status) {
+                (Some(d), s) if s != RunStatus::Ran => format!("{}: {d}", s.label()),
+                _ => format!(
+                    "ran on {} in {:.1} s",
+                    result.release.as_deref().unwrap_or("?"),
+                    result.seconds
+                ),
+            }
+        );
+        (result, records)
+    }
+}
+
+/// A run without a VM: on this machine's kernel, or in gVisor's sandbox on top of it.
+enum Native {
+    Host,
+    /// `runsc` at this path.
+    Gvisor(PathBuf),
+}
+
+/// The gVisor sandbox a test binary runs in: no network but its own loopback, the ptrace
+/// platform (which needs no KVM and works nested), the host's filesystem read-only under a
+/// writable overlay, so the evidence comes back on stdout.
+const RUNSC_ARGS: [&str; 5] = ["--network=none", "--platform=ptrace", "do", "-quiet", "--"];
+
+/// Inside the sandbox: runs the test binary (`$0`) with its output on stderr, then prints its
+/// exit code and its evidence on stdout.
+const GVISOR_SCRIPT: &str = "mkdir -p /tmp/evidence && \
+    SOCKET_CLAIMS_RESULTS=/tmp/evidence SOCKET_CLAIMS_RUNTIME=gvisor \"$0\" </dev/null >&2; \
+    echo \"@@claims suite $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true";
+
+/// `runsc` on $PATH, usable here (it needs root).
+fn runsc() -> Result<PathBuf, String> {
+    let runsc = which("runsc").ok_or("runsc not found (apt-get install runsc)")?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err("runsc do needs root".into());
+    }
+    Ok(runsc)
+}
+
+/// The suite natively: each test binary as `cargo claims` would run it (directly, or under
+/// `runsc do`), bounded.
+fn run_native(
+    how: Native,
+    suites: &[Suite],
+    limit: Duration,
+    dir: &Path,
+) -> (KernelRun, Vec<Record>) {
     let started = Instant::now();
-    let mut result = KernelRun {
-        release: Some(crate::privileges::kernel_release()),
-        accel: "native".into(),
-        ..KernelRun::failed(
-            "host",
+    let (source, release, accel) = match &how {
+        Native::Host => (
             Source::Host.describe(),
+            crate::privileges::kernel_release(),
+            "native",
+        ),
+        Native::Gvisor(runsc) => {
+            let version = Command::new(runsc)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            (Source::Gvisor.describe(), version, "ptrace")
+        }
+    };
+    let mut result = KernelRun {
+        release: Some(release),
+        accel: accel.into(),
+        ..KernelRun::failed(
+            if matches!(how, Native::Host) {
+                "host"
+            } else {
+                "gvisor"
+            },
+            source,
             RunStatus::Ran,
             String::new(),
         )
@@ -299,6 +463,7 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
     let log_path = dir.join("console.log");
     for suite in suites {
         let results = dir.join("evidence").join(&suite.name);
+        let data_path = dir.join(format!("data-{}.txt", suite.name));
         let spawned = fs::create_dir_all(&results)
             .and_then(|()| {
                 fs::OpenOptions::new()
@@ -308,12 +473,23 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
             })
             .and_then(|log| {
                 let err = log.try_clone()?;
-                Command::new(&suite.path)
-                    .env("SOCKET_CLAIMS_RESULTS", &results)
-                    .stdin(Stdio::null())
-                    .stdout(log)
-                    .stderr(err)
-                    .spawn()
+                let mut cmd = match &how {
+                    Native::Host => {
+                        let mut cmd = Command::new(&suite.path);
+                        cmd.env("SOCKET_CLAIMS_RESULTS", &results).stdout(log);
+                        cmd
+                    }
+                    Native::Gvisor(runsc) => {
+                        let mut cmd = Command::new(runsc);
+                        cmd.args(RUNSC_ARGS)
+                            .args(["/bin/sh", "-c", GVISOR_SCRIPT])
+                            .arg(&suite.path)
+                            .arg(&suite.name)
+                            .stdout(fs::File::create(&data_path)?);
+                        cmd
+                    }
+                };
+                cmd.stdin(Stdio::null()).stderr(err).spawn()
             });
         let mut child = match spawned {
             Ok(child) => child,
@@ -336,17 +512,33 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
                 }
             }
         };
-        match evidence::read_all(&results) {
+        let mut code = exit.map(|status| status.code().unwrap_or(-1));
+        let found = match &how {
+            Native::Host => evidence::read_all(&results),
+            Native::Gvisor(_) => fs::read_to_string(&data_path)
+                .map_err(|e| format!("{}: {e}", data_path.display()))
+                .and_then(|text| guest::parse_stream(&text))
+                .map(|stream| {
+                    // The sandbox's own exit code says only that the script ended.
+                    if let Some((_, exit)) = stream.suites.first() {
+                        code = code.map(|_| *exit);
+                    } else if code == Some(0) {
+                        code = Some(-1);
+                    }
+                    stream.records
+                }),
+        };
+        match found {
             Ok(found) => records.extend(found),
             Err(e) => {
                 result.status = RunStatus::Error;
                 result.detail = Some(format!("unreadable evidence: {e}"));
             }
         }
-        match exit {
-            Some(status) => result.suites.push(SuiteExit {
+        match code {
+            Some(exit) => result.suites.push(SuiteExit {
                 name: suite.name.clone(),
-                exit: status.code().unwrap_or(-1),
+                exit,
             }),
             None => {
                 result.status = RunStatus::Hung;
@@ -357,6 +549,13 @@ fn run_host(suites: &[Suite], limit: Duration, dir: &Path) -> (KernelRun, Vec<Re
                 ));
                 break;
             }
+        }
+    }
+    if let Some(record) = records.first() {
+        if !matches!(how, Native::Host) {
+            result
+                .notes
+                .push(format!("uname -r in the sandbox: {}", record.kernel));
         }
     }
     result.seconds = started.elapsed().as_secs_f64();
@@ -372,27 +571,41 @@ struct Vm {
     busybox: Option<PathBuf>,
 }
 
-impl Vm {
-    fn run(&mut self, kernel: &Kernel, limit: Duration, dir: &Path) -> (KernelRun, Vec<Record>) {
-        let source = kernel.source.describe();
-        let started = Instant::now();
-        let prepared = self.prepare(kernel, dir);
-        let (vmlinuz, initrd, accel, notes) = match prepared {
-            Ok(p) => p,
-            Err(e) => {
-                return (
-                    KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
-                    Vec::new(),
-                )
-            }
-        };
+/// A VM kernel ready to boot.
+struct Prepared {
+    vmlinuz: PathBuf,
+    initrd: PathBuf,
+    accel: Accel,
+    notes: Vec<String>,
+    /// The Debian package and its version.
+    package: Option<(String, String)>,
+}
+
+/// Boots a prepared kernel and collects what its guest sent back.
+fn boot_guest(
+    kernel: &Kernel,
+    prepared: &Prepared,
+    limit: Duration,
+    dir: &Path,
+) -> (KernelRun, Vec<Record>) {
+    let source = kernel.source.describe();
+    let started = Instant::now();
+    let Prepared {
+        vmlinuz,
+        initrd,
+        accel,
+        notes,
+        package,
+    } = prepared;
+    let accel = *accel;
+    {
         eprintln!(
             "matrix: booting {} under {} (bound {} s)",
             kernel.name,
             accel.name(),
             limit.as_secs()
         );
-        let boot = match guest::boot(&vmlinuz, &initrd, accel, limit, dir) {
+        let boot = match guest::boot(vmlinuz, initrd, accel, limit, dir) {
             Ok(boot) => boot,
             Err(e) => {
                 return (
@@ -403,7 +616,9 @@ impl Vm {
         };
         let mut result = KernelRun {
             accel: accel.name().into(),
-            notes,
+            notes: notes.clone(),
+            package: package.as_ref().map(|(p, _)| p.clone()),
+            package_version: package.as_ref().map(|(_, v)| v.clone()),
             ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
         };
         result.detail = None;
@@ -467,14 +682,47 @@ impl Vm {
         }
         (result, stream.records)
     }
+}
+
+impl Vm {
+    /// Whether KVM works, from a probe boot, or from the last probe's answer when it was made
+    /// under the same host kernel: a broken nested KVM costs the probe's whole time bound.
+    fn kvm_probe(&self, vmlinuz: &Path, busybox: &Path, dir: &Path) -> Result<(), String> {
+        if let Err(e) = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
+            return Err(format!("/dev/kvm: {e}"));
+        }
+        let memo = self.cache.join("kvm-probe");
+        let host = crate::privileges::kernel_release();
+        let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
+            let (release, answer) = text.split_once('\n')?;
+            (release == host).then(|| answer.trim().to_string())
+        });
+        let answer = match remembered {
+            Some(answer) if answer == "ok" => return Ok(()),
+            Some(why) => {
+                return Err(format!(
+                    "{why}, remembered in {} (delete it or pass --accel kvm to try again)",
+                    memo.display()
+                ))
+            }
+            None => guest::kvm_works(vmlinuz, busybox, dir),
+        };
+        let text = match &answer {
+            Ok(()) => "ok".to_string(),
+            Err(why) => why.clone(),
+        };
+        let _ = fs::create_dir_all(&self.cache)
+            .and_then(|()| fs::write(&memo, format!("{host}\n{text}\n")));
+        answer
+    }
 
     /// Fetches the kernel, decides the accelerator, writes the initramfs: the image, the
     /// initramfs, the accelerator and notes on modules.
-    fn prepare(
-        &mut self,
-        kernel: &Kernel,
-        dir: &Path,
-    ) -> Result<(PathBuf, PathBuf, Accel, Vec<String>), String> {
+    fn prepare(&mut self, kernel: &Kernel, dir: &Path) -> Result<Prepared, String> {
         if which(guest::QEMU).is_none() {
             return Err(format!(
                 "{} not found (apt-get install qemu-system-x86)",
@@ -493,7 +741,7 @@ impl Vm {
         let accel = match self.accel {
             Some(accel) => accel,
             None => {
-                let accel = match guest::kvm_works(&image.vmlinuz, &busybox, dir) {
+                let accel = match self.kvm_probe(&image.vmlinuz, &busybox, dir) {
                     Ok(()) => Accel::Kvm,
                     Err(why) => {
                         eprintln!("matrix: using TCG (no KVM: {why})");
@@ -561,7 +809,13 @@ impl Vm {
         );
         let initrd = dir.join("initrd.cpio");
         initramfs.write(&initrd)?;
-        Ok((image.vmlinuz, initrd, accel, notes))
+        Ok(Prepared {
+            vmlinuz: image.vmlinuz,
+            initrd,
+            accel,
+            notes,
+            package: image.package,
+        })
     }
 }
 

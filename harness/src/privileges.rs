@@ -182,16 +182,36 @@ pub fn fork_child(what: &str, keep: &[BorrowedFd<'_>], f: impl FnOnce() -> i32) 
 }
 
 /// Closes every descriptor from 3 up except `keep` (sorted), with close_range(2).
+/// Where close_range(2) is missing (Linux before 5.9, some sandboxes: ENOSYS or EINVAL), the
+/// descriptors listed in /proc/self/fd are closed one by one.
 fn close_others(keep: &[RawFd]) -> Result<(), Errno> {
     let mut from: libc::c_uint = 3;
     for &fd in keep.iter().filter(|fd| **fd >= 3) {
         let fd = fd as libc::c_uint;
         if fd > from {
-            close_range(from, fd - 1)?;
+            match close_range(from, fd - 1) {
+                Err(Errno::ENOSYS | Errno::EINVAL) => return close_listed(keep),
+                other => other?,
+            }
         }
         from = from.max(fd + 1);
     }
-    close_range(from, libc::c_uint::MAX)
+    match close_range(from, libc::c_uint::MAX) {
+        Err(Errno::ENOSYS | Errno::EINVAL) => close_listed(keep),
+        other => other,
+    }
+}
+
+fn close_listed(keep: &[RawFd]) -> Result<(), Errno> {
+    let open: Vec<RawFd> = fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open.into_iter().filter(|fd| *fd >= 3 && !keep.contains(fd)) {
+        // The directory's own descriptor is gone by now: EBADF for it is expected.
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
 }
 
 /// For a `Command`'s child between fork and exec: marks every descriptor from 3 up
@@ -358,5 +378,12 @@ mod tests {
             matches!(status, WaitStatus::Exited(_, 0)),
             "exit code bits: 1 = kept fd closed, 2 = other fd open, 4 = stderr closed: {status:?}"
         );
+        // The fallback for kernels without close_range(2) does the same.
+        let status = fork_child("fallback", &[kept.as_fd(), other.as_fd()], || {
+            let _ = close_listed(&[k]);
+            i32::from(!open(k)) | i32::from(open(o)) << 1 | i32::from(!open(2)) << 2
+        })
+        .wait(wait::STEP);
+        assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
     }
 }

@@ -977,6 +977,10 @@ mod tests {
                 en: format!("{id} fixed sentence"),
             }),
             untestable: None,
+            since: Vec::new(),
+            until: Vec::new(),
+            on: None,
+            kernel_ref: None,
         }
     }
 

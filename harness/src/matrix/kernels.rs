@@ -12,13 +12,27 @@ use std::time::Duration;
 pub enum Source {
     /// This machine's running kernel: the suite runs natively, no VM.
     Host,
-    /// A Debian kernel image package (`linux-image-…`), fetched with `apt-get download`.
-    Debian { package: String },
+    /// A Debian kernel, fetched with `apt-get download`: from the system's apt configuration, or
+    /// with `suite`, from a private one under `target/claims/apt/<suite>/`.
+    Debian { suite: Option<String>, pick: Pick },
     /// A kernel image on disk, with optionally its `lib/modules/<release>` directory.
     Image {
         image: PathBuf,
         modules_dir: Option<PathBuf>,
     },
+    /// gVisor's user-space kernel (`runsc do`, ptrace platform, no network but its loopback).
+    Gvisor,
+}
+
+/// Which Debian kernel package an entry means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// A pinned `linux-image-…` package.
+    Package(String),
+    /// The newest `linux-image-<series>.*-amd64` the suite has (`series = "6.1"`).
+    Series(String),
+    /// The newest `linux-image-*-amd64` of any series (`series = "newest"`).
+    Newest,
 }
 
 impl Source {
@@ -26,8 +40,19 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Host => "host (native run)".into(),
-            Source::Debian { package } => format!("debian package {package}"),
+            Source::Debian { suite, pick } => {
+                let from = suite
+                    .as_deref()
+                    .map(|s| format!("debian {s}"))
+                    .unwrap_or("debian".into());
+                match pick {
+                    Pick::Package(p) => format!("{from} package {p}"),
+                    Pick::Series(s) => format!("{from}, newest {s}.y"),
+                    Pick::Newest => format!("{from}, newest kernel"),
+                }
+            }
             Source::Image { image, .. } => format!("image {}", image.display()),
+            Source::Gvisor => "gVisor (runsc do, ptrace platform)".into(),
         }
     }
 }
@@ -124,10 +149,12 @@ pub fn parse(text: &str, shown: &str, root: &Path) -> Result<KernelList, String>
     }
 }
 
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 8] = [
     "name",
     "source",
     "package",
+    "suite",
+    "series",
     "image",
     "modules_dir",
     "timeout",
@@ -159,6 +186,8 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
     let name = text("name", true);
     let source = text("source", true);
     let package = text("package", false);
+    let suite = text("suite", false);
+    let series = text("series", false);
     let image = text("image", false);
     let modules_dir = text("modules_dir", false);
     if let Some(name) = &name {
@@ -181,28 +210,66 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             None
         }
     };
-    let mut forbid = |field: &str, present: bool, kind: &str| {
-        if present {
-            problems.push(format!("field `{field}`: not used by source = {kind:?}"));
+    if let Some(suite) = &suite {
+        if !suite.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            problems.push(format!(
+                "field `suite`: {suite:?} is not a Debian suite name (bookworm, sid, …)"
+            ));
+        }
+    }
+    let pick = match (package, series) {
+        (Some(_), Some(_)) => {
+            problems.push("field `series`: give either `package` or `series`, not both".into());
+            None
+        }
+        (Some(package), None) => Some(Pick::Package(package)),
+        (None, Some(series)) if series == "newest" => Some(Pick::Newest),
+        (None, Some(series)) if is_series(&series) => Some(Pick::Series(series)),
+        (None, Some(series)) => {
+            problems.push(format!(
+                "field `series`: {series:?} is not a kernel series (\"6.1\") or \"newest\""
+            ));
+            None
+        }
+        (None, None) => None,
+    };
+    let debian_only = [
+        ("package", entry.contains_key("package")),
+        ("series", entry.contains_key("series")),
+        ("suite", entry.contains_key("suite")),
+    ];
+    let image_only = [
+        ("image", image.is_some()),
+        ("modules_dir", modules_dir.is_some()),
+    ];
+    let mut forbid = |fields: &[(&str, bool)], kind: &str| {
+        for (field, present) in fields {
+            if *present {
+                problems.push(format!("field `{field}`: not used by source = {kind:?}"));
+            }
         }
     };
     let source = match source.as_deref() {
         None => None,
-        Some("host") => {
-            forbid("package", package.is_some(), "host");
-            forbid("image", image.is_some(), "host");
-            forbid("modules_dir", modules_dir.is_some(), "host");
-            Some(Source::Host)
+        Some(kind @ ("host" | "gvisor")) => {
+            forbid(&debian_only, kind);
+            forbid(&image_only, kind);
+            Some(if kind == "host" {
+                Source::Host
+            } else {
+                Source::Gvisor
+            })
         }
         Some("debian") => {
-            forbid("image", image.is_some(), "debian");
-            forbid("modules_dir", modules_dir.is_some(), "debian");
-            match package {
-                Some(package) => Some(Source::Debian { package }),
+            forbid(&image_only, "debian");
+            match pick {
+                Some(pick) => Some(Source::Debian { suite, pick }),
                 None => {
-                    if !entry.contains_key("package") {
+                    if !entry.contains_key("package") && !entry.contains_key("series") {
                         problems.push(
-                            "field `package`: missing (the linux-image package to download)".into(),
+                            "field `package`: missing (a linux-image package to download, or \
+                             `series` for the newest of a series)"
+                                .into(),
                         );
                     }
                     None
@@ -210,7 +277,7 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             }
         }
         Some("image") => {
-            forbid("package", package.is_some(), "image");
+            forbid(&debian_only, "image");
             match image {
                 Some(image) => Some(Source::Image {
                     image: root.join(image),
@@ -226,7 +293,7 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
         }
         Some(other) => {
             problems.push(format!(
-                "field `source`: {other:?} is not host, debian or image"
+                "field `source`: {other:?} is not host, debian, image or gvisor"
             ));
             None
         }
@@ -239,6 +306,15 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
         }),
         _ => Err(problems),
     }
+}
+
+/// `6.1`, `6.12`: a major and a minor version.
+fn is_series(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn string_list(value: &toml::Value) -> Option<Vec<String>> {
@@ -255,12 +331,14 @@ pub struct Image {
     pub vmlinuz: PathBuf,
     /// `lib/modules/<release>` of this kernel, if known.
     pub modules_dir: Option<PathBuf>,
+    /// The Debian package and its version, for a Debian kernel.
+    pub package: Option<(String, String)>,
 }
 
 /// Finds (or downloads into `cache`) the image of a VM kernel. Errors name the kernel's field.
 pub fn fetch(source: &Source, cache: &Path) -> Result<Image, String> {
     match source {
-        Source::Host => Err("the host kernel does not boot in a VM".into()),
+        Source::Host | Source::Gvisor => Err("this kernel does not boot in a VM".into()),
         Source::Image { image, modules_dir } => {
             if !image.is_file() {
                 return Err(format!("field `image`: {} is not a file", image.display()));
@@ -274,15 +352,28 @@ pub fn fetch(source: &Source, cache: &Path) -> Result<Image, String> {
             Ok(Image {
                 vmlinuz: image.clone(),
                 modules_dir: modules_dir.clone(),
+                package: None,
             })
         }
-        Source::Debian { package } => {
-            let dir = cache.join(package);
+        Source::Debian { suite, pick } => {
+            let field = match pick {
+                Pick::Package(_) => "package",
+                _ => "series",
+            };
+            let apt =
+                Apt::new(suite.as_deref(), cache).map_err(|e| format!("field `suite`: {e}"))?;
+            let chosen = apt
+                .resolve(pick)
+                .map_err(|e| format!("field `{field}`: {e}"))?;
+            let dir = cache.join(&chosen.package);
             if !dir.join(UNPACKED).exists() {
-                download(package, cache, &dir)
-                    .map_err(|e| format!("field `package`: {package}: {e}"))?;
+                download(&apt, &chosen, cache, &dir)
+                    .map_err(|e| format!("field `{field}`: {}: {e}", chosen.package))?;
             }
-            unpacked_image(&dir).map_err(|e| format!("field `package`: {package}: {e}"))
+            let mut image = unpacked_image(&dir)
+                .map_err(|e| format!("field `{field}`: {}: {e}", chosen.package))?;
+            image.package = Some((chosen.package, chosen.version));
+            Ok(image)
         }
     }
 }
@@ -290,30 +381,232 @@ pub fn fetch(source: &Source, cache: &Path) -> Result<Image, String> {
 /// Marks a complete unpack, so an interrupted one is redone.
 const UNPACKED: &str = ".unpacked";
 
-/// `apt-get download` then `dpkg -x` into `dir` (the package is never installed).
-fn download(package: &str, cache: &Path, dir: &Path) -> Result<(), String> {
+/// The archive a private apt configuration reads, and the key it is signed with.
+const MIRROR: &str = "http://deb.debian.org/debian";
+const SECURITY: &str = "http://deb.debian.org/debian-security";
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// Package lists older than this are fetched again.
+const LISTS_FRESH: Duration = Duration::from_secs(24 * 3600);
+
+/// apt-get / apt-cache with the system's configuration, or with a private one for one Debian
+/// suite (its own source list, lists, cache and status under `<cache>/apt/<suite>/`), so the
+/// system's apt sources are never changed.
+struct Apt {
+    private: Option<PathBuf>,
+}
+
+impl Apt {
+    /// The configuration for `suite`, its package lists fetched when missing or older than a day.
+    fn new(suite: Option<&str>, cache: &Path) -> Result<Apt, String> {
+        let Some(suite) = suite else {
+            return Ok(Apt { private: None });
+        };
+        let dir = cache.join("apt").join(suite);
+        let apt = Apt {
+            private: Some(dir.clone()),
+        };
+        let updated = dir.join(".updated");
+        let fresh = fs::metadata(&updated)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < LISTS_FRESH));
+        if fresh {
+            return Ok(apt);
+        }
+        if !Path::new(KEYRING).is_file() {
+            return Err(format!(
+                "{suite}: {KEYRING} is missing (apt-get install debian-archive-keyring)"
+            ));
+        }
+        let mut sources = format!("deb [signed-by={KEYRING}] {MIRROR} {suite} main\n");
+        if !matches!(suite, "sid" | "unstable" | "experimental") {
+            sources.push_str(&format!(
+                "deb [signed-by={KEYRING}] {SECURITY} {suite}-security main\n"
+            ));
+        }
+        for d in ["lists/partial", "cache/archives/partial", "sources.list.d"] {
+            fs::create_dir_all(dir.join(d)).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        fs::write(dir.join("sources.list"), sources)
+            .and_then(|()| fs::write(dir.join("status"), ""))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        eprintln!(
+            "matrix: apt-get update for Debian {suite} (private lists in {})",
+            dir.display()
+        );
+        run(apt.command("apt-get").args(["update", "-q"]))
+            .map_err(|e| format!("{suite}: apt-get update failed: {e}"))?;
+        fs::write(&updated, "").map_err(|e| format!("{}: {e}", updated.display()))?;
+        Ok(apt)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        if let Some(dir) = &self.private {
+            let d = |sub: &str| dir.join(sub).display().to_string();
+            for (key, value) in [
+                ("Dir::Etc::SourceList", d("sources.list")),
+                ("Dir::Etc::SourceParts", d("sources.list.d")),
+                ("Dir::State::Lists", d("lists")),
+                ("Dir::State::status", d("status")),
+                ("Dir::Cache", d("cache")),
+            ] {
+                cmd.arg("-o").arg(format!("{key}={value}"));
+            }
+        }
+        cmd
+    }
+
+    /// The package an entry means, with its version and the packages to unpack with it.
+    fn resolve(&self, pick: &Pick) -> Result<Chosen, String> {
+        let names = match pick {
+            Pick::Package(package) => vec![package.clone()],
+            Pick::Series(_) | Pick::Newest => {
+                let found = output(self.command("apt-cache").args([
+                    "search",
+                    "--names-only",
+                    "^linux-image-[0-9].*-amd64$",
+                ]))?;
+                let series = match pick {
+                    Pick::Series(s) => Some(s.as_str()),
+                    _ => None,
+                };
+                let names: Vec<String> = found
+                    .lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .filter(|n| is_kernel_image(n, series))
+                    .map(str::to_string)
+                    .collect();
+                if names.is_empty() {
+                    return Err("no linux-image-<version>-amd64 package of that series".into());
+                }
+                names
+            }
+        };
+        let shown = output(
+            self.command("apt-cache")
+                .args(["show", "--no-all-versions"])
+                .args(&names),
+        )
+        .map_err(|e| format!("apt-cache show: {e}"))?;
+        parse_packages(&shown)
+            .into_iter()
+            .max_by(|a, b| version_key(&a.version).cmp(&version_key(&b.version)))
+            .ok_or_else(|| format!("apt-cache show {} found nothing", names.join(" ")))
+    }
+}
+
+/// A resolved Debian kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Chosen {
+    package: String,
+    version: String,
+    /// The package and the ones it splits the kernel into (sid's `linux-binary-*` holds the
+    /// image and `linux-modules-*` the modules; older suites have one package).
+    unpack: Vec<String>,
+}
+
+/// `apt-cache show` paragraphs: each package, its version, and the image and module packages
+/// it depends on.
+fn parse_packages(text: &str) -> Vec<Chosen> {
+    text.split("\n\n")
+        .filter_map(|para| {
+            let field = |name: &str| {
+                para.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+                    .map(str::trim)
+            };
+            let package = field("Package")?.to_string();
+            let version = field("Version")?.to_string();
+            let mut unpack = vec![package.clone()];
+            for dep in field("Depends").unwrap_or_default().split([',', '|']) {
+                let name = dep.split_whitespace().next().unwrap_or_default();
+                if name.starts_with("linux-binary-") || name.starts_with("linux-modules-") {
+                    unpack.push(name.to_string());
+                }
+            }
+            Some(Chosen {
+                package,
+                version,
+                unpack,
+            })
+        })
+        .collect()
+}
+
+/// A kernel image package of the generic amd64 flavour (`linux-image-6.1.0-47-amd64`,
+/// `linux-image-6.12.117+deb12-amd64`), not a meta package (`linux-image-6.1-amd64`), another
+/// flavour (`-cloud-amd64`, `-rt-amd64`), a debug or unsigned build; of `series` if given.
+fn is_kernel_image(name: &str, series: Option<&str>) -> bool {
+    let Some(version) = name
+        .strip_prefix("linux-image-")
+        .and_then(|n| n.strip_suffix("-amd64"))
+    else {
+        return false;
+    };
+    let mut parts = version.split('-');
+    let upstream = parts.next().unwrap_or_default();
+    let numbers = upstream.split('+').next().unwrap_or_default();
+    numbers.split('.').count() >= 3
+        && numbers.split('.').all(|n| n.parse::<u32>().is_ok())
+        && parts.all(|abi| {
+            abi.replace("deb", "")
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.')
+        })
+        && series.is_none_or(|s| numbers.starts_with(&format!("{s}.")))
+}
+
+/// A Debian version's numbers in order (`6.1.192-2` → 6, 1, 192, 2), enough to order one
+/// series' kernels.
+fn version_key(version: &str) -> Vec<u64> {
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// `apt-get download` then `dpkg -x` into `dir` (the packages are never installed).
+fn download(apt: &Apt, chosen: &Chosen, cache: &Path, dir: &Path) -> Result<(), String> {
+    let package = &chosen.package;
     let work = cache.join(format!(".download-{package}"));
     let _ = fs::remove_dir_all(&work);
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    eprintln!("matrix: downloading {package} into {}", cache.display());
-    run(Command::new("apt-get")
-        .args(["download", "-q", package])
+    eprintln!(
+        "matrix: downloading {} into {}",
+        chosen.unpack.join(" "),
+        cache.display()
+    );
+    run(apt
+        .command("apt-get")
+        .args(["download", "-q"])
+        .args(&chosen.unpack)
         .current_dir(&work))
     .map_err(|e| {
         format!(
             "apt-get download failed ({e}); run apt-get update, or see apt-cache policy {package}"
         )
     })?;
-    let deb = fs::read_dir(&work)
+    let debs: Vec<PathBuf> = fs::read_dir(&work)
         .map_err(|e| format!("{}: {e}", work.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or("apt-get download left no .deb")?;
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect();
+    if debs.len() != chosen.unpack.len() {
+        return Err(format!(
+            "apt-get download left {} .deb files for {} packages",
+            debs.len(),
+            chosen.unpack.len()
+        ));
+    }
     let partial = cache.join(format!(".unpack-{package}"));
     let _ = fs::remove_dir_all(&partial);
-    run(Command::new("dpkg").arg("-x").arg(&deb).arg(&partial))
-        .map_err(|e| format!("dpkg -x {}: {e}", deb.display()))?;
+    for deb in &debs {
+        run(Command::new("dpkg").arg("-x").arg(deb).arg(&partial))
+            .map_err(|e| format!("dpkg -x {}: {e}", deb.display()))?;
+    }
     fs::write(partial.join(UNPACKED), "")
         .and_then(|()| fs::rename(&partial, dir))
         .map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -321,31 +614,62 @@ fn download(package: &str, cache: &Path, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The vmlinuz and modules of an unpacked linux-image package.
+/// The vmlinuz and modules of an unpacked kernel: `boot/vmlinuz-<release>` beside
+/// `lib/modules/<release>/`, or (sid's packages) `usr/lib/modules/<release>/vmlinuz`.
 fn unpacked_image(dir: &Path) -> Result<Image, String> {
-    let boot = dir.join("boot");
-    let vmlinuz = fs::read_dir(&boot)
-        .map_err(|e| format!("{}: {e}", boot.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .ok_or_else(|| format!("no boot/vmlinuz-* in {}", dir.display()))?;
-    let release = vmlinuz
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .trim_start_matches("vmlinuz-")
-        .to_string();
-    let modules_dir = ["lib/modules", "usr/lib/modules"]
-        .iter()
-        .map(|m| dir.join(m).join(&release))
-        .find(|d| d.is_dir());
+    let entries = |d: &Path| {
+        fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect::<Vec<PathBuf>>()
+    };
+    let in_boot = entries(&dir.join("boot")).into_iter().find_map(|p| {
+        let name = p.file_name()?.to_string_lossy().into_owned();
+        let release = name.strip_prefix("vmlinuz-")?.to_string();
+        let modules_dir = ["lib/modules", "usr/lib/modules"]
+            .iter()
+            .map(|m| dir.join(m).join(&release))
+            .find(|d| d.is_dir());
+        Some((p, modules_dir))
+    });
+    let in_modules = || {
+        ["lib/modules", "usr/lib/modules"]
+            .iter()
+            .flat_map(|m| entries(&dir.join(m)))
+            .find(|d| d.join("vmlinuz").is_file())
+            .map(|d| (d.join("vmlinuz"), Some(d)))
+    };
+    let (vmlinuz, modules_dir) = in_boot.or_else(in_modules).ok_or_else(|| {
+        format!(
+            "no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz in {}",
+            dir.display()
+        )
+    })?;
     Ok(Image {
         vmlinuz,
         modules_dir,
+        package: None,
     })
+}
+
+/// A command's standard output, or its last stderr line on failure.
+fn output(cmd: &mut Command) -> Result<String, String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+    Err(format!(
+        "{program}: {}: {}",
+        out.status,
+        last.unwrap_or("no error output")
+    ))
 }
 
 /// Runs a command to completion; its last stderr line on failure.
@@ -388,6 +712,22 @@ timeout = 240
 name = "mine"
 source = "image"
 image = "build/bzImage"
+
+[[kernel]]
+name = "old"
+source = "debian"
+suite = "bullseye"
+series = "5.10"
+
+[[kernel]]
+name = "new"
+source = "debian"
+suite = "sid"
+series = "newest"
+
+[[kernel]]
+name = "gvisor"
+source = "gvisor"
 "#;
 
     #[test]
@@ -395,12 +735,31 @@ image = "build/bzImage"
         let list = parse(GOOD, "kernels.toml", Path::new("/ws")).expect("parses");
         assert_eq!(list.modules, ["veth"]);
         let names: Vec<&str> = list.kernels.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(names, ["host", "debian-6.1", "mine"]);
+        assert_eq!(
+            names,
+            ["host", "debian-6.1", "mine", "old", "new", "gvisor"]
+        );
+        assert_eq!(
+            list.kernels[3].source,
+            Source::Debian {
+                suite: Some("bullseye".into()),
+                pick: Pick::Series("5.10".into())
+            }
+        );
+        assert_eq!(
+            list.kernels[4].source,
+            Source::Debian {
+                suite: Some("sid".into()),
+                pick: Pick::Newest
+            }
+        );
+        assert_eq!(list.kernels[5].source, Source::Gvisor);
         assert_eq!(list.kernels[0].source, Source::Host);
         assert_eq!(
             list.kernels[1].source,
             Source::Debian {
-                package: "linux-image-6.1.0-47-amd64".into()
+                suite: None,
+                pick: Pick::Package("linux-image-6.1.0-47-amd64".into())
             }
         );
         assert_eq!(list.kernels[1].timeout, Some(Duration::from_secs(240)));
@@ -450,6 +809,23 @@ source = "image"
 name = "old"
 source = "host"
 package = "x"
+
+[[kernel]]
+name = "both"
+source = "debian"
+package = "linux-image-6.1.0-47-amd64"
+series = "6.1"
+
+[[kernel]]
+name = "vague"
+source = "debian"
+suite = "sid/main"
+series = "six"
+
+[[kernel]]
+name = "sandbox"
+source = "gvisor"
+series = "6.1"
 "#;
         let err = parse(bad, "fixtures/kernels.toml", Path::new("/")).expect_err("malformed");
         for needle in [
@@ -461,6 +837,10 @@ package = "x"
             "fixtures/kernels.toml: kernel #3: field `name`: missing",
             "fixtures/kernels.toml: kernel #3: field `image`: missing",
             "fixtures/kernels.toml: kernel #4 (name \"old\"): field `package`: not used",
+            "kernel #5 (name \"both\"): field `series`: give either `package` or `series`",
+            "kernel #6 (name \"vague\"): field `suite`: \"sid/main\" is not a Debian suite",
+            "kernel #6 (name \"vague\"): field `series`: \"six\" is not a kernel series",
+            "kernel #7 (name \"sandbox\"): field `series`: not used by source = \"gvisor\"",
         ] {
             assert!(err.contains(needle), "error lacks {needle:?}:\n{err}");
         }
@@ -476,6 +856,58 @@ package = "x"
             err.contains("k.toml: kernel #1: field `name`: must be a non-empty string"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_series_means_the_newest_generic_image_of_that_series() {
+        let found = [
+            "linux-image-6.1.0-47-amd64",
+            "linux-image-6.1.0-56-amd64",
+            "linux-image-6.1.0-0.deb11.52-amd64",
+            "linux-image-6.1-amd64",
+            "linux-image-6.1.0-56-cloud-amd64",
+            "linux-image-6.1.0-56-rt-amd64",
+            "linux-image-6.1.0-56-amd64-unsigned",
+            "linux-image-6.12.117+deb12-amd64",
+            "linux-image-7.2.13+deb14-amd64",
+            "linux-image-amd64",
+        ];
+        let of = |series| -> Vec<&str> {
+            found
+                .iter()
+                .copied()
+                .filter(|n| is_kernel_image(n, series))
+                .collect()
+        };
+        assert_eq!(
+            of(Some("6.1")),
+            [
+                "linux-image-6.1.0-47-amd64",
+                "linux-image-6.1.0-56-amd64",
+                "linux-image-6.1.0-0.deb11.52-amd64"
+            ]
+        );
+        assert_eq!(of(Some("6.12")), ["linux-image-6.12.117+deb12-amd64"]);
+        assert_eq!(of(None).len(), 5);
+        assert!(version_key("6.1.192-2") > version_key("6.1.158-1~deb11u1"));
+        assert!(version_key("6.12.117-1") > version_key("6.12.99-1"));
+
+        let shown = "Package: linux-image-7.2.13+deb14-amd64\nVersion: 7.2.13-1\n\
+                     Depends: dracut | initramfs-tools, linux-base-7.2.13+deb14-amd64 (= 7.2.13-1), \
+                     linux-binary-7.2.13+deb14-amd64 (= 7.2.13-1), linux-modules-7.2.13+deb14-amd64 \
+                     (= 7.2.13-1)\n\nPackage: linux-image-6.1.0-56-amd64\nVersion: 6.1.192-2\n\
+                     Depends: kmod, linux-base (>= 4.3~)\n";
+        let packages = parse_packages(shown);
+        assert_eq!(
+            packages[0].unpack,
+            [
+                "linux-image-7.2.13+deb14-amd64",
+                "linux-binary-7.2.13+deb14-amd64",
+                "linux-modules-7.2.13+deb14-amd64"
+            ]
+        );
+        assert_eq!(packages[1].version, "6.1.192-2");
+        assert_eq!(packages[1].unpack, ["linux-image-6.1.0-56-amd64"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::catalogue::{Catalogue, TestIndex, Verdict};
 use crate::evidence::Record;
+use crate::kernel::Running;
 use crate::report::{self, Status};
 
 /// How the run under one kernel went.
@@ -59,16 +60,31 @@ pub struct Counts {
 pub struct KernelRun {
     pub name: String,
     pub source: String,
-    /// `uname -r` where the suite ran (from the guest, for a VM).
+    /// `uname -r` where the suite ran (from the guest, for a VM; `runsc --version` for gVisor).
     pub release: Option<String>,
+    /// The Debian package the kernel came from, and its version (the upstream version, which
+    /// `uname -r` of a Debian 6.1 kernel does not show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_version: Option<String>,
+    /// The kernel as the catalogue's `since` / `until` / `on` judge it; unknown: every fact
+    /// is taken to apply.
+    #[serde(skip)]
+    pub running: Option<Running>,
+    /// Its version, as judged (Debian's upstream version where the release hides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     pub status: RunStatus,
     /// Why it did not run, or what went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// `native`, `kvm` or `tcg`.
+    /// `native`, `kvm`, `tcg`, or gVisor's platform (`ptrace`).
     pub accel: String,
-    /// Wall time of fetching nothing, booting, running and powering off.
+    /// Wall time of booting, running and powering off (or of the native run).
     pub seconds: f64,
+    /// Wall time of fetching the kernel (when not cached) and packing its initramfs.
+    pub prepare_seconds: f64,
     /// Seconds from the guest kernel's start to its /init.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_seconds: Option<f64>,
@@ -85,10 +101,15 @@ impl KernelRun {
             name: name.to_string(),
             source,
             release: None,
+            package: None,
+            package_version: None,
+            running: None,
+            version: None,
             status,
             detail: Some(detail),
             accel: String::new(),
             seconds: 0.0,
+            prepare_seconds: 0.0,
             boot_seconds: None,
             suites: Vec::new(),
             notes: Vec::new(),
@@ -103,6 +124,8 @@ pub struct KernelStatus {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The claim's fact is stated for this kernel (its `since` / `until` / `on` include it).
+    pub in_scope: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -111,6 +134,15 @@ pub struct ClaimRow {
     pub verdict: Verdict,
     /// The kernels that ran disagree on this claim.
     pub differs: bool,
+    /// The kernels the fact is stated for disagree, one holding and another failing: an
+    /// unexpected difference, shown first.
+    pub finding: bool,
+    /// The only differences are between the kernels the fact is stated for and the others,
+    /// as the catalogue's `since` / `until` / `on` say.
+    pub documented: bool,
+    /// The claim's kernel scope and its upstream reference, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// One per kernel, in the order of `kernels`.
     pub statuses: Vec<KernelStatus>,
 }
@@ -120,6 +152,9 @@ pub struct Matrix {
     pub kernels: Vec<KernelRun>,
     /// How many claims (the first ones of `claims`) differ between kernels.
     pub differing: usize,
+    /// How many of them are findings (first) and how many differ as documented (next).
+    pub findings: usize,
+    pub documented: usize,
     pub claims: Vec<ClaimRow>,
 }
 
@@ -168,6 +203,7 @@ pub fn build(
         .iter()
         .enumerate()
         .map(|(i, claim)| {
+            let scope = claim.scope();
             let statuses: Vec<KernelStatus> = kernels
                 .iter()
                 .zip(&columns)
@@ -175,29 +211,49 @@ pub fn build(
                     kernel: k.name.clone(),
                     status: column[i].0,
                     reason: column[i].1.clone(),
+                    in_scope: k.running.as_ref().is_none_or(|r| scope.includes(r)),
                 })
                 .collect();
-            let mut ran = kernels
+            let ran: Vec<&KernelStatus> = kernels
                 .iter()
                 .zip(&statuses)
                 .filter(|(k, _)| k.status == RunStatus::Ran)
-                .map(|(_, s)| s.status);
-            let first = ran.next();
-            let differs = ran.any(|s| Some(s) != first);
+                .map(|(_, s)| s)
+                .collect();
+            let all_same =
+                |cells: &[&KernelStatus]| cells.windows(2).all(|w| w[0].status == w[1].status);
+            let in_scope: Vec<&KernelStatus> = ran.iter().copied().filter(|s| s.in_scope).collect();
+            let differs = !all_same(&ran);
+            let finding = in_scope.iter().any(|s| s.status == Status::Holds)
+                && in_scope.iter().any(|s| s.status == Status::Fails);
+            let documented = differs && all_same(&in_scope) && in_scope.len() < ran.len();
+            let scope = (!scope.is_everywhere()).then(|| {
+                let reference = claim
+                    .kernel_ref
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                format!("{}{reference}", scope.describe())
+            });
             ClaimRow {
                 id: claim.id.clone(),
                 verdict: claim.verdict,
                 differs,
+                finding,
+                documented,
+                scope,
                 statuses,
             }
         })
         .collect();
     // A stable sort keeps catalogue order within each group.
-    claims.sort_by_key(|c| !c.differs);
+    claims.sort_by_key(|c| (!c.finding, !c.documented, !c.differs));
     let differing = claims.iter().filter(|c| c.differs).count();
     Matrix {
         kernels,
         differing,
+        findings: claims.iter().filter(|c| c.finding).count(),
+        documented: claims.iter().filter(|c| c.documented).count(),
         claims,
     }
 }
@@ -250,18 +306,25 @@ impl Matrix {
         }
         let _ = writeln!(
             out,
-            "\n{} of {} claims differ between kernels{}",
+            "\n{} of {} claims differ between kernels ({} findings, {} as documented){}",
             self.differing,
             self.claims.len(),
+            self.findings,
+            self.documented,
             if self.differing > 0 { ":" } else { "" }
         );
-        for c in self.claims.iter().filter(|c| c.differs) {
+        for c in self.claims.iter().filter(|c| c.differs || c.finding) {
             let cells: Vec<String> = c
                 .statuses
                 .iter()
                 .map(|s| format!("{}={}", s.kernel, s.status.label()))
                 .collect();
-            let _ = writeln!(out, "  {}  {}", c.id, cells.join(" "));
+            let tag = match (c.finding, c.documented) {
+                (true, _) => "FINDING ",
+                (_, true) => "as documented ",
+                _ => "",
+            };
+            let _ = writeln!(out, "  {tag}{}  {}", c.id, cells.join(" "));
         }
         out
     }
@@ -281,16 +344,25 @@ impl Matrix {
                     .boot_seconds
                     .map(|b| format!(", boot {b:.1} s"))
                     .unwrap_or_default();
-                format!("{:.1} s ({}{boot})", k.seconds, k.accel)
+                let prepare = Some(k.prepare_seconds)
+                    .filter(|p| *p >= 0.05)
+                    .map(|p| format!(", prepared in {p:.1} s"))
+                    .unwrap_or_default();
+                format!("{:.1} s ({}{boot}{prepare})", k.seconds, k.accel)
             } else {
                 String::new()
+            };
+            let release = match (&k.release, &k.package, &k.package_version) {
+                (Some(r), Some(p), Some(v)) => format!("{r} ({p} {v})"),
+                (Some(r), _, _) => r.clone(),
+                _ => "—".into(),
             };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} |",
                 k.name,
                 cell(&k.source),
-                k.release.as_deref().unwrap_or("—"),
+                cell(&release),
                 run,
                 time,
                 Self::counts_line(&k.counts)
@@ -324,11 +396,63 @@ impl Matrix {
              **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
              that kernel produced no evidence for the claim.\n",
         );
-        let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) =
-            self.claims.iter().partition(|c| c.differs);
+        let findings: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.finding).collect();
         let _ = writeln!(
             md,
-            "\n## Claims whose outcome differs between kernels ({})\n",
+            "\n## Findings: unexpected differences ({})\n",
+            findings.len()
+        );
+        if findings.is_empty() {
+            md.push_str(
+                "None: wherever a claim's fact is stated for a kernel, no kernel fails what \
+                 another holds.\n",
+            );
+        } else {
+            md.push_str(
+                "Claims that hold on some kernel and fail on another where the catalogue says \
+                 the fact applies to both (its `since`, `until`, `on`).\n\n",
+            );
+            self.table(&mut md, &findings);
+            md.push('\n');
+            for c in &findings {
+                for s in c.statuses.iter().filter(|s| s.status == Status::Fails) {
+                    let _ = writeln!(
+                        md,
+                        "- `{}` on {}: {}",
+                        c.id,
+                        s.kernel,
+                        cell(&first_line(s.reason.as_deref().unwrap_or_default()))
+                    );
+                }
+            }
+        }
+        let documented: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.documented).collect();
+        if !documented.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## Claims that differ as documented ({})\n",
+                documented.len()
+            );
+            md.push_str(
+                "The outcome differs only on kernels the fact is not stated for; *(out of \
+                 scope)* marks them.\n\n",
+            );
+            self.table(&mut md, &documented);
+            md.push('\n');
+            for c in &documented {
+                if let Some(scope) = &c.scope {
+                    let _ = writeln!(md, "- `{}`: {}", c.id, cell(scope));
+                }
+            }
+        }
+        let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) = self
+            .claims
+            .iter()
+            .filter(|c| !c.finding && !c.documented)
+            .partition(|c| c.differs);
+        let _ = writeln!(
+            md,
+            "\n## Other claims whose outcome differs between kernels ({})\n",
             differ.len()
         );
         if differ.is_empty() {
@@ -363,7 +487,17 @@ impl Matrix {
         let _ = writeln!(md, "| Claim | Verdict | {} |", names.join(" | "));
         let _ = writeln!(md, "|---|---|{}", "---|".repeat(names.len()));
         for c in rows {
-            let cells: Vec<&str> = c.statuses.iter().map(|s| s.status.label()).collect();
+            let cells: Vec<String> = c
+                .statuses
+                .iter()
+                .map(|s| {
+                    if s.in_scope {
+                        s.status.label().to_string()
+                    } else {
+                        format!("{} *(out of scope)*", s.status.label())
+                    }
+                })
+                .collect();
             let _ = writeln!(
                 md,
                 "| `{}` | {} | {} |",
@@ -405,6 +539,10 @@ mod tests {
             verdict: Verdict::Accurate,
             correction: None,
             untestable: None,
+            since: Vec::new(),
+            until: Vec::new(),
+            on: None,
+            kernel_ref: None,
         }
     }
 
@@ -480,13 +618,88 @@ mod tests {
         assert_eq!(json["kernels"][2]["status"], "hung");
         assert_eq!(json["claims"][0]["statuses"][1]["status"], "fails");
         assert_eq!(json["claims"][0]["statuses"][2]["status"], "not-run");
+        assert!(matrix.claims[0].finding && !matrix.claims[0].documented);
+        assert_eq!(matrix.findings, 1);
         let md = matrix.markdown();
-        let differ = md
-            .find("differs between kernels (1)")
-            .expect("differ heading");
+        let findings = md
+            .find("## Findings: unexpected differences (1)")
+            .expect("findings");
         let same = md.find("same outcome").expect("same heading");
         let row = md.find("| `tcp.b.differs` | accurate | holds | FAILS | not run |");
-        assert!(row.is_some_and(|r| differ < r && r < same), "{md}");
-        assert!(md.contains("`tcp.b.differs` on old: FAILS — tcp::differs: the kernel said EINVAL"));
+        assert!(row.is_some_and(|r| findings < r && r < same), "{md}");
+        assert!(md.contains("`tcp.b.differs` on old: tcp::differs: the kernel said EINVAL"));
+    }
+
+    #[test]
+    fn a_difference_outside_the_facts_kernels_is_documented_not_a_finding() {
+        use crate::kernel::{Running, Runtime, Version};
+        let mut bounded = claim("tcp.d.since");
+        bounded.since = vec!["6.12.9".into(), "6.13".into()];
+        bounded.kernel_ref = Some("commit 5b0af621c3f6".into());
+        let mut linux_only = claim("tcp.e.linux");
+        linux_only.on = Some("linux".into());
+        let catalogue = Catalogue {
+            claims: vec![bounded, linux_only, claim("tcp.f.everywhere")],
+        };
+        const TESTS: [(&str, &str); 3] = [
+            ("tcp::d", "tcp.d.since"),
+            ("tcp::e", "tcp.e.linux"),
+            ("tcp::f", "tcp.f.everywhere"),
+        ];
+        let mut index = TestIndex::default();
+        for (test, id) in TESTS {
+            index.tests.insert(test.into(), vec![id.into()]);
+        }
+        let on = |name: &str, version: &str, runtime: Runtime, outcomes: [Outcome; 3]| {
+            let mut k = run(name, RunStatus::Ran);
+            k.running = Some(Running {
+                version: Version::parse(version),
+                runtime,
+            });
+            let records = TESTS
+                .iter()
+                .zip(outcomes)
+                .map(|((test, id), o)| record(id, test, o))
+                .collect();
+            (k, records)
+        };
+        use Outcome::{Fail, Pass};
+        let matrix = build(
+            &catalogue,
+            &index,
+            vec![
+                on("new", "6.18.4", Runtime::Linux, [Pass, Pass, Pass]),
+                on("stable", "6.12.117", Runtime::Linux, [Pass, Pass, Pass]),
+                on("old", "6.1.192", Runtime::Linux, [Fail, Pass, Pass]),
+                on("gvisor", "4.4.0", Runtime::Gvisor, [Fail, Fail, Fail]),
+            ],
+        );
+        let row = |id: &str| {
+            matrix
+                .claims
+                .iter()
+                .find(|c| c.id == id)
+                .unwrap_or_else(|| panic!("{id}"))
+        };
+        let d = row("tcp.d.since");
+        assert!(d.documented && !d.finding, "{d:?}");
+        let in_scope: Vec<bool> = d.statuses.iter().map(|s| s.in_scope).collect();
+        assert_eq!(in_scope, [true, true, false, false]);
+        assert_eq!(
+            d.scope.as_deref(),
+            Some("since 6.12.9 (6.12.y), 6.13 (commit 5b0af621c3f6)")
+        );
+        assert!(row("tcp.e.linux").documented);
+        assert!(row("tcp.f.everywhere").finding);
+        let ids: Vec<&str> = matrix.claims.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["tcp.f.everywhere", "tcp.d.since", "tcp.e.linux"]);
+        let md = matrix.markdown();
+        assert!(
+            md.contains("## Claims that differ as documented (2)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `tcp.d.since` | accurate | holds | holds | FAILS *(out of scope)* |")
+        );
     }
 }
