@@ -2,7 +2,6 @@
 //! SO_REUSEADDR and TIME_WAIT, TCP_NODELAY, buffer sizes and autotuning, TCP_INFO, /proc/net and
 //! the protocol counters, and the debugging commands the course lists (ss, lsof, nc/telnet).
 
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
@@ -75,8 +74,7 @@ fn rebind_during_time_wait_needs_reuseaddr(
             client.connect(&addr.into()).expect("connect");
             let (server, _) = peers::accept(&listener, "accept");
             drop(server); // the server closes first, so its end goes to TIME_WAIT
-            let mut buf = [MaybeUninit::<u8>::uninit(); 1];
-            assert_eq!(client.recv(&mut buf).expect("EOF"), 0);
+            assert_eq!(peers::read_some(&client, 1), Ok(Vec::new()), "EOF");
             drop((client, listener));
             wait::until(STEP, "the server's end to reach TIME_WAIT", || {
                 proc_tcp_states(family, addr.port())
@@ -256,16 +254,16 @@ fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: 
                 assert_eq!(pair.client.tcp_nodelay().expect("get"), nodelay);
                 let server = pair.server;
                 let answerer = peers::spawn("answers every two bytes", move || {
-                    let mut buf = [MaybeUninit::<u8>::uninit(); 2];
                     let mut have = 0;
                     loop {
-                        match server.recv(&mut buf[have..]) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => have += n,
+                        match peers::read_some(&server, 2 - have) {
+                            Ok(d) if d.is_empty() => return,
+                            Ok(d) => have += d.len(),
+                            Err(_) => return,
                         }
                         if have == 2 {
                             have = 0;
-                            let _ = server.send(b"r");
+                            peers::write_all(&server, b"r", "the answer");
                         }
                     }
                 });
@@ -279,13 +277,10 @@ fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: 
             for round in 0..10 {
                 for (i, (client, _, _)) in [&nagle, &nodelay].into_iter().enumerate() {
                     let started = Instant::now();
-                    client.send(b"a").expect("first write");
-                    client.send(b"b").expect("second write");
+                    peers::write_all(client, b"a", "first write");
+                    peers::write_all(client, b"b", "second write");
                     let unsent = tcp_info(client).tcpi_notsent_bytes;
-                    let mut r = [MaybeUninit::<u8>::uninit(); 1];
-                    client
-                        .recv(&mut r)
-                        .expect("the answer (bounded by SO_RCVTIMEO)");
+                    peers::read_exact(client, 1, "the answer");
                     if round > 0 {
                         held[i].push(unsent);
                         millis[i].push(started.elapsed().as_secs_f64() * 1e3);
@@ -450,6 +445,7 @@ fn tcp_mem_sysctl(key: &str) -> [usize; 3] {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn tcp_buffers_autotune_until_the_program_sets_them() {
     claim("options.buffers.defaults-too-small").run(|ctx| {
         let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
@@ -486,7 +482,7 @@ fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family)
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
             let pair = peers::tcp_pair(family);
-            pair.client.send(b"ping").expect("send");
+            peers::write_all(&pair.client, b"ping", "send");
             peers::read_exact(&pair.server, 4, "the data");
             let info = tcp_info(&pair.client);
             ctx.observe("established_tcpi_state", info.tcpi_state);
@@ -592,8 +588,7 @@ fn protocol_counters_count_what_the_test_did() {
             let udp = peers::udp_pair(V4);
             for _ in 0..3 {
                 udp.a.send(b"count me").expect("send");
-                let mut buf = [MaybeUninit::<u8>::uninit(); 16];
-                udp.b.recv(&mut buf).expect("recv");
+                peers::datagram(&udp.b, 16).expect("recv");
             }
             let after = read();
             let delta: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();

@@ -2,7 +2,6 @@
 //! nonblocking mode, errors and reconnection, timeouts, the byte stream, multi-process servers,
 //! connection reuse and keep-alive.
 
-use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use harness::{claim, Cap};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::signal::Signal;
+use nix::sys::socket::MsgFlags;
 use nix::sys::socket::SockFlag;
 use nix::sys::wait::WaitStatus;
 use proptest::prelude::*;
@@ -22,17 +22,6 @@ use rstest::rstest;
 use socket2::{Domain, SockFilter, Socket, TcpKeepalive, Type};
 
 use Family::{V4, V6};
-
-/// Reads once into a plain buffer.
-fn recv_some(sock: &Socket, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
-    let n = sock.recv(&mut buf).map_err(errno)?;
-    // SAFETY: recv initialised the first `n` bytes.
-    Ok(buf[..n]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect())
-}
 
 /// A port on loopback that nothing listens on: bound (so nobody else gets it) but not
 /// listening, so a SYN to it is answered with RST.
@@ -274,7 +263,7 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
                 (n == 3).then_some(n)
             });
             ctx.observe("accept_queue_length", queued);
-            clients[0].send(b"early").expect("send before accept");
+            peers::write_all(&clients[0], b"early", "send before accept");
             let (first, _) = peers::accept(&listener, "first queued connection");
             assert_eq!(
                 peers::read_exact(&first, 5, "data sent before accept"),
@@ -284,6 +273,7 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
         .and("advanced.tuning.somaxconn")
@@ -393,6 +383,7 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-ealready-then-eisconn")
         .needs_ipv6(family.is_v6())
@@ -441,14 +432,11 @@ fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Famil
             ctx.observe("accept_empty_queue", format!("{accept:?}"));
             assert_eq!(accept, Err(Errno::EAGAIN));
             pair.server.set_nonblocking(true).expect("O_NONBLOCK");
-            let recv = recv_some(&pair.server, 16);
+            let recv = peers::read_some(&pair.server, 16);
             ctx.observe("recv_no_data", format!("{recv:?}"));
             assert_eq!(recv, Err(Errno::EAGAIN));
-            let mut buf = [MaybeUninit::<u8>::uninit(); 16];
-            let dontwait = pair
-                .client
-                .recv_with_flags(&mut buf, libc::MSG_DONTWAIT)
-                .map_err(errno);
+            let dontwait =
+                peers::recv_msg(&pair.client, 16, MsgFlags::MSG_DONTWAIT).map(|m| m.data.len());
             ctx.observe("recv_msg_dontwait", format!("{dontwait:?}"));
             assert_eq!(dontwait, Err(Errno::EAGAIN));
             ctx.observe(
@@ -499,10 +487,9 @@ fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
                 .send_with_flags(b"one", libc::MSG_NOSIGNAL)
                 .map_err(errno);
             ctx.observe("first_send", format!("{first:?}"));
-            assert_eq!(
-                first,
-                Ok(3),
-                "the first write after the peer's close is accepted"
+            assert!(
+                matches!(first, Ok(1..=3)),
+                "the first write after the peer's close is accepted: {first:?}"
             );
             wait::ready(
                 pair.client.as_fd(),
@@ -533,15 +520,19 @@ fn sigpipe_kills_a_writer_that_did_not_ask_for_msg_nosignal() {
             STEP,
             "the peer's RST",
         );
-        let child = fork_child("writer with SIGPIPE at its default", || {
-            // SAFETY: restoring the default disposition is async-signal-safe.
-            unsafe {
-                nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
-            }
-            .expect("SIGPIPE to default");
-            let _ = nix::unistd::write(&pair.client, b"two");
-            0
-        });
+        let child = fork_child(
+            "writer with SIGPIPE at its default",
+            &[pair.client.as_fd()],
+            || {
+                // SAFETY: restoring the default disposition is async-signal-safe.
+                unsafe {
+                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+                }
+                .expect("SIGPIPE to default");
+                let _ = nix::unistd::write(&pair.client, b"two");
+                0
+            },
+        );
         let status = child.wait(STEP);
         ctx.observe("child", format!("{status:?}"));
         assert!(matches!(
@@ -578,11 +569,8 @@ fn read_after_the_peer_reset_is_econnreset(
             let pair = peers::tcp_pair(family);
             match how {
                 Abort::CloseWithUnreadData => {
-                    pair.client.send(b"unread").expect("send");
-                    wait::until(STEP, "the data to arrive", || {
-                        let mut b = [MaybeUninit::<u8>::uninit(); 8];
-                        pair.server.peek(&mut b).ok().filter(|n| *n == 6)
-                    });
+                    peers::write_all(&pair.client, b"unread", "send");
+                    peers::await_queued(&pair.server, 6, "the data to arrive");
                 }
                 Abort::LingerZero => pair
                     .server
@@ -591,7 +579,7 @@ fn read_after_the_peer_reset_is_econnreset(
             }
             drop(pair.server);
             wait::ready(pair.client.as_fd(), PollFlags::POLLIN, STEP, "the RST");
-            let got = recv_some(&pair.client, 16);
+            let got = peers::read_some(&pair.client, 16);
             ctx.observe("recv", format!("{got:?}"));
             assert_eq!(got, Err(Errno::ECONNRESET));
             let again = pair
@@ -625,7 +613,7 @@ fn read_after_an_orderly_close_is_eof(
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
             let pair = peers::tcp_pair(family);
-            pair.client.send(b"last words").expect("send");
+            peers::write_all(&pair.client, b"last words", "send");
             match how {
                 Finish::Close => drop(pair.client),
                 Finish::ShutdownWrite => {
@@ -636,12 +624,10 @@ fn read_after_an_orderly_close_is_eof(
                         peers::read_exact(&pair.server, 10, "data before FIN"),
                         b"last words"
                     );
-                    let eof = recv_some(&pair.server, 16);
+                    let eof = peers::read_some(&pair.server, 16);
                     ctx.observe("read_after_shut_wr", format!("{eof:?}"));
                     assert_eq!(eof, Ok(Vec::new()), "EOF after the peer's SHUT_WR");
-                    pair.server
-                        .send(b"reply")
-                        .expect("the other direction still works");
+                    peers::write_all(&pair.server, b"reply", "the other direction still works");
                     let reply = peers::read_exact(&pair.client, 5, "reply after SHUT_WR");
                     ctx.observe("reply_after_half_close", String::from_utf8_lossy(&reply));
                     assert_eq!(reply, b"reply");
@@ -652,7 +638,7 @@ fn read_after_an_orderly_close_is_eof(
                 peers::read_exact(&pair.server, 10, "data before FIN"),
                 b"last words"
             );
-            let eof = recv_some(&pair.server, 16);
+            let eof = peers::read_some(&pair.server, 16);
             ctx.observe("read_after_close", format!("{eof:?}"));
             assert_eq!(eof, Ok(Vec::new()), "EOF (0) after the peer's close");
         });
@@ -680,13 +666,12 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
                 "default: block forever"
             );
             let timeout = Duration::from_millis(200);
-            let started;
-            let got = if receive {
+            let (got, started) = if receive {
                 pair.client
                     .set_read_timeout(Some(timeout))
                     .expect("SO_RCVTIMEO");
-                started = Instant::now();
-                recv_some(&pair.client, 16).map(|v| v.len())
+                let started = Instant::now();
+                (peers::read_some(&pair.client, 16).map(|v| v.len()), started)
             } else {
                 pair.client.set_send_buffer_size(4096).expect("SO_SNDBUF");
                 pair.server.set_recv_buffer_size(4096).expect("SO_RCVBUF");
@@ -698,8 +683,22 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
                 pair.client
                     .set_write_timeout(Some(timeout))
                     .expect("SO_SNDTIMEO");
-                started = Instant::now();
-                pair.client.send(&[2u8; 65536]).map_err(errno)
+                // A timed send that queued part of its data when the timeout ran out returns
+                // that count (send(2)); the call that could queue nothing ends in EAGAIN.
+                let mut partial = Vec::new();
+                let outcome = loop {
+                    let started = Instant::now();
+                    match pair.client.send(&[2u8; 65536]).map_err(errno) {
+                        Ok(n) => partial.push(n),
+                        Err(e) => break (Err(e), started),
+                    }
+                    assert!(
+                        partial.len() < 10,
+                        "timed sends kept taking data: {partial:?}"
+                    );
+                };
+                ctx.observe("timed_sends_that_took_part", &partial);
+                outcome
             };
             let waited = started.elapsed();
             ctx.observe("result", format!("{got:?}"));
@@ -722,6 +721,7 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 }
 
 #[rstest]
+#[serial_test::file_serial(timing)]
 fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
     claim("tcp.timeouts.bounded-connect")
         .and("tcp.tips.set-timeouts")
@@ -860,10 +860,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
                 let client = pair.client;
                 let writer = peers::spawn("writer", move || {
                     for w in &writes {
-                        let mut off = 0;
-                        while off < w.len() {
-                            off += client.send(&w[off..]).expect("send");
-                        }
+                        peers::write_all(&client, w, "one write");
                     }
                     client
                 });
@@ -872,7 +869,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
                     if got.len() == total {
                         break;
                     }
-                    let chunk = recv_some(&pair.server, *size).expect("recv");
+                    let chunk = peers::read_some(&pair.server, *size).expect("recv");
                     prop_assert!(!chunk.is_empty(), "EOF before all bytes arrived");
                     prop_assert!(chunk.len() <= *size);
                     got.extend(chunk);
@@ -883,15 +880,23 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
             });
             let pair = peers::tcp_pair(V4);
             for part in [&b"abc"[..], b"def", b"ghi"] {
-                pair.client.send(part).expect("send");
+                peers::write_all(&pair.client, part, "one of three writes");
             }
-            wait::until(STEP, "all nine bytes to arrive", || {
-                let mut b = [MaybeUninit::<u8>::uninit(); 64];
-                pair.server.peek(&mut b).ok().filter(|n| *n == 9)
-            });
-            let one_read = recv_some(&pair.server, 64).expect("recv");
+            peers::await_queued(&pair.server, 9, "all nine bytes to arrive");
+            // recv(2) promises 1..=9 bytes here; how many is the kernel's choice (Linux, left
+            // alone, hands over all nine: the three writes' boundaries are gone).
+            let one_read = peers::read_some(&pair.server, 64).expect("recv");
             ctx.observe("three_writes_one_read", String::from_utf8_lossy(&one_read));
-            assert_eq!(one_read, b"abcdefghi", "three writes come back as one read");
+            assert!(
+                (1..=9).contains(&one_read.len()),
+                "one read returns between 1 and the 9 queued bytes"
+            );
+            let rest = peers::read_exact(&pair.server, 9 - one_read.len(), "the rest");
+            assert_eq!(
+                [one_read, rest].concat(),
+                b"abcdefghi",
+                "the bytes, in order"
+            );
         });
 }
 
@@ -1010,26 +1015,31 @@ fn a_lost_segment_holds_back_everything_behind_it() {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
         let pair = peers::tcp_pair(V4);
-        let (go_read, go_write) = nix::unistd::pipe().expect("pipe");
+        let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
         let server = pair.server;
-        let child = fork_child("connection worker", || {
-            if !wait::poll_readable(go_read.as_fd(), STEP) {
-                return 2;
-            }
-            match nix::unistd::write(&server, b"from child") {
-                Ok(10) => 0,
-                _ => 1,
-            }
-        });
+        let child = fork_child(
+            "connection worker",
+            &[go_read.as_fd(), server.as_fd()],
+            || {
+                if !wait::poll_readable(go_read.as_fd(), STEP) {
+                    return 2;
+                }
+                peers::write_all_by(b"from child", "the child's write", |rest| {
+                    nix::unistd::write(&server, rest)
+                });
+                0
+            },
+        );
         drop(server);
         // The child waits up to 2 s for "go"; a 200 ms read shows no EOF arrives meanwhile.
         pair.client
             .set_read_timeout(Some(Duration::from_millis(200)))
             .expect("SO_RCVTIMEO");
-        let after_parent_close = recv_some(&pair.client, 16);
+        let after_parent_close = peers::read_some(&pair.client, 16);
         ctx.observe(
             "client_read_after_parent_close",
             format!("{after_parent_close:?}"),
@@ -1052,7 +1062,7 @@ fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
         assert!(matches!(status, WaitStatus::Exited(_, 0)));
         let data = peers::read_exact(&pair.client, 10, "the child's reply");
         assert_eq!(data, b"from child");
-        let eof = recv_some(&pair.client, 16);
+        let eof = peers::read_some(&pair.client, 16);
         ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
         assert_eq!(eof, Ok(Vec::new()), "EOF once the last copy is closed");
     });
@@ -1087,7 +1097,7 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
             let port = peers::local(&pair.client).port();
             for i in 0..100u32 {
                 let request = i.to_be_bytes();
-                pair.client.send(&request).expect("request");
+                peers::write_all(&pair.client, &request, "request");
                 assert_eq!(peers::read_exact(&pair.client, 4, "response"), request);
             }
             assert_eq!(
@@ -1178,20 +1188,13 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn keepalive_probes_go_out_on_an_idle_connection() {
     claim("tcp.keepalive.probes-on-idle")
         .in_netns()
         .needs(Cap::NetRaw)
         .run(|ctx| {
-            let eth_p_all = (libc::ETH_P_ALL as u16).to_be();
-            let sniffer = peers::bounded(
-                Socket::new(
-                    Domain::PACKET,
-                    Type::DGRAM,
-                    Some(socket2::Protocol::from(eth_p_all as i32)),
-                )
-                .expect("AF_PACKET socket"),
-            );
+            let sniffer = peers::sniffer();
             let pair = peers::tcp_pair(V4);
             pair.client.set_keepalive(true).expect("SO_KEEPALIVE");
             pair.client
@@ -1203,16 +1206,10 @@ fn keepalive_probes_go_out_on_an_idle_connection() {
                 .expect("TCP_KEEPIDLE 1 s");
             let port = peers::local(&pair.client).port().to_be_bytes();
             let idle_from = Instant::now();
-            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
             // Segments from the client: SYN (seq = ISN), the handshake's ACK, then probes.
             let mut seqs = Vec::new();
             let probe = wait::until(Duration::from_secs(4), "a keep-alive probe", || {
-                let n = sniffer.recv(&mut buf).ok()?;
-                // SAFETY: recv initialised the first `n` bytes.
-                let pkt: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
+                let pkt = peers::datagram(&sniffer, 2048).ok()?.data;
                 let ihl = usize::from(pkt.first()? & 0x0f) * 4;
                 let tcp = pkt.get(ihl..ihl + 20)?;
                 if pkt[9] != 6 || tcp[0..2] != port {

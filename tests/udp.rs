@@ -2,7 +2,6 @@
 //! claims: connectionless sends, message boundaries, errors on connected sockets, the datagram
 //! size limit, silent drops, broadcast and multicast rooms, ping, sniffing and IP_HDRINCL.
 
-use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -14,8 +13,9 @@ use harness::tools;
 use harness::wait::{self, STEP};
 use harness::{claim, sandbox::Netns, Cap};
 use nix::errno::Errno;
+use nix::sys::socket::MsgFlags;
 use rstest::rstest;
-use socket2::{Domain, MaybeUninitSlice, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use Family::{V4, V6};
 
@@ -25,20 +25,6 @@ fn bound(family: Family) -> (Socket, SocketAddr) {
     sock.bind(&family.any_port().into()).expect("bind UDP");
     let addr = peers::local(&sock);
     (sock, addr)
-}
-
-/// One datagram into a buffer of `len` bytes: its bytes and whether the kernel truncated it.
-fn recv_one(sock: &Socket, len: usize) -> Result<(Vec<u8>, bool), Errno> {
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
-    let (n, flags) = sock
-        .recv_vectored(&mut [MaybeUninitSlice::new(&mut buf)])
-        .map_err(errno)?;
-    // SAFETY: recvmsg initialised the first `n` bytes.
-    let data = buf[..n]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect();
-    Ok((data, flags.is_truncated()))
 }
 
 /// A counter of the namespace's UDP MIB (`/proc/net/snmp` for IPv4, `snmp6` for IPv6).
@@ -72,9 +58,8 @@ fn sendto_needs_no_connection_and_autobinds(#[values(V4, V6)] family: Family) {
             let after = peers::local(&sender);
             ctx.observe("sender_name_after", after.to_string());
             assert_ne!(after.port(), 0, "sendto autobinds an ephemeral port");
-            let mut buf = [MaybeUninit::<u8>::uninit(); 64];
-            let (n, from) = receiver.recv_from(&mut buf).expect("recvfrom");
-            let from = from.as_socket().expect("an IP source");
+            let got = peers::datagram(&receiver, 64).expect("recvfrom");
+            let (n, from) = (got.data.len(), got.source().expect("an IP source"));
             ctx.observe("recvfrom", format!("{n} bytes from {from}"));
             assert_eq!((n, from.port()), (5, after.port()));
         });
@@ -89,9 +74,11 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
             for d in [&b"abc"[..], b"defgh", &[9u8; 100]] {
                 pair.a.send(d).expect("send");
             }
-            let first = recv_one(&pair.b, 64).expect("recv 1");
-            let second = recv_one(&pair.b, 64).expect("recv 2");
-            let third = recv_one(&pair.b, 10).expect("recv 3");
+            let recv = |max| {
+                let m = peers::datagram(&pair.b, max).expect("recv");
+                (m.data, m.truncated)
+            };
+            let (first, second, third) = (recv(64), recv(64), recv(10));
             ctx.observe("reads_of_64", [first.0.len(), second.0.len()]);
             ctx.observe(
                 "read_of_10_from_100",
@@ -105,18 +92,19 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
                 "the rest of the datagram is gone"
             );
             pair.a.send(&[1u8; 100]).expect("send");
-            let mut small = [MaybeUninit::<u8>::uninit(); 10];
-            let real = pair
-                .b
-                .recv_with_flags(&mut small, libc::MSG_TRUNC)
-                .expect("recv MSG_TRUNC");
+            let real = peers::recv_msg(&pair.b, 10, MsgFlags::MSG_TRUNC)
+                .expect("recv MSG_TRUNC")
+                .returned;
             ctx.observe("recv_with_msg_trunc_returns", real);
             assert_eq!(
                 real, 100,
                 "recv(MSG_TRUNC) gives the datagram's real length"
             );
             pair.b.set_nonblocking(true).expect("nonblocking");
-            assert_eq!(recv_one(&pair.b, 64).map(|d| d.0.len()), Err(Errno::EAGAIN));
+            assert_eq!(
+                peers::datagram(&pair.b, 64).map(|d| d.data.len()),
+                Err(Errno::EAGAIN)
+            );
         });
 }
 
@@ -131,7 +119,7 @@ fn only_a_connected_udp_socket_hears_of_an_unreachable_port(#[values(V4, V6)] fa
             let connected = peers::socket(family.domain(), Type::DGRAM);
             connected.connect(&closed.into()).expect("connect UDP");
             connected.send(b"anyone?").expect("send");
-            let got = recv_one(&connected, 64).map(|d| d.0.len());
+            let got = peers::datagram(&connected, 64).map(|d| d.data.len());
             ctx.observe("connected_recv_after_send", format!("{got:?}"));
             assert_eq!(got, Err(Errno::ECONNREFUSED));
             let unconnected = peers::socket(family.domain(), Type::DGRAM);
@@ -141,7 +129,7 @@ fn only_a_connected_udp_socket_hears_of_an_unreachable_port(#[values(V4, V6)] fa
             unconnected
                 .set_read_timeout(Some(Duration::from_millis(200)))
                 .expect("SO_RCVTIMEO");
-            let got = recv_one(&unconnected, 64).map(|d| d.0.len());
+            let got = peers::datagram(&unconnected, 64).map(|d| d.data.len());
             ctx.observe("unconnected_recv_after_sendto", format!("{got:?}"));
             assert_eq!(
                 got,
@@ -165,8 +153,8 @@ fn a_datagram_over_the_size_limit_is_emsgsize(#[case] family: Family, #[case] ma
             ctx.observe("one_byte_more", format!("{over:?}"));
             assert_eq!(sent, Ok(max));
             assert_eq!(over, Err(Errno::EMSGSIZE));
-            let (got, truncated) = recv_one(&pair.b, max + 1).expect("recv the largest");
-            assert_eq!((got.len(), truncated), (max, false));
+            let got = peers::datagram(&pair.b, max + 1).expect("recv the largest");
+            assert_eq!((got.data.len(), got.truncated), (max, false));
         });
 }
 
@@ -195,7 +183,7 @@ fn a_full_receive_buffer_drops_datagrams_silently(#[values(V4, V6)] family: Fami
             }
             receiver.set_nonblocking(true).expect("nonblocking");
             let mut received = 0;
-            while recv_one(&receiver, 2000).is_ok() {
+            while peers::datagram(&receiver, 2000).is_ok() {
                 received += 1;
             }
             let dropped = udp_counter(ns, family, "RcvbufErrors") - before;
@@ -238,7 +226,7 @@ fn broadcast_needs_so_broadcast() {
             ctx.observe("sendto_with_SO_BROADCAST", format!("{with:?}"));
             assert_eq!(with, Ok(3));
             let got = |sock: &Socket| {
-                recv_one(sock, 64).map(|d| String::from_utf8_lossy(&d.0).into_owned())
+                peers::datagram(sock, 64).map(|d| String::from_utf8_lossy(&d.data).into_owned())
             };
             // One datagram is handed to every matching socket at once: once the INADDR_ANY
             // receiver has it, a socket that matched would have it too.
@@ -321,14 +309,17 @@ fn multicast_reaches_the_sockets_that_joined(#[values(true, false)] multicast_al
                 .send_to(b"hi group", &SocketAddrV4::new(group, port).into())
                 .expect("send to the group (no membership needed)");
             assert_eq!(
-                recv_one(&joined, 64).expect("the member receives").0,
+                peers::datagram(&joined, 64)
+                    .expect("the member receives")
+                    .data,
                 b"hi group"
             );
             assert!(loop_default, "looping back to local members is the default");
             // Delivered to every matching socket at once: the member has it, so the others
             // would have it by now too.
-            let got =
-                |s: &Socket| recv_one(s, 64).map(|d| String::from_utf8_lossy(&d.0).into_owned());
+            let got = |s: &Socket| {
+                peers::datagram(s, 64).map(|d| String::from_utf8_lossy(&d.data).into_owned())
+            };
             let (other, same) = (got(&other_port), got(&same_port));
             ctx.observe("non_member_on_another_port", format!("{other:?}"));
             ctx.observe(
@@ -366,12 +357,13 @@ fn a_room_per_group_needs_ip_multicast_all_off(#[values(true, false)] multicast_
                 .expect("send to room A");
             for (name, sock) in [("a1", &a1), ("a2", &a2)] {
                 assert_eq!(
-                    recv_one(sock, 64).expect(name).0,
+                    peers::datagram(sock, 64).expect(name).data,
                     b"room A",
                     "{name} is in room A"
                 );
             }
-            let leaked = recv_one(&b, 64).map(|d| String::from_utf8_lossy(&d.0).into_owned());
+            let leaked =
+                peers::datagram(&b, 64).map(|d| String::from_utf8_lossy(&d.data).into_owned());
             ctx.observe(
                 &format!("room_B_member_with_IP_MULTICAST_ALL_{multicast_all}"),
                 format!("{leaked:?}"),
@@ -431,7 +423,9 @@ fn multicast_on_lo_needs_ip_multicast_if_or_a_route() {
             );
             assert_eq!(with_if, Ok(6));
             assert_eq!(
-                recv_one(&joined, 64).expect("the member receives").0,
+                peers::datagram(&joined, 64)
+                    .expect("the member receives")
+                    .data,
                 b"via if"
             );
             ip(&["route", "add", "224.0.0.0/4", "dev", "lo"]);
@@ -439,7 +433,9 @@ fn multicast_on_lo_needs_ip_multicast_if_or_a_route() {
             ctx.observe("send_with_route_224.0.0.0/4_dev_lo", format!("{routed:?}"));
             assert_eq!(routed, Ok(6));
             assert_eq!(
-                recv_one(&joined, 64).expect("the member receives").0,
+                peers::datagram(&joined, 64)
+                    .expect("the member receives")
+                    .data,
                 b"routed"
             );
         });
@@ -505,7 +501,7 @@ fn ip_multicast_loop_off_stops_the_own_copy_except_on_lo(
                         send();
                         sends += 1;
                         (wait::poll_readable(across.as_fd(), Duration::from_millis(50))
-                            && recv_one(across, 64).is_ok_and(|d| d.0 == b"mc"))
+                            && peers::datagram(across, 64).is_ok_and(|d| d.data == b"mc"))
                         .then_some(())
                     });
                     ctx.observe("sends_until_one_crossed_the_link", sends);
@@ -514,7 +510,7 @@ fn ip_multicast_loop_off_stops_the_own_copy_except_on_lo(
             let own_copies = (0..)
                 .take_while(|_| {
                     wait::poll_readable(own.as_fd(), Duration::from_millis(100))
-                        && recv_one(&own, 64).is_ok()
+                        && peers::datagram(&own, 64).is_ok()
                 })
                 .count();
             ctx.observe(
@@ -593,15 +589,9 @@ fn a_raw_icmp_socket_pings_loopback_and_sees_the_ip_header() {
             let id = 0x5c1a;
             sock.send_to(&echo_request(id, 1, b"ping"), &loopback_v4())
                 .expect("send the echo request");
-            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
             let mut types = Vec::new();
             let reply = wait::until(STEP, "the echo reply", || {
-                let n = sock.recv(&mut buf).ok()?;
-                // SAFETY: recv initialised the first `n` bytes.
-                let pkt: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
+                let pkt = peers::datagram(&sock, 2048).ok()?.data;
                 let icmp = pkt.get(usize::from(pkt[0] & 0x0f) * 4..)?;
                 types.push(icmp[0]);
                 (icmp[0] == 0 && icmp[4..6] == id.to_be_bytes()).then_some(pkt)
@@ -653,11 +643,9 @@ fn ping_sockets_need_no_privilege_inside_ping_group_range() {
                 sock.set_read_timeout(Some(STEP)).map_err(errno)?;
                 sock.send_to(&echo_request(0, 1, b"ping"), &loopback_v4())
                     .map_err(errno)?;
-                let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-                let n = sock.recv(&mut buf).map_err(errno)?;
-                // SAFETY: recv initialised the first byte (n >= 1 for an ICMP message).
-                let first = unsafe { buf[0].assume_init() };
-                Ok(i64::from(first) << 32 | n as i64)
+                let reply = peers::datagram(&sock, 2048)?.data;
+                let first = reply.first().copied().unwrap_or_default();
+                Ok(i64::from(first) << 32 | reply.len() as i64)
             })
             .unwrap_or_else(|e| panic!("{e}"));
             let (first_byte, len) = reply
@@ -701,11 +689,11 @@ fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
                 .send_to(b"sniff me", &to.into())
                 .expect("send the datagram");
             assert_eq!(
-                recv_one(&rx, 64).expect("the receiver gets it").0,
+                peers::datagram(&rx, 64).expect("the receiver gets it").data,
                 b"sniff me"
             );
             let pair = peers::tcp_pair(V4);
-            pair.client.send(b"tcp").expect("some TCP traffic");
+            peers::write_all(&pair.client, b"tcp", "some TCP traffic");
             let (mut udp_out, mut udp_in, mut tcp) = (false, false, false);
             let mut captured = Vec::new();
             peers::capture(
@@ -727,14 +715,8 @@ fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
             );
             ctx.observe("packet_socket_captured", &captured);
             raw_udp.set_nonblocking(true).expect("nonblocking");
-            let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
             let mut seen = Vec::new();
-            while let Ok(n) = raw_udp.recv(&mut buf) {
-                // SAFETY: recv initialised the first `n` bytes.
-                let pkt: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
+            while let Ok(pkt) = peers::datagram(&raw_udp, 2048).map(|m| m.data) {
                 seen.push((pkt[9], udp_dst_port(&pkt)));
             }
             ctx.observe("raw_udp_socket_saw_protocol_and_port", format!("{seen:?}"));
@@ -772,7 +754,9 @@ fn ip_hdrincl_sends_a_header_the_program_wrote() {
             pkt.extend(payload);
             raw.send_to(&pkt, &loopback_v4())
                 .expect("send the hand-made packet");
-            let (got, _) = recv_one(&rx, 64).expect("the UDP socket receives it");
+            let got = peers::datagram(&rx, 64)
+                .expect("the UDP socket receives it")
+                .data;
             assert_eq!(got, payload);
             let sent = peers::capture(&sniffer, "the hand-made packet on lo", |c| {
                 (c.outgoing && udp_dst_port(&c.packet) == Some(to.port())).then(|| c.packet.clone())
@@ -819,6 +803,7 @@ fn netem(args: &[&str]) {
 }
 
 #[test]
+#[serial_test::file_serial(timing)]
 fn a_lost_datagram_does_not_hold_back_the_next() {
     claim("udp.realtime.no-head-of-line-blocking")
         .in_netns()
@@ -833,7 +818,7 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
             }
             let mut got = Vec::new();
             while wait::poll_readable(pair.b.as_fd(), Duration::from_millis(100)) {
-                let (d, _) = recv_one(&pair.b, 16).expect("recv");
+                let d = peers::datagram(&pair.b, 16).expect("recv").data;
                 got.push(u32::from_be_bytes(d.try_into().expect("a sequence number")));
             }
             let first_gap = (0..N).find(|s| !got.contains(s));

@@ -5,7 +5,6 @@
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{IoSlice, IoSliceMut, Seek, SeekFrom, Write};
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -25,14 +24,9 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use UnixKind::{Dgram, SeqPacket, Stream};
 
-fn recv_vec(sock: &Socket, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
-    let n = sock.recv(&mut buf).map_err(errno)?;
-    // SAFETY: recv initialised the first `n` bytes.
-    Ok(buf[..n]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect())
+/// One datagram or record of at most `max` bytes.
+fn record(sock: &Socket, max: usize) -> Result<Vec<u8>, Errno> {
+    peers::datagram(sock, max).map(|m| m.data)
 }
 
 /// A world-traversable temporary directory (the unprivileged child must reach its files).
@@ -57,18 +51,22 @@ fn unix_traffic_never_reaches_the_network_stack() {
             let name = pair.a.peer_addr().expect("getpeername");
             ctx.observe("peer_address_family", format!("{:?}", name.domain()));
             assert_eq!(name.domain(), Domain::UNIX);
-            pair.a
-                .send(&[5u8; 4096])
-                .expect("send over the Unix socket");
+            peers::write_all(&pair.a, &[5u8; 4096], "send over the Unix socket");
             peers::read_exact(&pair.b, 4096, "the Unix data");
             // A TCP exchange afterwards proves the sniffer works: it must see that, and only that.
             let tcp = peers::tcp_pair(Family::V4);
-            tcp.client.send(b"marker").expect("send the TCP marker");
+            peers::write_all(&tcp.client, b"marker", "send the TCP marker");
             let mut before_marker = 0;
             peers::capture(&sniffer, "the TCP marker", |c| {
                 let is_tcp = c.packet.get(9) == Some(&6);
                 before_marker += usize::from(!is_tcp);
-                (is_tcp && c.packet.ends_with(b"marker")).then_some(())
+                // The marker's bytes (a short send may split them): a TCP segment with payload.
+                let ihl = usize::from(c.packet[0] & 0x0f) * 4;
+                let doff = c
+                    .packet
+                    .get(ihl + 12)
+                    .map_or(0, |b| usize::from(b >> 4) * 4);
+                (is_tcp && c.packet.len() > ihl + doff).then_some(())
             });
             ctx.observe("non_tcp_packets_captured", before_marker);
             assert_eq!(
@@ -124,7 +122,7 @@ fn an_abstract_name_has_no_file_and_lives_in_the_network_namespace() {
             .connect(&addr)
             .expect("connect by the abstract name");
         // Another network namespace does not see the name (a forked child unshares its own).
-        let elsewhere = fork_child("connect from another network namespace", || {
+        let elsewhere = fork_child("connect from another network namespace", &[], || {
             let flags = nix::sched::CloneFlags::CLONE_NEWNET;
             if nix::sched::unshare(flags).is_err()
                 && nix::sched::unshare(flags | nix::sched::CloneFlags::CLONE_NEWUSER).is_err()
@@ -230,7 +228,7 @@ fn unix_datagrams_block_instead_of_dropping() {
         ctx.observe("when_full", format!("{full:?}"));
         assert_eq!(full, Errno::EAGAIN, "a full queue stops the sender");
         for n in 0..sent {
-            let got = recv_vec(&pair.b, 16).expect("every queued datagram");
+            let got = record(&pair.b, 16).expect("every queued datagram");
             assert_eq!(got, n.to_be_bytes(), "in order, none lost");
         }
         pair.a
@@ -268,12 +266,16 @@ fn socketpair_gives_a_connected_pair_a_child_can_share(
         let pair = peers::unix_pair(kind, UnixNaming::Socketpair);
         let peer = pair.a.peer_addr().expect("getpeername on a socketpair end");
         ctx.observe("peer_is_unnamed", peer.is_unnamed());
-        let child = fork_child("the child end of the pair", || {
-            i32::from(pair.b.send(b"from the child").is_err())
+        let child = fork_child("the child end of the pair", &[pair.b.as_fd()], || {
+            peers::write_all(&pair.b, b"from the child", "the child's send");
+            0
         })
         .wait(STEP);
         assert!(matches!(child, WaitStatus::Exited(_, 0)), "{child:?}");
-        assert_eq!(recv_vec(&pair.a, 64).expect("recv"), b"from the child");
+        assert_eq!(
+            peers::read_exact(&pair.a, 14, "what the child sent"),
+            b"from the child"
+        );
         let inet = Socket::pair(Domain::IPV4, Type::STREAM, None)
             .map(|_| ())
             .map_err(errno);
@@ -289,30 +291,24 @@ fn seqpacket_keeps_boundaries_on_a_connection() {
         for m in [&b"one"[..], b"two!", &[7u8; 100]] {
             pair.a.send(m).expect("send");
         }
-        let (first, second) = (recv_vec(&pair.b, 64), recv_vec(&pair.b, 64));
-        let mut short = [MaybeUninit::<u8>::uninit(); 10];
-        let (n, flags) = pair
-            .b
-            .recv_vectored(&mut [socket2::MaybeUninitSlice::new(&mut short)])
-            .expect("recv into 10 bytes");
+        let (first, second) = (record(&pair.b, 64), record(&pair.b, 64));
+        let short = peers::datagram(&pair.b, 10).expect("recv into 10 bytes");
+        let (n, truncated) = (short.data.len(), short.truncated);
         ctx.observe(
             "reads",
-            format!(
-                "{first:?} {second:?}, then {n} bytes truncated={}",
-                flags.is_truncated()
-            ),
+            format!("{first:?} {second:?}, then {n} bytes truncated={truncated}"),
         );
         assert_eq!(first, Ok(b"one".to_vec()));
         assert_eq!(second, Ok(b"two!".to_vec()));
-        assert_eq!((n, flags.is_truncated()), (10, true));
+        assert_eq!((n, truncated), (10, true));
         pair.a.send(b"next").expect("send");
         assert_eq!(
-            recv_vec(&pair.b, 64),
+            record(&pair.b, 64),
             Ok(b"next".to_vec()),
             "the rest of 100 is gone"
         );
         drop(pair.a);
-        let eof = recv_vec(&pair.b, 64);
+        let eof = record(&pair.b, 64);
         ctx.observe("after_peer_close", format!("{eof:?}"));
         assert_eq!(eof, Ok(Vec::new()), "EOF, like a stream");
     });
@@ -327,7 +323,7 @@ fn so_peercred_names_the_connecting_process() {
         server.bind(&unix_addr(&path)).expect("bind");
         server.listen(1).expect("listen");
         let target = path.clone();
-        let child = fork_child("a client process", move || {
+        let child = fork_child("a client process", &[], move || {
             let Ok(sock) = Socket::new(Domain::UNIX, Type::STREAM, None) else {
                 return 2;
             };
@@ -335,9 +331,8 @@ fn so_peercred_names_the_connecting_process() {
                 return 3;
             }
             // Stay connected until the server has looked.
-            let mut b = [MaybeUninit::<u8>::uninit(); 1];
             let _ = sock.set_read_timeout(Some(STEP));
-            i32::from(sock.recv(&mut b).is_err())
+            i32::from(peers::read_some(&sock, 1).is_err())
         });
         let (conn, _) = peers::accept(&server, "the child's connection");
         let cred = getsockopt(&conn.as_fd(), sockopt::PeerCredentials).expect("SO_PEERCRED");
@@ -487,8 +482,9 @@ fn descriptors_that_do_not_fit_the_control_buffer_are_closed() {
         let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
         // Three pipes; the receiver has room for one descriptor, which CMSG_SPACE pads on
         // x86_64 to room for two: the third cannot fit.
-        let pipes: Vec<(OwnedFd, OwnedFd)> =
-            (0..3).map(|_| nix::unistd::pipe().expect("pipe")).collect();
+        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3)
+            .map(|_| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe"))
+            .collect();
         let writers: Vec<RawFd> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
         send_fds(&pair.a, &writers).expect("send three write ends");
         let readers: Vec<OwnedFd> = pipes.into_iter().map(|(r, _w)| r).collect();
@@ -500,14 +496,24 @@ fn descriptors_that_do_not_fit_the_control_buffer_are_closed() {
             "MSG_CTRUNC with fewer than three"
         );
         // Each pipe's write end now lives only where the kernel put it: in `got`, or nowhere.
+        // A dropped one reads EOF once its last copy is closed; another test's child forked
+        // just now may hold a copy until it closes its inherited descriptors, so EOF is
+        // awaited (bounded) rather than sampled.
         for (i, reader) in readers.iter().enumerate() {
             nix::fcntl::fcntl(
                 reader.as_fd(),
                 nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
             )
             .expect("nonblocking");
-            let mut b = [0u8; 1];
-            let read = nix::unistd::read(reader, &mut b);
+            let read = || nix::unistd::read(reader, &mut [0u8; 1]);
+            let read = if i < got.len() {
+                read()
+            } else {
+                harness::wait::until(STEP, &format!("EOF on dropped pipe {i}"), || {
+                    let r = read();
+                    (r != Err(Errno::EAGAIN)).then_some(r)
+                })
+            };
             ctx.observe(&format!("pipe_{i}_read"), format!("{read:?}"));
             let expected = if i < got.len() {
                 Err(Errno::EAGAIN)
@@ -597,8 +603,7 @@ fn stream_descriptors_travel_with_a_data_byte() {
         );
         ctx.observe("sendmsg_no_data", format!("{empty:?}"));
         pair.b.set_nonblocking(true).expect("nonblocking");
-        let mut b = [MaybeUninit::<u8>::uninit(); 1];
-        let nothing = pair.b.recv(&mut b).map_err(errno);
+        let nothing = peers::read_some(&pair.b, 1);
         ctx.observe("receiver_after_it", format!("{nothing:?}"));
         assert_eq!(empty, Ok(0), "accepted, but nothing sent");
         assert_eq!(

@@ -134,6 +134,10 @@ pub fn claim(id: &'static str) -> Check {
 /// kernel-matrix guest without KVM.
 pub const EMULATED_ENV: &str = "SOCKET_CLAIMS_EMULATED";
 
+/// Set where short reads and writes and delays are injected into the socket calls (by
+/// `.ci/inject`): semantic verdicts must survive that, speed comparisons mean nothing there.
+pub const INJECTED_ENV: &str = "SOCKET_CLAIMS_INJECTED";
+
 /// A test's overall bound unless it asks for another: a few seconds, so no test hangs the run.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5);
 
@@ -177,8 +181,8 @@ impl Check {
         self
     }
 
-    /// Skip (visibly) under CPU emulation, where the relative speed of two kernel paths says
-    /// nothing about the kernel (throughput comparisons).
+    /// Skip (visibly) under CPU emulation or injected delays, where the relative speed of two
+    /// kernel paths says nothing about the kernel (throughput comparisons).
     pub fn needs_native_speed(mut self) -> Self {
         self.native_speed = true;
         self
@@ -376,6 +380,9 @@ fn gate(caps: &[Cap], ipv6: bool, native_speed: bool) {
             "a speed comparison means nothing under {} CPU emulation (use KVM)",
             how.to_string_lossy()
         ));
+    }
+    if native_speed && std::env::var_os(INJECTED_ENV).is_some() {
+        skip("a speed comparison means nothing with delays injected into the socket calls");
     }
 }
 

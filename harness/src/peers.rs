@@ -4,16 +4,17 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::mem::MaybeUninit;
+use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::poll::PollFlags;
+use nix::sys::socket::{recvmsg, MsgFlags, SockaddrStorage};
 use socket2::{Domain, SockAddr, Socket, Type};
 use tempfile::TempDir;
 
@@ -243,13 +244,25 @@ pub fn unix_pair(kind: UnixKind, naming: UnixNaming) -> UnixPair {
 /// fewer bytes than are queued); each read is bounded by SO_RCVTIMEO and the whole by
 /// [`wait::STEP`] per read that makes no progress. Fails the test naming `what` on EOF or error.
 pub fn read_exact(sock: &Socket, n: usize, what: &str) -> Vec<u8> {
+    read_exact_by(n, what, |buf| read_into(sock, buf))
+}
+
+/// [`read_exact`] with another read call (read(2) on the descriptor, say): `call` reads once
+/// into the buffer it is given and returns the count (0 is EOF).
+pub fn read_exact_by(
+    n: usize,
+    what: &str,
+    mut call: impl FnMut(&mut [u8]) -> Result<usize, Errno>,
+) -> Vec<u8> {
     wait::step(what);
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        match read_some(sock, n - out.len()) {
-            Ok(chunk) if chunk.is_empty() => panic!("{what}: EOF after {} of {n} bytes", out.len()),
-            Ok(chunk) => out.extend_from_slice(&chunk),
-            Err(e) => panic!("{what}: recv after {} of {n} bytes: {e}", out.len()),
+    let mut out = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match call(&mut out[got..]) {
+            Ok(0) => panic!("{what}: EOF after {got} of {n} bytes"),
+            Ok(k) => got += k,
+            Err(Errno::EINTR) => {}
+            Err(e) => panic!("{what}: read after {got} of {n} bytes: {e}"),
         }
     }
     out
@@ -258,28 +271,21 @@ pub fn read_exact(sock: &Socket, n: usize, what: &str) -> Vec<u8> {
 /// One read of at most `max` bytes: what the kernel hands over, which recv(2) promises is at
 /// least 1 and at most what was both queued and asked (empty means EOF). Bounded by
 /// SO_RCVTIMEO; EINTR is retried, other errors are returned as their errno.
-pub fn read_some(sock: &Socket, max: usize) -> Result<Vec<u8>, nix::errno::Errno> {
+pub fn read_some(sock: &Socket, max: usize) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; max];
-    loop {
-        match (&*sock).read(&mut buf) {
-            Ok(n) => {
-                buf.truncate(n);
-                return Ok(buf);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::errno(e)),
-        }
-    }
+    let n = read_into(sock, &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
 }
 
-/// The one read of [`read_some`] into the caller's buffer: how many bytes arrived (0 means
-/// EOF, or an empty datagram). For loops that must not allocate per call, such as the bench's.
-pub fn read_into(sock: &Socket, buf: &mut [u8]) -> Result<usize, nix::errno::Errno> {
+/// The one read of [`read_some`] into the caller's buffer (socket2's `Read for &Socket`, so no
+/// uninitialised memory): how many bytes arrived (0 means EOF, or an empty datagram). For loops
+/// that must not allocate per call, such as the bench's.
+pub fn read_into(sock: &Socket, buf: &mut [u8]) -> Result<usize, Errno> {
     loop {
         match (&*sock).read(buf) {
-            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::errno(e)),
+            other => return other.map_err(crate::errno),
         }
     }
 }
@@ -287,16 +293,93 @@ pub fn read_into(sock: &Socket, buf: &mut [u8]) -> Result<usize, nix::errno::Err
 /// Writes all of `data`, looping over short sends (send(2) on a socket with SO_SNDTIMEO may
 /// take fewer bytes than asked); fails the test naming `what` on error.
 pub fn write_all(sock: &Socket, data: &[u8], what: &str) {
+    write_all_by(data, what, |rest| loop {
+        match (&*sock).write(rest) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other.map_err(crate::errno),
+        }
+    })
+}
+
+/// [`write_all`] with another write call (write(2) on the descriptor, say): `call` writes once
+/// from the slice it is given and returns how many bytes it took.
+pub fn write_all_by(data: &[u8], what: &str, mut call: impl FnMut(&[u8]) -> Result<usize, Errno>) {
     wait::step(what);
     let mut sent = 0;
     while sent < data.len() {
-        match (&*sock).write(&data[sent..]) {
+        match call(&data[sent..]) {
             Ok(0) => panic!("{what}: send took 0 bytes after {sent} of {}", data.len()),
             Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(Errno::EINTR) => {}
             Err(e) => panic!("{what}: send after {sent} of {} bytes: {e}", data.len()),
         }
     }
+}
+
+/// What one recvmsg(2) returned.
+#[derive(Debug)]
+pub struct Received {
+    /// The bytes that fit the buffer.
+    pub data: Vec<u8>,
+    /// The call's return value: with MSG_TRUNC on a datagram socket, the datagram's real length.
+    pub returned: usize,
+    /// MSG_TRUNC in msg_flags: the datagram was longer than the buffer and the rest is gone.
+    pub truncated: bool,
+    /// The sender's address, where the socket type reports one.
+    pub from: Option<SockaddrStorage>,
+}
+
+impl Received {
+    /// The sender as an IP socket address.
+    pub fn source(&self) -> Option<SocketAddr> {
+        let from = self.from.as_ref()?;
+        from.as_sockaddr_in()
+            .map(|a| SocketAddr::V4((*a).into()))
+            .or_else(|| from.as_sockaddr_in6().map(|a| SocketAddr::V6((*a).into())))
+    }
+}
+
+/// One recvmsg(2) of at most `max` bytes with `flags` (MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC…), on
+/// any socket type: a datagram comes whole or truncated, never split. Bounded by SO_RCVTIMEO;
+/// EINTR is retried, other errors are returned as their errno.
+pub fn recv_msg(sock: &Socket, max: usize, flags: MsgFlags) -> Result<Received, Errno> {
+    let mut buf = vec![0u8; max];
+    let (returned, truncated, from) = loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, None, flags) {
+            Ok(m) => break (m.bytes, m.flags.contains(MsgFlags::MSG_TRUNC), m.address),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    };
+    buf.truncate(returned.min(max));
+    Ok(Received {
+        data: buf,
+        returned,
+        truncated,
+        from,
+    })
+}
+
+/// One datagram (or record) of at most `max` bytes: [`recv_msg`] without flags.
+pub fn datagram(sock: &Socket, max: usize) -> Result<Received, Errno> {
+    recv_msg(sock, max, MsgFlags::empty())
+}
+
+nix::ioctl_read_bad!(fionread, libc::FIONREAD, libc::c_int);
+
+/// The bytes queued for reading on a stream socket (SIOCINQ, tcp(7) and unix(7)): how a test
+/// learns that data has arrived without reading or peeking, whose counts are the kernel's choice.
+pub fn queued(sock: &Socket) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which is valid for the call.
+    unsafe { fionread(sock.as_raw_fd(), &mut n) }.expect("ioctl(SIOCINQ)");
+    usize::try_from(n).expect("a byte count")
+}
+
+/// Waits (one step at most) until at least `n` bytes are queued on a stream socket.
+pub fn await_queued(sock: &Socket, n: usize, what: &str) {
+    wait::until(wait::STEP, what, || (queued(sock) >= n).then_some(()));
 }
 
 /// A thread acting as the other end of a test's sockets.
@@ -418,18 +501,12 @@ pub fn sniffer() -> Socket {
 
 /// Captures packets until `pick` accepts one, failing the test after one step.
 pub fn capture<T>(sniffer: &Socket, what: &str, mut pick: impl FnMut(&Captured) -> Option<T>) -> T {
-    let mut buf = [MaybeUninit::<u8>::uninit(); 65536];
     wait::until(wait::STEP, what, || {
-        let (n, from) = sniffer.recv_from(&mut buf).ok()?;
-        // SAFETY: `from` is the sockaddr_ll recvfrom filled; its bytes are initialised.
-        let ll = unsafe { &*from.as_ptr().cast::<libc::sockaddr_ll>() };
+        let got = datagram(sniffer, 65536).ok()?;
+        let ll = got.from.as_ref().and_then(SockaddrStorage::as_link_addr)?;
         let captured = Captured {
-            // SAFETY: recvfrom initialised the first `n` bytes of `buf`.
-            packet: buf[..n]
-                .iter()
-                .map(|b| unsafe { b.assume_init() })
-                .collect(),
-            outgoing: ll.sll_pkttype == libc::PACKET_OUTGOING,
+            outgoing: ll.pkttype() == libc::PACKET_OUTGOING,
+            packet: got.data,
         };
         pick(&captured)
     })

@@ -202,10 +202,10 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
         (Ok(a), Ok(b)) => (a, b),
         _ => return Reexec::Unavailable("cannot share the child's log file".into()),
     };
-    // The child's own temporary directory: a #[serial_test::file_serial] test holds its lock
-    // file (in the temporary directory) while it waits here, and the child, running the same
-    // test function, would wait for that lock forever.
-    let child_tmp = match tempfile::tempdir() {
+    // The child runs the same test function, attributes included: a `#[file_serial]` lock in
+    // $TMPDIR is held by this process for the whole test, so the child takes its copy in a
+    // TMPDIR of its own instead of waiting for its parent.
+    let tmp = match tempfile::tempdir() {
         Ok(dir) => dir,
         Err(e) => return Reexec::Unavailable(format!("tempdir: {e}")),
     };
@@ -213,7 +213,7 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NETNS_ENV, "1")
         .env(HOST_NETNS_ENV, host.to_string())
-        .env("TMPDIR", child_tmp.path())
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -221,6 +221,7 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
     // data prepared above (no allocation, no locks).
     unsafe {
         cmd.pre_exec(move || {
+            crate::privileges::cloexec_all_but_stdio();
             unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)?;
             for (path, text) in paths.iter().zip(&contents) {
                 let fd = open(*path, OFlag::O_WRONLY, Mode::empty())?;

@@ -2,6 +2,7 @@
 //! a bound like every other blocking step, and a test is skipped, visibly, when its tool is not
 //! installed.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -9,13 +10,19 @@ use crate::wait::Deadline;
 
 /// Starts `program`; the test is skipped when it is not installed.
 pub fn spawn(program: &str, args: &[&str]) -> Child {
-    match Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec the child only makes the close_range system call.
+    unsafe {
+        cmd.pre_exec(|| {
+            crate::privileges::cloexec_all_but_stdio();
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             crate::skip(format!("{program} is not installed"))
