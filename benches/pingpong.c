@@ -1,15 +1,19 @@
 /* The C reference for the bench's round-trip loop: a 1-byte ping-pong over the same loopback
  * sockets, the echo on a second thread, each round trip timed with CLOCK_MONOTONIC, every
- * blocking call bounded by SO_RCVTIMEO/SO_SNDTIMEO. `cargo claims bench` builds it with cc and
- * compares its median with the Rust loop's in the same run.
+ * blocking call bounded by SO_RCVTIMEO/SO_SNDTIMEO. Both threads are pinned to the CPU the
+ * program starts on, as the Rust loop pins its two (a same-CPU hand-off, not a cross-CPU
+ * wake-up); where pinning is refused both run unpinned and the output says so. `cargo claims
+ * bench` builds it with cc and compares its median with the Rust loop's in the same run.
  *
  *   pingpong <unix-stream|unix-dgram|tcp-v4|tcp-v6|udp-v4|udp-v6> <round trips>
- *   prints: <median µs> <p99 µs>
+ *   prints: <median µs> <p99 µs> <pinned|unpinned>
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +116,12 @@ int main(int argc, char **argv) {
     }
     long n = atol(argv[2]);
     if (n < 1) return 2;
+    /* Pinned before the echo thread is created, which inherits the mask. */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    int cpu = sched_getcpu();
+    if (cpu >= 0) CPU_SET(cpu, &one);
+    int pinned = cpu >= 0 && sched_setaffinity(0, sizeof one, &one) == 0;
     int fds[2];
     pair(argv[1], fds);
     pthread_t peer;
@@ -134,6 +144,7 @@ int main(int argc, char **argv) {
     pthread_join(peer, NULL);
     qsort(us, n, sizeof *us, by_value);
     long p99 = (long)(0.99 * n + 0.999999);
-    printf("%.3f %.3f\n", n % 2 ? us[n / 2] : (us[n / 2 - 1] + us[n / 2]) / 2, us[p99 - 1]);
+    printf("%.3f %.3f %s\n", n % 2 ? us[n / 2] : (us[n / 2 - 1] + us[n / 2]) / 2, us[p99 - 1],
+           pinned ? "pinned" : "unpinned");
     return 0;
 }

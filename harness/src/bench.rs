@@ -228,6 +228,16 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
     let left = |by: Duration| by.saturating_sub(started.elapsed());
 
     let c_binary = reference::build(out);
+    run.notes.push(match measure::pinning() {
+        Ok(cpu) => format!(
+            "round trips and Nagle's exchange ran with both ends pinned to one CPU (CPU {cpu} \
+             when checked), as did the C reference"
+        ),
+        Err(why) => format!(
+            "round trips ran unpinned ({why}): they include cross-CPU wake-ups, which on an \
+             idle virtual machine add tens of microseconds at random"
+        ),
+    });
     eprintln!("bench: round trips ({RTT_ROUNDS} rounds × {RTT_PER_ROUND} per transport)");
     for round in 0..RTT_ROUNDS {
         for (i, t) in rotated(&transports, round).into_iter().enumerate() {
@@ -259,7 +269,14 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
                         break 'rounds;
                     }
                     let c = match reference::median_us(&binary, t, RTT_PER_ROUND) {
-                        Ok(c) => c,
+                        Ok((c, true)) => c,
+                        Ok((c, false)) => {
+                            let note = "the C reference could not pin its threads to one CPU";
+                            if !run.notes.iter().any(|n| n == note) {
+                                run.notes.push(note.into());
+                            }
+                            c
+                        }
                         Err(why) => {
                             run.reference_skipped = Some(why);
                             break 'rounds;

@@ -5,9 +5,13 @@
 //! for long) with the harness's bounded I/O.
 //!
 //! The other end is a peer thread, not a forked process: the short tests run inside libtest's
-//! multithreaded process, where a forked child may only make async-signal-safe calls, and a
-//! wakeup of a thread on the other core costs what a process's does. The C reference
-//! (`benches/pingpong.c`) uses a thread too, so the two loops compare like for like.
+//! multithreaded process, where a forked child may only make async-signal-safe calls. The
+//! round trips and Nagle's exchange run with both ends pinned to one CPU ([`OneCpu`]), so a
+//! round trip is a same-CPU hand-off through the kernel's socket path: across CPUs it would
+//! also pay for waking the other CPU, which on an idle virtual machine is a halted vCPU's
+//! wake-up (~50 µs, at random), and which load hides (busy CPUs are awake). The C reference
+//! (`benches/pingpong.c`) pins its two threads the same way, so the two loops compare like for
+//! like.
 
 use std::net::{Ipv4Addr, Shutdown, SocketAddr};
 use std::os::fd::AsFd;
@@ -16,6 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::sched::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -151,6 +157,52 @@ fn hang_up(client: &Socket, stream: bool) {
     }
 }
 
+/// The calling thread pinned to the CPU it runs on, until dropped (then its previous mask is
+/// back). Threads it spawns meanwhile inherit the one-CPU mask, so a measurement and its peer
+/// thread share that CPU.
+pub struct OneCpu {
+    previous: Option<CpuSet>,
+}
+
+impl OneCpu {
+    /// Pins the calling thread. Where that is refused (a cpuset that forbids it, EINVAL) the
+    /// thread stays as it was; [`pinning`] says why, for the record.
+    pub fn pin() -> OneCpu {
+        OneCpu {
+            previous: Self::try_pin().ok(),
+        }
+    }
+
+    fn try_pin() -> Result<CpuSet, String> {
+        let me = Pid::from_raw(0);
+        let previous = sched_getaffinity(me).map_err(|e| format!("sched_getaffinity: {e}"))?;
+        let cpu = sched_getcpu().map_err(|e| format!("sched_getcpu: {e}"))?;
+        let mut one = CpuSet::new();
+        one.set(cpu).map_err(|e| format!("CPU {cpu}: {e}"))?;
+        sched_setaffinity(me, &one).map_err(|e| format!("sched_setaffinity(CPU {cpu}): {e}"))?;
+        Ok(previous)
+    }
+}
+
+impl Drop for OneCpu {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.previous {
+            // The mask this thread had a moment ago; were it refused now, the thread would
+            // only stay on one CPU (and a panic here could abort an unwinding thread).
+            let _ = sched_setaffinity(Pid::from_raw(0), previous);
+        }
+    }
+}
+
+/// Whether the measurements can pin themselves to one CPU here: `Ok(cpu)` or why not (they
+/// then run unpinned, and cross-CPU wake-ups add to the round trips).
+pub fn pinning() -> Result<usize, String> {
+    let _restore = OneCpu {
+        previous: Some(OneCpu::try_pin()?),
+    };
+    sched_getcpu().map_err(|e| format!("sched_getcpu: {e}"))
+}
+
 /// How long a datagram ping waits for its pong before it counts as lost: UDP may drop a
 /// datagram (a loopback backlog full of other traffic), which must cost neither the bound of a
 /// blocking read nor a wrong time.
@@ -163,6 +215,7 @@ const MAX_LOST: usize = 50;
 /// whose pong does not come within [`LOSS_WAIT`] is counted lost and not timed, and a pong
 /// that comes late is skipped.
 pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
+    let _pinned = OneCpu::pin();
     let (client, server) = t.pair();
     let header = t.header_bytes();
     let echo = peers::spawn("bench echo", move || {
@@ -223,7 +276,9 @@ fn pong(client: &Socket, buf: &mut [u8], header: usize, seq: u8, datagrams: bool
 /// `message`-byte messages as fast as it can, measured over `span` after a warm-up of a tenth
 /// of it. A stream receiver reads up to 64 KiB per call (what a stream reader does); a datagram
 /// receiver reads one datagram per call (all it can). UDP drops what the receiver has no room
-/// for: only what arrived counts.
+/// for: only what arrived counts. Not pinned: the sender and the receiver run where the
+/// scheduler puts them, as an application's would, so which transport moves more bytes per
+/// second changes with load (the claims report it and let it decide nothing).
 pub fn throughput(t: Transport, message: usize, span: Duration) -> f64 {
     let (tx, rx) = t.pair();
     let stop = Arc::new(AtomicBool::new(false));
@@ -292,6 +347,7 @@ fn drain(rx: &Socket, buf: &mut [u8], done: &AtomicBool) {
 /// both arrived. Each exchange's time in microseconds. The first exchange is not counted: a
 /// new connection starts in quick-ACK mode, where Nagle's wait ends at once.
 pub fn write_write_read(nodelay: bool, n: usize, limit: Duration) -> Vec<f64> {
+    let _pinned = OneCpu::pin();
     let pair = peers::tcp_pair(Family::V4);
     pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");
     let server = pair.server;

@@ -46,8 +46,9 @@ pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// Runs `n` round trips of the reference over `t`: its median in microseconds.
-pub fn median_us(binary: &Path, t: Transport, n: usize) -> Result<f64, String> {
+/// Runs `n` round trips of the reference over `t`: its median in microseconds, and whether it
+/// could pin its two threads to one CPU (as the Rust loop does).
+pub fn median_us(binary: &Path, t: Transport, n: usize) -> Result<(f64, bool), String> {
     let child = Command::new(binary)
         .args([t.name(), &n.to_string()])
         .stdin(Stdio::null())
@@ -64,9 +65,9 @@ pub fn median_us(binary: &Path, t: Transport, n: usize) -> Result<f64, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    stdout
-        .split_whitespace()
-        .next()
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| format!("the C ping-pong printed {stdout:?}"))
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    match (words.first().and_then(|m| m.parse().ok()), words.get(2)) {
+        (Some(median), Some(&pinned)) => Ok((median, pinned == "pinned")),
+        _ => Err(format!("the C ping-pong printed {stdout:?}")),
+    }
 }
