@@ -1249,29 +1249,3 @@ fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Fa
             bench::require(ctx, "udp_over_tcp_round_trip", ratio, verdicts::FASTER);
         });
 }
-
-/// With 1 KiB messages a TCP stream moves more bytes per second than UDP datagrams: TCP
-/// coalesces writes into large segments and its reader takes many messages per call, while
-/// every datagram is a packet and a call of its own. Several times over: far outside the noise.
-#[rstest]
-#[serial_test::file_serial(timing)]
-fn tcp_moves_1_kib_messages_faster_than_udp(#[values(V4, V6)] family: Family) {
-    use harness::bench::{self, measure::Transport, verdicts};
-    claim("tcp.table.tcp-speed-medium")
-        .and("udp.table.speed-high")
-        .needs_native_speed()
-        .needs_ipv6(family.is_v6())
-        .run(move |ctx| {
-            let (tcp, udp) = match family {
-                V4 => (Transport::TcpV4, Transport::UdpV4),
-                V6 => (Transport::TcpV6, Transport::UdpV6),
-            };
-            let ratio = bench::measure::compare_throughput(tcp, udp, 1024);
-            bench::require(
-                ctx,
-                "tcp_over_udp_throughput_1024_bytes",
-                ratio,
-                verdicts::FASTER,
-            );
-        });
-}

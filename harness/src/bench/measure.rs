@@ -407,13 +407,12 @@ pub fn interleave(
     (xs, ys)
 }
 
-/// The short tests' rounds: ten, each up to 2 000 round trips or 50 ms of
-/// streaming, all within two seconds, so a test stays short and leaves a verdict to the bench
-/// when load makes its interval straddle the threshold.
+/// The short tests' rounds: ten, each up to 2 000 round trips, all within two seconds, so a
+/// test stays short and leaves a verdict to the bench when load makes its interval straddle
+/// the threshold.
 const SHORT_ROUNDS: usize = 10;
 const SHORT_BUDGET: Duration = Duration::from_secs(2);
 const SHORT_ROUND_TRIPS: usize = 2_000;
-const SHORT_SPAN: Duration = Duration::from_millis(50);
 
 /// The median round trip of one short round over `t`, µs.
 fn short_round(t: Transport) -> f64 {
@@ -437,18 +436,6 @@ pub fn short_round_trips(t: Transport) -> Vec<f64> {
     (0..SHORT_ROUNDS)
         .map_while(|_| (started.elapsed() < SHORT_BUDGET).then(|| short_round(t)))
         .collect()
-}
-
-/// How many times more bytes per second `a` moves than `b` with `message`-byte messages,
-/// over short interleaved rounds.
-pub fn compare_throughput(a: Transport, b: Transport, message: usize) -> Ratio {
-    let (a, b) = interleave(
-        SHORT_ROUNDS,
-        SHORT_BUDGET,
-        || throughput(a, message, SHORT_SPAN),
-        || throughput(b, message, SHORT_SPAN),
-    );
-    Ratio::paired(&a, &b)
 }
 
 /// How many times faster a write-write-read exchange is with TCP_NODELAY than without, over

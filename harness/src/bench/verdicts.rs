@@ -46,8 +46,10 @@ pub enum Expect {
     Above,
     /// The whole interval below it.
     Below,
-    /// No side: the ratio moves from run to run (throughput under scheduling), so it is
-    /// reported for the verdict on the course's words but decides nothing.
+    /// No side: the ratio changes sides with the message size and the load (throughput: on an
+    /// idle machine UDP moved more than TCP at every size, under load TCP moved several times
+    /// more at 64 B and 1 KiB), so it is reported for the verdict on the course's words but
+    /// decides nothing.
     Either,
 }
 
@@ -107,9 +109,9 @@ pub fn specs() -> Vec<Spec> {
                 [
                     row(Metric::Rtt, 1, a, b, FASTER, Above),
                     row(Metric::Rtt, 1, a, b, ONE_STEP, Below),
-                    row(Metric::Throughput, 64, a, b, FASTER, Below),
-                    row(Metric::Throughput, 1024, a, b, FASTER, Below),
-                    row(Metric::Throughput, LARGE, a, b, ONE_STEP, Either),
+                    row(Metric::Throughput, 64, a, b, FASTER, Either),
+                    row(Metric::Throughput, 1024, a, b, FASTER, Either),
+                    row(Metric::Throughput, LARGE, a, b, FASTER, Either),
                 ]
             })
             .collect::<Vec<_>>()
