@@ -674,21 +674,7 @@ fn output(cmd: &mut Command) -> Result<String, String> {
 
 /// Runs a command to completion; its last stderr line on failure.
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no error output");
-    Err(format!("{program}: {}: {last}", out.status))
+    output(cmd).map(drop)
 }
 
 #[cfg(test)]
