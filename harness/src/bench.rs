@@ -166,7 +166,8 @@ cargo claims bench — the course's speed claims, measured
 USAGE:
     cargo claims bench
 
-Measures on loopback, in interleaved rounds: 1-byte round-trip time (median, p99), receiver-side
+Measures on loopback, in interleaved rounds: 1-byte round-trip time (median, p99; both ends
+pinned to one CPU, so a round trip is the kernel's path, not a cross-CPU wake-up), receiver-side
 throughput at 64 B, 1 KiB and 65 000 B messages, and Nagle's write-write-read stall, over Unix
 stream and datagram sockets, TCP and UDP over IPv4 and IPv6. Each ratio a speed claim names gets
 a 95% bootstrap interval and a status: holds (interval above the threshold), fails (below) or

@@ -222,8 +222,8 @@ pub(super) fn markdown(
         None => {
             let _ = writeln!(
                 md,
-                "`benches/pingpong.c`, built with cc in this run, over the same sockets; \
-                 medians of {REFERENCE_ROUNDS} interleaved rounds of {RTT_PER_ROUND} round \
+                "`benches/pingpong.c`, built with cc in this run, over the same sockets, its two \
+                 threads pinned to one CPU like the Rust loop's; medians of {REFERENCE_ROUNDS} interleaved rounds of {RTT_PER_ROUND} round \
                  trips. They should agree within {:.0}%.\n\n| transport | C µs | Rust µs | \
                  Rust / C |\n|---|---|---|---|",
                 reference::TOLERANCE * 100.0
