@@ -733,6 +733,18 @@ fn telnet_and_nc_reach_a_server_on_127_0_0_1_as_localhost(
             ctx.observe("exit_status", run.status.code());
             // A client that ended first left its connection in the accept queue.
             accepted += usize::from(listener.accept().is_ok());
+            // Another implementation (busybox's nc) may refuse the course's options: then this
+            // machine cannot run the course's command, which says nothing about localhost.
+            if accepted == 0
+                && ["invalid option", "unrecognized option", "illegal option"]
+                    .iter()
+                    .any(|m| said.contains(m))
+            {
+                harness::skip(format!(
+                    "this {tool} does not take the course's options: {}",
+                    said.trim()
+                ));
+            }
             assert_eq!(
                 accepted, 1,
                 "{tool} reached the server on 127.0.0.1: {said}"

@@ -61,7 +61,7 @@ const DEFAULT_JOBS: usize = 2;
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
-const GUEST_TOOLS: [&str; 4] = ["ss", "lsof", "tcpdump", "tc"];
+const GUEST_TOOLS: [&str; 6] = ["ss", "lsof", "tcpdump", "tc", "nc", "telnet"];
 
 #[derive(Debug)]
 struct Options {
@@ -876,6 +876,13 @@ impl Vm {
         initramfs.add(
             "etc/group",
             b"root:x:0:\nnogroup:x:65534:\n".to_vec(),
+            0o644,
+        );
+        // nc and telnet resolve "localhost" as the course writes it, through /etc/hosts (as a
+        // Debian install has it).
+        initramfs.add(
+            "etc/hosts",
+            b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_vec(),
             0o644,
         );
         let claims = catalogue::default_dir();
