@@ -178,6 +178,14 @@ fn run(opts: &Options) -> Result<bool, String> {
     } else {
         Vec::new()
     };
+    let needs_vm = selected
+        .iter()
+        .any(|k| !matches!(k.source, Source::Host | Source::Gvisor));
+    let claims_bin = if needs_vm {
+        Some(build_claims(&root, &opts.profile)?)
+    } else {
+        None
+    };
     let out = evidence::claims_dir();
     let cache = out.join("kernels");
     let mut vm = Vm {
@@ -185,6 +193,7 @@ fn run(opts: &Options) -> Result<bool, String> {
         cache: cache.clone(),
         modules: list.modules.clone(),
         suites: suites.clone(),
+        claims: claims_bin,
         busybox: None,
     };
     // Fetching and packing run one kernel at a time (they share apt's state and the
@@ -332,6 +341,35 @@ fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     }
     suites.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(suites)
+}
+
+/// Builds the `claims` binary in `profile`, for the guests' `claims bench`; its path.
+fn build_claims(root: &Path, profile: &str) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("matrix: building the claims binary for the guests' bench (--profile {profile})");
+    let out = Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--message-format=json", "--profile", profile])
+        .args(["--package", "harness", "--bin", "claims"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the claims binary failed ({})",
+            out.status
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|msg| {
+            (msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "claims")
+                .then(|| msg["executable"].as_str().map(PathBuf::from))
+                .flatten()
+        })
+        .ok_or_else(|| "cargo built no claims binary".into())
 }
 
 /// One kernel's turn: what was prepared for it and where its files go.
@@ -668,6 +706,8 @@ struct Vm {
     cache: PathBuf,
     modules: Vec<String>,
     suites: Vec<Suite>,
+    /// The `claims` binary the guests run `claims bench` with.
+    claims: Option<PathBuf>,
     busybox: Option<PathBuf>,
 }
 
@@ -733,6 +773,14 @@ fn boot_guest(
         result.release = stream.release.clone();
         result.boot_seconds = stream.booted;
         result.notes.extend(stream.notes.iter().cloned());
+        if let Some(bench) = &stream.bench {
+            let path = dir.join("bench.json");
+            let json = serde_json::to_string_pretty(bench).expect("bench.json serialises");
+            if let Err(e) = fs::write(&path, json) {
+                result.notes.push(format!("{}: {e}", path.display()));
+            }
+        }
+        result.bench = stream.bench.clone();
         result.suites = stream
             .suites
             .iter()
@@ -861,6 +909,9 @@ impl Vm {
             let file = suite.path.file_name().unwrap_or_default().to_string_lossy();
             initramfs.executable(&suite.path, &format!("suite/{file}"))?;
         }
+        if let Some(claims) = &self.claims {
+            initramfs.executable(claims, "bin/claims")?;
+        }
         for tool in GUEST_TOOLS {
             if let Some(path) = which(tool) {
                 initramfs.executable(&path, &format!("bin/{tool}"))?;
@@ -911,7 +962,7 @@ impl Vm {
         }
         initramfs.add(
             "init",
-            guest::init_script(&self.suites, &loaded, accel).into_bytes(),
+            guest::init_script(&self.suites, &loaded, accel, self.claims.is_some()).into_bytes(),
             0o755,
         );
         let initrd = dir.join("initrd.cpio");

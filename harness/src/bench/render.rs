@@ -139,8 +139,9 @@ pub(super) fn markdown(
     if let Some(how) = emulated {
         let _ = writeln!(
             md,
-            "\n**Not measured under CPU emulation ({how}):** the figures below are the \
-             emulator's, so every status is `not-measured`."
+            "\n**Not measured under CPU emulation ({how}):** the emulator's speed says \
+             nothing about the kernel's, so nothing was measured and every status is \
+             `not-measured`."
         );
     }
     md.push_str(

@@ -318,9 +318,10 @@ fn module_bytes(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// The guest's /init: mounts, loads modules, runs each suite as root with its own evidence
-/// directory, and sends each suite's exit code and evidence to the data port, closing it (which
-/// drains the UART) before powering off.
-pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel) -> String {
+/// directory, and sends each suite's exit code and evidence to the data port; then, with
+/// `bench`, `claims bench` (at /bin/claims) and its bench.json on one line; closing the port
+/// (which drains the UART) before powering off.
+pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bool) -> String {
     let mut s = String::from(
         "#!/bin/busybox sh\n\
          # socket-claims matrix guest: written by cargo claims matrix.\n\
@@ -355,6 +356,17 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel) -> String
              cat /tmp/evidence/{name}/*.jsonl >/dev/ttyS1 2>/dev/null\n"
         ));
     }
+    if bench {
+        // The bench bounds itself to 60 s (and measures nothing under emulation); the timeout
+        // is a backstop against a hang.
+        s.push_str(&format!(
+            "echo \"{MARK} running bench\"\n\
+             CARGO_TARGET_DIR=/tmp/bench timeout 90 /bin/claims bench </dev/null >/dev/null 2>&1\n\
+             if [ -s /tmp/bench/claims/bench.json ]; then\n\
+             data \"{MARK} bench $(tr -d '\\n' </tmp/bench/claims/bench.json)\"\n\
+             else data \"{MARK} note claims bench wrote no bench.json\"; fi\n"
+        ));
+    }
     s.push_str(&format!("data \"{MARK} end\"\nsync\npoweroff -f\n"));
     s
 }
@@ -369,6 +381,8 @@ pub struct Stream {
     pub suites: Vec<(String, i32)>,
     pub notes: Vec<String>,
     pub records: Vec<Record>,
+    /// What `claims bench` wrote in the guest.
+    pub bench: Option<crate::bench::BenchFile>,
     /// The guest got to the end of its /init.
     pub ended: bool,
 }
@@ -411,6 +425,12 @@ pub fn parse_stream(text: &str) -> Result<Stream, String> {
                 stream.suites.push((name.to_string(), exit));
             }
             Some("note") => stream.notes.push(words.collect::<Vec<_>>().join(" ")),
+            Some("bench") => {
+                let json = rest["bench".len()..].trim();
+                stream.bench = Some(
+                    serde_json::from_str(json).map_err(|e| format!("{}: bench.json: {e}", at()))?,
+                );
+            }
             Some("end") => stream.ended = true,
             _ => return Err(format!("{}: unknown marker {line:?}", at())),
         }
@@ -585,6 +605,17 @@ mod tests {
         let cut = parse_stream("@@claims kernel 6.12.1\n@@claims suite tcp exit=0\n")
             .expect("a truncated stream still parses");
         assert!(!cut.ended);
+
+        let bench = parse_stream(
+            "@@claims bench {  \"kernel\": \"6.12.1\",  \"not_measured\": \"not measured under \
+             CPU emulation (tcg)\",  \"results\": [],  \"ratios\": []}\n",
+        )
+        .expect("bench.json on one line parses");
+        let bench = bench.bench.expect("the bench is kept");
+        assert_eq!(bench.kernel, "6.12.1");
+        assert!(bench.not_measured.is_some());
+        let err = parse_stream("@@claims bench {\n").expect_err("a cut bench.json");
+        assert!(err.contains("line 1: bench.json"), "{err}");
 
         let err = parse_stream("@@claims kernel x\n{\"claim\": 3}\n").expect_err("bad record");
         assert!(err.starts_with("data port line 2: "), "{err}");

@@ -98,6 +98,9 @@ pub struct KernelRun {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub counts: Counts,
+    /// What the guest's `claims bench` wrote (also `matrix/<kernel>/bench.json`).
+    #[serde(skip)]
+    pub bench: Option<crate::bench::BenchFile>,
 }
 
 impl KernelRun {
@@ -120,6 +123,7 @@ impl KernelRun {
             suites: Vec::new(),
             notes: Vec::new(),
             counts: Counts::default(),
+            bench: None,
         }
     }
 }
@@ -177,7 +181,7 @@ pub fn build(
     let mut columns = Vec::new();
     let mut suites = Vec::new();
     for (mut run, records) in runs {
-        let report = report::build(
+        let mut report = report::build(
             catalogue,
             index,
             &records,
@@ -185,6 +189,11 @@ pub fn build(
             crate::privileges::Privileges::current(),
             String::new(),
         );
+        // The speed claims take the guest's bench status, as the host report takes the host's.
+        if let (Some(bench), Some(release)) = (&run.bench, &run.release) {
+            report.kernel = release.clone();
+            crate::bench::report::apply(&mut report, Some(bench), report::Lang::En);
+        }
         let column: Vec<(Status, Option<String>)> = report
             .claims
             .iter()
