@@ -258,16 +258,23 @@ fn member(group: Ipv4Addr, port: u16, multicast_all: bool) -> Socket {
 /// A member of multicast `group` on the interface that has address `iface`, bound to
 /// `0.0.0.0:port` (port 0: a new one).
 fn member_on(iface: Ipv4Addr, group: Ipv4Addr, port: u16, multicast_all: bool) -> Socket {
+    let sock = on_port(port, multicast_all);
+    sock.join_multicast_v4(&group, &iface)
+        .expect("IP_ADD_MEMBERSHIP");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("SO_RCVTIMEO");
+    sock
+}
+
+/// A UDP socket bound to `0.0.0.0:port` (port 0: a new one) with SO_REUSEADDR, so several can
+/// share a group's port, and IP_MULTICAST_ALL as asked.
+fn on_port(port: u16, multicast_all: bool) -> Socket {
     let sock = peers::socket(V4.domain(), Type::DGRAM);
     sock.set_reuse_address(true).expect("SO_REUSEADDR");
     sock.set_multicast_all_v4(multicast_all)
         .expect("IP_MULTICAST_ALL");
     sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
-        .expect("bind the group's port");
-    sock.join_multicast_v4(&group, &iface)
-        .expect("IP_ADD_MEMBERSHIP");
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("SO_RCVTIMEO");
+        .expect("bind the port");
     sock
 }
 
@@ -291,12 +298,7 @@ fn multicast_reaches_the_sockets_that_joined(#[values(true, false)] multicast_al
             let joined = member(group, 0, true);
             let port = peers::local(&joined).port();
             let non_member = |port: u16| {
-                let sock = peers::socket(V4.domain(), Type::DGRAM);
-                sock.set_reuse_address(true).expect("SO_REUSEADDR");
-                sock.set_multicast_all_v4(multicast_all)
-                    .expect("IP_MULTICAST_ALL");
-                sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
-                    .expect("bind");
+                let sock = on_port(port, multicast_all);
                 sock.set_nonblocking(true).expect("O_NONBLOCK");
                 sock
             };
