@@ -241,9 +241,9 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: Family) {
     claim("options.nodelay.disables-nagle")
+        .alone()
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
             // A client writes one byte, then another, then waits for the server's answer; the
@@ -323,10 +323,10 @@ fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: 
 /// The timing half of the Nagle claim: the write-write-read exchange is many times faster
 /// with TCP_NODELAY (a delayed ACK of tens of milliseconds against microseconds).
 #[test]
-#[serial_test::file_serial(timing)]
 fn nodelay_makes_write_write_read_many_times_faster() {
     use harness::bench::{self, verdicts};
     claim("options.nodelay.disables-nagle")
+        .alone()
         .needs_native_speed()
         .run(|ctx| {
             let ratio = bench::measure::compare_nagle();
@@ -445,35 +445,36 @@ fn tcp_mem_sysctl(key: &str) -> [usize; 3] {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn tcp_buffers_autotune_until_the_program_sets_them() {
-    claim("options.buffers.defaults-too-small").run(|ctx| {
-        let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
-        let wmem = tcp_mem_sysctl("net.ipv4.tcp_wmem");
-        ctx.observe("tcp_rmem_min_default_max", rmem);
-        ctx.observe("tcp_wmem_min_default_max", wmem);
-        let fresh = peers::socket(V4.domain(), Type::STREAM);
-        let fresh_sndbuf = fresh.send_buffer_size().expect("SO_SNDBUF");
-        ctx.observe("new_socket_sndbuf", fresh_sndbuf);
-        assert_eq!(
-            fresh_sndbuf, wmem[1],
-            "a new socket starts at tcp_wmem's default"
-        );
-        let (start, grown) = receive_buffer_across_a_transfer(None, 16 << 20);
-        let (set, fixed) = receive_buffer_across_a_transfer(Some(65_536), 16 << 20);
-        ctx.observe("autotuned_rcvbuf_before_after_16MiB", [start, grown]);
-        ctx.observe("set_65536_rcvbuf_before_after_16MiB", [set, fixed]);
-        assert_eq!(
-            start, rmem[1],
-            "a new connection starts at tcp_rmem's default"
-        );
-        assert!(grown > start, "autotuning grew the buffer");
-        assert!(
-            grown <= rmem[2],
-            "autotuning stays within tcp_rmem's maximum"
-        );
-        assert_eq!(fixed, set, "a set SO_RCVBUF is locked: no autotuning");
-    });
+    claim("options.buffers.defaults-too-small")
+        .alone()
+        .run(|ctx| {
+            let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
+            let wmem = tcp_mem_sysctl("net.ipv4.tcp_wmem");
+            ctx.observe("tcp_rmem_min_default_max", rmem);
+            ctx.observe("tcp_wmem_min_default_max", wmem);
+            let fresh = peers::socket(V4.domain(), Type::STREAM);
+            let fresh_sndbuf = fresh.send_buffer_size().expect("SO_SNDBUF");
+            ctx.observe("new_socket_sndbuf", fresh_sndbuf);
+            assert_eq!(
+                fresh_sndbuf, wmem[1],
+                "a new socket starts at tcp_wmem's default"
+            );
+            let (start, grown) = receive_buffer_across_a_transfer(None, 16 << 20);
+            let (set, fixed) = receive_buffer_across_a_transfer(Some(65_536), 16 << 20);
+            ctx.observe("autotuned_rcvbuf_before_after_16MiB", [start, grown]);
+            ctx.observe("set_65536_rcvbuf_before_after_16MiB", [set, fixed]);
+            assert_eq!(
+                start, rmem[1],
+                "a new connection starts at tcp_rmem's default"
+            );
+            assert!(grown > start, "autotuning grew the buffer");
+            assert!(
+                grown <= rmem[2],
+                "autotuning stays within tcp_rmem's maximum"
+            );
+            assert_eq!(fixed, set, "a set SO_RCVBUF is locked: no autotuning");
+        });
 }
 
 #[rstest]

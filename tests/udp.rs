@@ -805,9 +805,9 @@ fn netem(args: &[&str]) {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn a_lost_datagram_does_not_hold_back_the_next() {
     claim("udp.realtime.no-head-of-line-blocking")
+        .alone()
         .in_netns()
         .run(|ctx| {
             netem(&["loss", "30%"]);
@@ -845,10 +845,10 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
 /// round trip is not a step of the course's scale (1.5×) faster than UDP's. Raw sockets need
 /// CAP_NET_RAW, which the test has in a private network namespace of its own.
 #[test]
-#[serial_test::file_serial(timing)]
 fn raw_round_trips_are_no_faster_than_udp() {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("udp.table.raw-speed-high")
+        .alone()
         .in_netns()
         .needs(Cap::NetRaw)
         .needs_native_speed()
@@ -867,10 +867,10 @@ fn raw_round_trips_are_no_faster_than_udp() {
 /// a loopback round trip, against 5 ms. The rest of 5 ms is the network path's, which one
 /// machine cannot measure (a netem delay would only measure itself).
 #[test]
-#[serial_test::file_serial(timing)]
 fn loopback_udp_round_trips_fit_many_times_in_5ms() {
     use harness::bench::{self, measure, verdicts};
     claim("udp.realtime.position-updates-5ms")
+        .alone()
         .needs_native_speed()
         .run(|ctx| {
             let udp = measure::short_round_trips(measure::Transport::UdpV4);

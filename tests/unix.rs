@@ -241,10 +241,10 @@ fn unix_datagrams_block_instead_of_dropping() {
 /// far outside the noise for round trips; the size of the gap (the course's 매우높음) is
 /// `cargo claims bench`'s to measure.
 #[test]
-#[serial_test::file_serial(timing)]
 fn unix_stream_round_trips_beat_loopback_tcp() {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("unix.table.faster-than-loopback-tcp")
+        .alone()
         .needs_native_speed()
         .run(|ctx| {
             let ratio =

@@ -126,6 +126,7 @@ pub fn claim(id: &'static str) -> Check {
         caps: Vec::new(),
         ipv6: false,
         native_speed: false,
+        alone: false,
         limit: DEFAULT_LIMIT,
     }
 }
@@ -153,6 +154,7 @@ pub struct Check {
     caps: Vec<Cap>,
     ipv6: bool,
     native_speed: bool,
+    alone: bool,
     limit: Duration,
 }
 
@@ -188,6 +190,13 @@ impl Check {
         self
     }
 
+    /// Run alone among the timing-sensitive tests of every test process of this user's runs
+    /// (elapsed time, throughput): holds [`crate::lock::timing`] for the whole test.
+    pub fn alone(mut self) -> Self {
+        self.alone = true;
+        self
+    }
+
     /// A different overall bound (property tests with many cases), at most [`MAX_LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Self {
         assert!(
@@ -213,8 +222,23 @@ impl Check {
         if let Err(e) = catalogue::shared().and_then(|c| c.check_ids(&self.ids)) {
             panic!("{test}: {e}");
         }
-        let started = Instant::now();
         let plan = self.netns.then(sandbox::plan);
+        // A re-executed test's parent holds the lock for it.
+        let _alone = match (self.alone, plan) {
+            (false, _) | (true, Some(Plan::Inherited)) => None,
+            (true, _) => Some(crate::lock::timing().unwrap_or_else(|e| {
+                self.finish(
+                    &test,
+                    Outcome::Fail,
+                    Some(e),
+                    Map::new(),
+                    None,
+                    Instant::now(),
+                );
+                unreachable!("a failed check panics")
+            })),
+        };
+        let started = Instant::now();
         if plan == Some(Plan::Reexec) {
             return self.run_reexec(&name, &test, started);
         }

@@ -10,6 +10,7 @@ pub mod course;
 pub mod evidence;
 pub mod junit;
 pub mod kernel;
+pub mod lock;
 pub mod matrix;
 pub mod peers;
 pub mod privileges;

@@ -202,18 +202,10 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
         (Ok(a), Ok(b)) => (a, b),
         _ => return Reexec::Unavailable("cannot share the child's log file".into()),
     };
-    // The child runs the same test function, attributes included: a `#[file_serial]` lock in
-    // $TMPDIR is held by this process for the whole test, so the child takes its copy in a
-    // TMPDIR of its own instead of waiting for its parent.
-    let tmp = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return Reexec::Unavailable(format!("tempdir: {e}")),
-    };
     let mut cmd = Command::new(exe);
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NETNS_ENV, "1")
         .env(HOST_NETNS_ENV, host.to_string())
-        .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
