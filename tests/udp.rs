@@ -786,11 +786,11 @@ fn ip_hdrincl_sends_a_header_the_program_wrote() {
 
 /// `tc qdisc replace dev lo root netem ARGS` in the test's namespace; skips where this kernel
 /// has no netem (a module Debian builds, that this machine may not have loaded).
-fn netem(args: &[&str]) {
+fn netem(ns: &Netns, args: &[&str]) {
     let mut all = vec!["qdisc", "replace", "dev", "lo", "root", "netem"];
     all.extend(args);
     let out = tools::finish(
-        tools::spawn("tc", &all),
+        ns.spawn("tc", &all),
         "tc qdisc replace … netem",
         STEP,
         || {},
@@ -810,7 +810,7 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
         .alone()
         .in_netns()
         .run(|ctx| {
-            netem(&["loss", "30%"]);
+            netem(ctx.netns(), &["loss", "30%"]);
             let pair = peers::udp_pair(V4);
             const N: u32 = 200;
             for seq in 0..N {
