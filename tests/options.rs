@@ -608,25 +608,33 @@ fn ss_lists_a_listener_with_its_process() {
         let port = addr.port().to_string();
         let ours = format!("127.0.0.1:{port}");
         let pid = format!("pid={}", std::process::id());
-        // `ss -tlnp | grep PORT`: every line holding the digits anywhere.
+        // `ss -tlnp | grep PORT`: every line holding the digits anywhere. Only this test's
+        // own lines go into the evidence; of other processes' sockets, just how many matched.
         let all = tools::run("ss", &["-tlnp"], STEP);
         let grepped: Vec<&str> = all.lines().filter(|l| l.contains(&port)).collect();
-        ctx.observe("ss -tlnp | grep PORT", &grepped);
-        let line = grepped
-            .iter()
-            .find(|l| l.contains(&ours))
-            .unwrap_or_else(|| panic!("no line for {ours}: {grepped:?}"));
+        let own = tools::lines_about(&all, &[&ours]);
+        ctx.observe("ss -tlnp | grep PORT (this listener's lines)", &own);
+        ctx.observe(
+            "ss -tlnp | grep PORT (other lines)",
+            grepped.len() - own.len(),
+        );
+        let line = own
+            .first()
+            .unwrap_or_else(|| panic!("no line for {ours} among {} grepped", grepped.len()));
         assert!(line.starts_with("LISTEN"), "{line}");
         assert!(line.contains(&pid), "-p names this process: {line}");
         // ss's own filter matches the port exactly: this listener and nothing else.
         let filter = format!("sport = :{port}");
         let exact = tools::run("ss", &["-tlnpH", &filter], STEP);
-        ctx.observe("ss -tlnpH 'sport = :PORT'", exact.trim());
+        ctx.observe(
+            "ss -tlnpH 'sport = :PORT'",
+            tools::lines_about(&exact, &[&ours]),
+        );
         let exact: Vec<&str> = exact.lines().collect();
-        assert_eq!(exact.len(), 1, "{exact:?}");
+        assert_eq!(exact.len(), 1, "{} lines", exact.len());
         assert!(
             exact[0].contains(&ours) && exact[0].contains(&pid),
-            "{exact:?}"
+            "the one line names {ours} and {pid}"
         );
     });
 }
@@ -640,12 +648,16 @@ fn lsof_lists_the_socket_on_a_port() {
             let spec = format!(":{}", addr.port());
             // As the course writes it: every process, names looked up.
             let out = tools::run("lsof", &["-i", &spec], Duration::from_secs(8));
-            ctx.observe("lsof -i :PORT", out.trim());
             let pid = std::process::id().to_string();
-            let ours = out
+            // This process's lines only: another process's connection to the port stays out.
+            let own: Vec<&str> = out
                 .lines()
-                .find(|l| l.split_whitespace().nth(1) == Some(&pid))
-                .unwrap_or_else(|| panic!("no line for pid {pid}: {out}"));
+                .filter(|l| l.split_whitespace().nth(1) == Some(&pid))
+                .collect();
+            ctx.observe("lsof -i :PORT (this process's lines)", &own);
+            let ours = own.first().unwrap_or_else(|| {
+                panic!("no line for pid {pid} among {} lines", out.lines().count())
+            });
             assert!(ours.contains("TCP") && ours.ends_with("(LISTEN)"), "{ours}");
         });
 }
