@@ -422,15 +422,21 @@ fn buffer_force_options_need_cap_net_admin() {
     });
 }
 
-/// Moves `bytes` from client to server of a new pair; the server's SO_RCVBUF before and after.
-fn receive_buffer_across_a_transfer(set: Option<usize>, bytes: usize) -> (usize, usize) {
+/// Streams from client to server of a new pair until `enough` says so of the bytes received
+/// and the server's SO_RCVBUF: the server's SO_RCVBUF before and after, and the bytes moved.
+fn receive_buffer_across_a_transfer(
+    set: Option<usize>,
+    mut enough: impl FnMut(usize, usize) -> bool,
+) -> (usize, usize, usize) {
     let pair = peers::tcp_pair(V4);
     if let Some(n) = set {
         pair.server.set_recv_buffer_size(n).expect("SO_RCVBUF");
     }
     let before = pair.server.recv_buffer_size().expect("get");
-    peers::bulk_transfer(pair.client, &pair.server, bytes);
-    (before, pair.server.recv_buffer_size().expect("get"))
+    let (moved, _) = peers::stream(pair.client, &pair.server, |got| {
+        enough(got, pair.server.recv_buffer_size().expect("get"))
+    });
+    (before, pair.server.recv_buffer_size().expect("get"), moved)
 }
 
 /// A TCP buffer sysctl (`net.ipv4.tcp_rmem`, `tcp_wmem`): min, default, max.
@@ -460,10 +466,18 @@ fn tcp_buffers_autotune_until_the_program_sets_them() {
                 fresh_sndbuf, wmem[1],
                 "a new socket starts at tcp_wmem's default"
             );
-            let (start, grown) = receive_buffer_across_a_transfer(None, 16 << 20);
-            let (set, fixed) = receive_buffer_across_a_transfer(Some(65_536), 16 << 20);
-            ctx.observe("autotuned_rcvbuf_before_after_16MiB", [start, grown]);
-            ctx.observe("set_65536_rcvbuf_before_after_16MiB", [set, fixed]);
+            // As long as the kernel takes to grow the buffer (at most 64 MiB); then four times
+            // that many bytes, at least 1 MiB, into a socket whose program set SO_RCVBUF.
+            let (start, grown, moved) =
+                receive_buffer_across_a_transfer(None, |got, now| now > rmem[1] || got >= 64 << 20);
+            let locked_bytes = (4 * moved).max(1 << 20);
+            let (set, fixed, _) =
+                receive_buffer_across_a_transfer(Some(65_536), |got, _| got >= locked_bytes);
+            ctx.observe("autotuned_rcvbuf_before_after_bytes", [start, grown, moved]);
+            ctx.observe(
+                "set_65536_rcvbuf_before_after_bytes",
+                [set, fixed, locked_bytes],
+            );
             assert_eq!(
                 start, rmem[1],
                 "a new connection starts at tcp_rmem's default"
