@@ -57,8 +57,15 @@ pub struct Record {
     #[serde(default)]
     pub observed: Map<String, Value>,
     pub kernel: String,
+    /// The run it belongs to ([`crate::run::id`]); empty in records older than run ids.
+    #[serde(default)]
+    pub run: String,
     /// The uid that ran the suite (outside the user namespace of a re-executed test).
     pub uid: u32,
+    /// The capabilities the suite's claims depend on that the recording process held (in its
+    /// own user namespace, for a re-executed test).
+    #[serde(default)]
+    pub caps: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
     pub elapsed_ms: u64,
@@ -350,6 +357,11 @@ impl Check {
     ) {
         let kernel = privileges::kernel_release();
         let uid = privileges::host_uid();
+        let caps: Vec<String> = privileges::Privileges::current()
+            .capabilities
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -364,7 +376,9 @@ impl Check {
                 reason: reason.clone(),
                 observed: observed.clone(),
                 kernel: kernel.clone(),
+                run: crate::run::id().to_string(),
                 uid,
+                caps: caps.clone(),
                 netns: netns.clone(),
                 elapsed_ms,
                 at_ms,
@@ -529,6 +543,22 @@ mod tests {
         let reason = reason.expect("a reason");
         assert!(reason.contains("timed out after 100ms"), "{reason}");
         assert!(reason.contains("a recv that never returns"), "{reason}");
+    }
+
+    #[test]
+    fn a_bulk_transfer_that_overruns_names_itself_and_its_progress() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(300)).supervise("bulk", None, |_| {
+                // Past the 300 ms bound, then done: nothing keeps streaming after the test.
+                let pair = crate::peers::tcp_pair(crate::Family::V4);
+                let started = Instant::now();
+                crate::peers::stream(pair.client, &pair.server, |_| {
+                    started.elapsed() > Duration::from_secs(1)
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("bulk transfer: reading after"), "{reason}");
     }
 
     #[test]

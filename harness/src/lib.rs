@@ -15,6 +15,7 @@ pub mod matrix;
 pub mod peers;
 pub mod privileges;
 pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod tools;
 pub mod wait;

@@ -998,7 +998,9 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
                 .collect(),
             kernel: "6.12.0".into(),
+            run: "r".into(),
             uid: 0,
+            caps: Vec::new(),
             netns: None,
             elapsed_ms: 3,
             at_ms: 1,

@@ -219,6 +219,7 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
     let mut cmd = Command::new(exe);
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NETNS_ENV, "1")
+        .env(crate::run::RUN_ID_ENV, crate::run::id())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
