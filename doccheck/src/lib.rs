@@ -8,5 +8,7 @@
 //! correct ones that must not ([`rules`]).
 
 pub mod finding;
+pub mod rules;
 
 pub use finding::{Finding, Origin, Severity, Text};
+pub use rules::{FactRule, Rule, RuleKind};
