@@ -111,6 +111,9 @@ correction = { ko = "z" }
     )
     .expect("write bad claims");
     std::fs::write(claims.join("notes.toml"), "").expect("write a stray file");
+    // A section file renamed (the loader would skip it) and one emptied.
+    std::fs::write(facts.join("udp.TOML"), "[[fact]]\nid = \"udp.a.b\"\n").expect("write");
+    std::fs::write(facts.join("options.toml"), "").expect("write an emptied file");
     let err = Catalogue::load(dir.path()).expect_err("a malformed catalogue must not load");
     for needle in [
         "facts/tcp.toml: fact #2 (id \"udp.wrong.file\"): field `id`: starts with \"udp\"",
@@ -127,6 +130,9 @@ correction = { ko = "z" }
         "07-01-overview.toml: claim #2 (id \"tcp.wrong.section\"): field `facts`: \"tcp.no.such-fact\" is not a fact",
         "07-01-overview.toml: claim #3 (id \"tcp.half.correction\"): field `correction.en`",
         "claims/notes.toml: file name: notes.toml is not a course document",
+        "claims/notes.toml: holds no [[claim]]",
+        "facts/udp.TOML: file name: not read",
+        "facts/options.toml: holds no [[fact]]",
     ] {
         assert!(err.contains(needle), "error lacks {needle:?}:\n{err}");
     }
@@ -198,6 +204,12 @@ fn names_nothing() {
 "#,
     )
     .expect("write a test file");
+    // Tests of a section whose facts file is gone.
+    std::fs::write(
+        tests.join("udp.rs"),
+        "#[test]\nfn names_udp() {\n    claim(\"udp.a.b\").run(|_| {});\n}\n",
+    )
+    .expect("write a test file");
     let catalogue = Catalogue::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(catalogue.claims[0].facts, ["tcp.a.tested", "tcp.c.pending"]);
     assert_eq!(catalogue.claims[0].fact, "y y");
@@ -208,6 +220,7 @@ fn names_nothing() {
     assert_eq!(index.suites_of("tcp"), ["tcp"]);
     let problems = catalogue.cross_check(&index, &[]).join("\n");
     for needle in [
+        "fixtures/facts/udp.toml: no facts of section udp, which tests in udp name",
         "test tcp::names_a_stranger names unknown fact id \"tcp.z.unknown\"",
         "test tcp::names_nothing names no fact",
         "test tcp::proves_two names fact tcp.b.untestable, whose field `untestable`",
@@ -217,5 +230,5 @@ fn names_nothing() {
             "problems lack {needle:?}:\n{problems}"
         );
     }
-    assert_eq!(problems.lines().count(), 3, "{problems}");
+    assert_eq!(problems.lines().count(), 5, "{problems}");
 }

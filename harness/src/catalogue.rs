@@ -7,7 +7,7 @@
 //! prove a fact is not written here: a test names its facts in its body (`claim("…")`,
 //! `.and("…")`), and [`TestIndex`] reads them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -308,10 +308,20 @@ fn toml_files(dir: &Path, problems: &mut Vec<String>) -> Vec<(PathBuf, String)> 
             return Vec::new();
         }
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.extension().is_some_and(|x| x == "toml") {
+            files.push(path);
+        } else if name.to_ascii_lowercase().contains(".toml") {
+            // `udp.TOML`, `tcp.toml.bak`: meant as a catalogue file, and its entries would be
+            // dropped without a word.
+            problems.push(format!(
+                "{}: file name: not read (the catalogue reads <name>.toml files only)",
+                display_path(&path)
+            ));
+        }
+    }
     files.sort();
     if files.is_empty() {
         problems.push(format!("{}: no *.toml files", display_path(dir)));
@@ -345,6 +355,9 @@ impl Catalogue {
                 }
             };
             let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            if file.fact.is_empty() {
+                problems.push(format!("{shown}: holds no [[fact]] (emptied?)"));
+            }
             for (n, fact) in file.fact.into_iter().enumerate() {
                 let at = format!("{shown}: fact #{} (id {:?})", n + 1, fact.id);
                 problems.extend(
@@ -375,6 +388,9 @@ impl Catalogue {
                     "{shown}: file name: {stem}.toml is not a course document ({})",
                     DOCUMENTS.join(", ")
                 ));
+            }
+            if file.claim.is_empty() {
+                problems.push(format!("{shown}: holds no [[claim]] (emptied?)"));
             }
             for (n, entry) in file.claim.into_iter().enumerate() {
                 let at = format!("{shown}: claim #{} (id {:?})", n + 1, entry.id);
@@ -432,11 +448,27 @@ impl Catalogue {
         }
     }
 
-    /// Problems between the catalogue and the test sources: tests that name an unknown fact
-    /// id, conformance tests that name no fact, and untestable facts that a test names.
-    /// Tests in `exempt` files (the catalogue's own self-test) are not conformance tests.
+    /// Problems between the catalogue and the test sources: a section the tests name with no
+    /// facts file holding its facts, tests that name an unknown fact id, conformance tests
+    /// that name no fact, and untestable facts that a test names. Tests in `exempt` files (the
+    /// catalogue's own self-test) are not conformance tests.
     pub fn cross_check(&self, index: &TestIndex, exempt: &[&str]) -> Vec<String> {
         let mut problems = Vec::new();
+        let named: BTreeSet<&str> = index
+            .tests
+            .iter()
+            .filter(|(name, _)| !exempt.contains(&name.split("::").next().unwrap_or_default()))
+            .flat_map(|(_, ids)| ids.iter().filter_map(|id| id.split('.').next()))
+            .collect();
+        for section in named {
+            if !self.facts.iter().any(|f| f.section_key() == section) {
+                problems.push(format!(
+                    "fixtures/facts/{section}.toml: no facts of section {section}, which tests \
+                     in {} name (the file is missing, emptied or renamed)",
+                    index.suites_of(section).join(", ")
+                ));
+            }
+        }
         for (name, ids) in &index.tests {
             let file = name.split("::").next().unwrap_or_default();
             if exempt.contains(&file) {
