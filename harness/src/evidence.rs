@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::fs::{self, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -74,7 +74,9 @@ pub struct Record {
     pub at_ms: u64,
 }
 
-/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line.
+/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line,
+/// except a file's last line cut short (no newline: a test process killed while writing it),
+/// which is left out with a warning naming the file.
 pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
     let entries = match fs::read_dir(dir) {
@@ -88,18 +90,25 @@ pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
         .collect();
     files.sort();
     for file in files {
-        let reader = io::BufReader::new(
-            fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?,
-        );
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?;
+        let text = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        for (n, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            records.push(
-                serde_json::from_str(&line)
-                    .map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?,
-            );
+            match serde_json::from_str(line) {
+                Ok(record) => records.push(record),
+                Err(_) if n + 1 == lines.len() && !line.ends_with('\n') => {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "warning: {}:{}: last line cut short (a test killed while writing \
+                         it?), left out",
+                        file.display(),
+                        n + 1
+                    );
+                }
+                Err(e) => return Err(format!("{}:{}: {e}", file.display(), n + 1)),
+            }
         }
     }
     Ok(records)
@@ -543,6 +552,36 @@ mod tests {
         let reason = reason.expect("a reason");
         assert!(reason.contains("timed out after 100ms"), "{reason}");
         assert!(reason.contains("a recv that never returns"), "{reason}");
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_left_out_and_a_broken_line_before_it_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut record = Record {
+            claim: "fundamentals.fd.socket-is-a-file-descriptor".into(),
+            test: "fundamentals::t".into(),
+            outcome: Outcome::Pass,
+            reason: None,
+            observed: Map::new(),
+            kernel: "6.12.0".into(),
+            run: "r".into(),
+            uid: 0,
+            caps: Vec::new(),
+            netns: None,
+            elapsed_ms: 1,
+            at_ms: 1,
+        };
+        let whole = serde_json::to_string(&record).expect("serialises");
+        record.test = "fundamentals::killed".into();
+        let cut = serde_json::to_string(&record).expect("serialises");
+        let cut = &cut[..cut.len() / 2];
+        fs::write(dir.path().join("1.jsonl"), format!("{whole}\n{cut}")).expect("write");
+        let read = read_all(dir.path()).expect("a cut last line is not an error");
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].test, "fundamentals::t");
+        fs::write(dir.path().join("2.jsonl"), format!("{cut}\n{whole}\n")).expect("write");
+        let err = read_all(dir.path()).expect_err("a broken line before others is an error");
+        assert!(err.contains("2.jsonl:1"), "{err}");
     }
 
     #[test]
