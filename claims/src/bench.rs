@@ -4,12 +4,10 @@
 //! verdict from each interval, a C reference for the round-trip loop, and plots. Writes
 //! `target/claims/bench.json` and `target/claims/bench.md`; the report reads the JSON.
 
-pub mod measure;
 mod plot;
 mod reference;
 mod render;
 pub mod report;
-pub mod stats;
 pub mod verdicts;
 
 use std::collections::BTreeMap;
@@ -19,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use measure::{Transport, SIZES};
-use stats::{Ratio, Status};
+use harness::bench::measure::{self, Transport, SIZES};
+use harness::bench::stats::{self, Ratio, Status};
+use harness::bench::verdicts::{FIVE_MS, FIVE_MS_US};
 use verdicts::Metric;
 
 pub use render::ratio_line;
@@ -191,13 +190,13 @@ pub fn main(args: Vec<String>) -> ExitCode {
         eprintln!("error: unknown option {arg:?} (see cargo claims bench --help)");
         return ExitCode::from(2);
     }
-    let out = crate::evidence::claims_dir();
+    let out = harness::record::claims_dir();
     if let Err(e) = std::fs::create_dir_all(&out) {
         eprintln!("error: creating {}: {e}", out.display());
         return ExitCode::from(2);
     }
     let started = Instant::now();
-    let emulated = std::env::var(crate::evidence::EMULATED_ENV)
+    let emulated = std::env::var(harness::record::EMULATED_ENV)
         .ok()
         .filter(|v| !v.is_empty());
     // Under emulation the figures would be the emulator's: skip the 60 s of measuring.
@@ -232,7 +231,7 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
     let transports: Vec<Transport> = Transport::ALL
         .into_iter()
         .filter(|t| {
-            let ok = !t.is_v6() || crate::evidence::ipv6_available();
+            let ok = !t.is_v6() || harness::check::ipv6_available();
             if !ok {
                 run.dropped
                     .insert(t.name().into(), "IPv6 is disabled on this kernel".into());
@@ -371,7 +370,7 @@ pub const NETNS_TCP: &str = "netns:tcp-v4";
 /// UDP and TCP round trips there in interleaved rounds; elsewhere the comparison is left out,
 /// with the reason (`cargo test` runs the short version in a user namespace).
 fn measure_raw(run: &mut Run, budget: Duration) {
-    use crate::privileges::{has, Cap};
+    use harness::privileges::{has, Cap};
     let names = [
         (Transport::RawV4, NETNS_RAW),
         (Transport::UdpV4, NETNS_UDP),
@@ -387,7 +386,7 @@ fn measure_raw(run: &mut Run, budget: Duration) {
     let measured = std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                crate::sandbox::Netns::unshare_thread()?;
+                harness::sandbox::Netns::unshare_thread()?;
                 let started = Instant::now();
                 let mut rounds: Vec<(&str, Vec<f64>)> = Vec::new();
                 for round in 0..RTT_ROUNDS {
@@ -438,13 +437,13 @@ fn nagle_name(nodelay: bool) -> &'static str {
 
 /// The per-round values of one side of a ratio (the 5 ms budget is a constant).
 fn rounds_of<'a>(run: &'a Run, side: &str, metric: Metric, size: usize) -> Option<Vec<f64>> {
-    if side == verdicts::FIVE_MS {
+    if side == FIVE_MS {
         let n = run
             .series
             .get(&("udp-v4".to_string(), metric, size))?
             .rounds
             .len();
-        return Some(vec![verdicts::FIVE_MS_US; n]);
+        return Some(vec![FIVE_MS_US; n]);
     }
     run.series
         .get(&(side.to_string(), metric, size))
@@ -503,27 +502,9 @@ fn summarise(run: &Run) -> BenchFile {
         }
     }
     BenchFile {
-        kernel: crate::privileges::kernel_release(),
+        kernel: harness::privileges::kernel_release(),
         not_measured: None,
         results,
         ratios,
-    }
-}
-
-/// The short tests' verdict on a ratio, recorded as an observation: passes when its interval
-/// is wholly above `threshold`, fails when wholly below (the kernel did otherwise), and skips,
-/// visibly, when it straddles it: too noisy here to tell, which `cargo claims bench` settles.
-pub fn require(ctx: &crate::Ctx, what: &str, ratio: Ratio, threshold: f64) {
-    let shown = format!(
-        "{:.2}× [{:.2}, {:.2}] over {} interleaved rounds (threshold {threshold:.2})",
-        ratio.ratio, ratio.ci95[0], ratio.ci95[1], ratio.rounds
-    );
-    ctx.observe(what, &shown);
-    match ratio.against(threshold) {
-        Status::Holds => {}
-        Status::Fails => panic!("{what}: {shown}: the whole 95% interval is below {threshold}"),
-        _ => crate::skip(format!(
-            "inconclusive here: {what} {shown}; `cargo claims bench` measures longer"
-        )),
     }
 }
