@@ -347,7 +347,7 @@ fn build_claims(root: &Path, profile: &str) -> Result<PathBuf, String> {
     let out = Command::new(cargo)
         .current_dir(root)
         .args(["build", "--message-format=json", "--profile", profile])
-        .args(["--package", "harness", "--bin", "claims"])
+        .args(["--package", "claims", "--bin", "claims"])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
