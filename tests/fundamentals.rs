@@ -557,7 +557,7 @@ fn sockaddr_sizes_match_what_the_kernel_returns() {
         let len = v4.local_addr().expect("getsockname").len();
         ctx.observe("getsockname_len_inet", len);
         assert_eq!(len as usize, size_of::<libc::sockaddr_in>());
-        if harness::evidence::ipv6_available() {
+        if harness::check::ipv6_available() {
             let v6 = peers::socket(Domain::IPV6, Type::DGRAM);
             v6.bind(&V6.any_port().into()).expect("bind v6");
             let len = v6.local_addr().expect("getsockname").len();
@@ -1012,7 +1012,7 @@ fn bind_to_an_address_not_on_the_machine_is_eaddrnotavail() {
             let free = sock.bind(&SocketAddr::from((doc, 0)).into()).map_err(errno);
             ctx.observe("bind_192.0.2.1_with_IP_FREEBIND", format!("{free:?}"));
             assert_eq!(free, Ok(()), "IP_FREEBIND allows a non-local address");
-            if harness::evidence::ipv6_available() {
+            if harness::check::ipv6_available() {
                 let v6 = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
                 let doc6: Ipv6Addr = "2001:db8::1".parse().expect("address");
                 let got = v6.bind(&SocketAddr::from((doc6, 0)).into()).map_err(errno);
@@ -1117,7 +1117,7 @@ fn getsockname_returns_the_bound_address() {
         .in_netns()
         .limit(Duration::from_secs(10))
         .run(|ctx| {
-            let v6 = harness::evidence::ipv6_available();
+            let v6 = harness::check::ipv6_available();
             ctx.observe("ipv6", v6);
             let strategy = (any::<bool>(), any::<[u8; 3]>(), 1..=u16::MAX);
             ctx.property(256, strategy, |(use_v6, [a, b, c], port)| {
