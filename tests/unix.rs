@@ -237,6 +237,46 @@ fn unix_datagrams_block_instead_of_dropping() {
     });
 }
 
+#[test]
+fn datagrams_queued_for_a_receiver_that_closes_are_discarded() {
+    claim("unix.table.reliable-and-types").run(|ctx| {
+        let dir = open_dir();
+        let path = dir.path().join("receiver");
+        let bind = || {
+            let sock = peers::socket(Domain::UNIX, Type::DGRAM);
+            sock.bind(&unix_addr(&path))
+                .expect("bind the receiver's path");
+            sock
+        };
+        let receiver = bind();
+        let sender = peers::socket(Domain::UNIX, Type::DGRAM);
+        for n in 0u8..3 {
+            let sent = sender.send_to(&[n], &unix_addr(&path)).map_err(errno);
+            assert_eq!(sent, Ok(1), "datagram {n} is accepted");
+        }
+        ctx.observe("datagrams_sent_and_queued", 3);
+        drop(receiver);
+        let after = sender.send_to(b"x", &unix_addr(&path)).map_err(errno);
+        ctx.observe("send_after_the_receiver_closed", format!("{after:?}"));
+        assert_eq!(
+            after,
+            Err(Errno::ECONNREFUSED),
+            "nobody receives at the path"
+        );
+        // A new receiver at the same path: the three queued datagrams are gone.
+        fs::remove_file(&path).expect("unlink the old socket file");
+        let receiver = bind();
+        receiver.set_nonblocking(true).expect("O_NONBLOCK");
+        let got = record(&receiver, 16);
+        ctx.observe("new_receiver_at_the_path_reads", format!("{got:?}"));
+        assert_eq!(
+            got,
+            Err(Errno::EAGAIN),
+            "the queued datagrams were discarded"
+        );
+    });
+}
+
 /// The short version of the bench's Unix-vs-TCP comparison: only "faster at all", which is
 /// far outside the noise for round trips; the size of the gap (the course's 매우높음) is
 /// `cargo claims bench`'s to measure.
