@@ -1289,8 +1289,9 @@ fn keepalive_probes_go_out_on_an_idle_connection() {
         });
 }
 
-/// The short version of the bench's UDP-vs-TCP round trips: UDP's is shorter at all (far
-/// outside the noise); whether by a step of the course's scale is the bench's to measure.
+/// The short version of the bench's UDP-vs-TCP round trips, between two threads on one CPU:
+/// UDP's is shorter, by less than 2×, the bound the fact states for every method (the other
+/// methods are `cargo claims bench`'s to measure).
 #[rstest]
 #[serial_test::file_serial(timing)]
 fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Family) {
@@ -1305,6 +1306,12 @@ fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Fa
                 V6 => (Transport::UdpV6, Transport::TcpV6),
             };
             let ratio = bench::measure::compare_round_trips(udp, tcp);
-            bench::require(ctx, "udp_over_tcp_round_trip", ratio, verdicts::FASTER);
+            bench::require_between(
+                ctx,
+                "udp_over_tcp_round_trip",
+                ratio,
+                verdicts::FASTER,
+                verdicts::TWO_STEPS,
+            );
         });
 }
