@@ -204,16 +204,36 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
                 "read returns what has arrived (1..=10), not the 1024 asked for: {first}"
             );
             peers::read_exact(&pair.server, 10 - first, "the rest of the 10 bytes");
-            peers::write_all(&pair.client, &[9u8; 3000], "send 3000 bytes");
-            let got =
-                nix::unistd::read(&pair.server, &mut buf).expect("read after a 3000-byte send");
-            ctx.observe("read_1024_after_3000_sent", got);
+            // One 3000-byte send, all of it arrived: a 1024-byte read takes part of it and
+            // leaves the rest queued, so only a loop of reads gets all 3000, in order.
+            let sent: Vec<u8> = (0..3000).map(|i| (i % 251) as u8).collect();
+            peers::write_all(&pair.client, &sent, "send 3000 bytes");
+            peers::await_queued(&pair.server, 3000, "the 3000 bytes to arrive");
+            let mut got = Vec::new();
+            let mut reads = Vec::new();
+            while got.len() < sent.len() {
+                let n = nix::unistd::read(&pair.server, &mut buf).expect("read(sock, buf, 1024)");
+                assert!(
+                    (1..=1024).contains(&n),
+                    "a read returns 1..=1024 bytes: {n}"
+                );
+                got.extend_from_slice(&buf[..n]);
+                reads.push(n);
+                if reads.len() == 1 {
+                    let left = peers::queued(&pair.server);
+                    ctx.observe("queued_after_the_first_read", left);
+                    assert_eq!(left, 3000 - n, "the rest of the send stays queued");
+                }
+            }
+            ctx.observe("reads_of_1024_after_3000_sent", &reads);
             assert!(
-                (1..=1024).contains(&got),
-                "a read never returns more than asked"
+                reads.len() >= 3,
+                "3000 bytes take at least three reads of 1024"
             );
-            let rest = peers::read_exact(&pair.server, 3000 - got, "the rest of the 3000 bytes");
-            assert_eq!(rest.len(), 3000 - got);
+            assert!(
+                got == sent,
+                "the reads return the 3000 bytes sent, in order"
+            );
         });
 }
 
