@@ -8,6 +8,7 @@
 //! correct ones that must not ([`rules`]).
 
 pub mod code;
+pub mod compile;
 pub mod finding;
 pub mod rules;
 

@@ -3,7 +3,7 @@
 //! its pattern there. A finding sits on the listing's own line in the document.
 
 mod checks;
-mod tree;
+pub(crate) mod tree;
 
 use crate::finding::{Finding, Origin};
 use crate::rules::{FactRule, RuleKind};

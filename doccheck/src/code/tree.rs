@@ -47,6 +47,15 @@ impl Parsed {
         }
     }
 
+    /// The listing as it is, never wrapped (the compiler's view of its top level).
+    pub fn plain(code: &str) -> Parsed {
+        Parsed {
+            src: code.to_owned(),
+            tree: parse(code),
+            row_offset: 0,
+        }
+    }
+
     pub fn root(&self) -> Node<'_> {
         self.tree.root_node()
     }
