@@ -20,9 +20,9 @@ pub const TIMING_WAIT: Duration = Duration::from_secs(300);
 /// (`<target dir>/claims/locks`, or `$SOCKET_CLAIMS_RESULTS/locks` where another user runs
 /// prebuilt test binaries and records evidence elsewhere).
 pub fn dir() -> PathBuf {
-    match std::env::var_os("SOCKET_CLAIMS_RESULTS") {
+    match std::env::var_os(crate::record::RESULTS_ENV) {
         Some(results) => PathBuf::from(results).join("locks"),
-        None => crate::evidence::claims_dir().join("locks"),
+        None => crate::record::claims_dir().join("locks"),
     }
 }
 

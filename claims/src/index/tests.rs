@@ -2,7 +2,9 @@
 //! the catalogue, every conformance test naming a fact, no test for an untestable fact, the whole
 //! chapter listed, and a malformed file reported by file, entry and field.
 
-use harness::catalogue::{self, Catalogue, TestIndex, DOCUMENTS, SECTIONS};
+use harness::catalogue::{self, Catalogue, DOCUMENTS, SECTIONS};
+
+use super::TestIndex;
 
 fn load() -> Catalogue {
     Catalogue::load(&catalogue::default_dir()).unwrap_or_else(|e| panic!("{e}"))
@@ -12,7 +14,7 @@ fn load() -> Catalogue {
 fn every_test_names_known_testable_claims() {
     let index =
         TestIndex::scan(&harness::workspace_root().join("tests")).unwrap_or_else(|e| panic!("{e}"));
-    let problems = load().cross_check(&index, &["catalogue"]);
+    let problems = index.cross_check(&load());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -218,7 +220,7 @@ fn names_nothing() {
     assert_eq!(index.tests_of("tcp.b.untestable"), ["tcp::proves_two"]);
     assert!(index.tests_of("tcp.c.pending").is_empty());
     assert_eq!(index.suites_of("tcp"), ["tcp"]);
-    let problems = catalogue.cross_check(&index, &[]).join("\n");
+    let problems = index.cross_check(&catalogue).join("\n");
     for needle in [
         "fixtures/facts/udp.toml: no facts of section udp, which tests in udp name",
         "test tcp::names_a_stranger names unknown fact id \"tcp.z.unknown\"",
