@@ -442,20 +442,38 @@ fn judge(
             .and_then(|t| t.reason.as_ref().map(|r| format!("{}: {r}", t.display())))
     };
     let any = |outcome: TestOutcome| tests.iter().any(|t| t.outcome == outcome);
+    let count = |outcome: TestOutcome| tests.iter().filter(|t| t.outcome == outcome).count();
+    // Holds means every test passed: a test that left no evidence or was skipped leaves the
+    // claim unchecked in part, and the reason says how much did pass.
+    let passed = match count(TestOutcome::Pass) {
+        0 => String::new(),
+        n => format!("{n} of {} tests passed; ", tests.len()),
+    };
     let (status, reason) = if let Some(why) = &claim.untestable {
         (Status::Untestable, Some(why.clone()))
     } else if tests.is_empty() {
         (Status::Pending, None)
     } else if any(TestOutcome::Fail) {
         (Status::Fails, first_reason(TestOutcome::Fail))
-    } else if any(TestOutcome::Pass) {
+    } else if tests.iter().all(|t| t.outcome == TestOutcome::Pass) {
         (Status::Holds, None)
-    } else if any(TestOutcome::Skipped) {
-        (Status::Skipped, first_reason(TestOutcome::Skipped))
-    } else {
+    } else if any(TestOutcome::NotRun) {
+        let missing: Vec<String> = tests
+            .iter()
+            .filter(|t| t.outcome == TestOutcome::NotRun)
+            .map(TestResult::display)
+            .collect();
         (
             Status::NotRun,
-            Some("no evidence from its tests in this run".into()),
+            Some(format!(
+                "{passed}no evidence in this run from {}",
+                missing.join(", ")
+            )),
+        )
+    } else {
+        (
+            Status::Skipped,
+            first_reason(TestOutcome::Skipped).map(|r| format!("{passed}{r}")),
         )
     };
     ClaimResult {
@@ -1013,6 +1031,43 @@ mod tests {
             elapsed_ms: 3,
             at_ms: 1,
         }
+    }
+
+    #[test]
+    fn a_claim_holds_only_when_every_test_of_it_passed() {
+        let catalogue = Catalogue {
+            facts: Vec::new(),
+            claims: vec![claim("tcp.a.b", Kind::Course, "x", Verdict::Accurate)],
+        };
+        let mut index = TestIndex::default();
+        for name in ["tcp::first", "tcp::second"] {
+            index.tests.insert(name.into(), vec!["tcp.a.b".into()]);
+        }
+        let status = |records: &[Record]| {
+            let report = build(
+                &catalogue,
+                &index,
+                records,
+                None,
+                Privileges::current(),
+                String::new(),
+            );
+            (report.claims[0].status, report.claims[0].reason.clone())
+        };
+        let pass = record("tcp.a.b", "tcp::first", Outcome::Pass, &[]);
+        let (st, why) = status(std::slice::from_ref(&pass));
+        assert_eq!(st, Status::NotRun, "one of two tests left no evidence");
+        let why = why.expect("a reason");
+        assert!(
+            why.contains("1 of 2 tests passed") && why.contains("tcp::second"),
+            "{why}"
+        );
+        let skipped = record("tcp.a.b", "tcp::second", Outcome::Skipped, &[]);
+        let (st, why) = status(&[pass.clone(), skipped]);
+        assert_eq!(st, Status::Skipped, "one of two tests was skipped");
+        assert!(why.expect("a reason").contains("needs CAP_NET_RAW"));
+        let both = [pass, record("tcp.a.b", "tcp::second", Outcome::Pass, &[])];
+        assert_eq!(status(&both).0, Status::Holds);
     }
 
     #[test]
