@@ -49,6 +49,17 @@ impl TestIndex {
         Ok(index)
     }
 
+    /// Whether a recorded test (`suite::fn`, or `suite::fn::case…` for an rstest case) is one
+    /// of the index's.
+    pub fn knows(&self, test: &str) -> bool {
+        self.tests.keys().any(|name| {
+            test == name
+                || test
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with("::"))
+        })
+    }
+
     /// The tests whose bodies name claim `id`.
     pub fn tests_of(&self, id: &str) -> Vec<&str> {
         self.tests

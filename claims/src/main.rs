@@ -11,6 +11,7 @@ mod index;
 mod junit;
 mod matrix;
 mod report;
+mod runs;
 
 use harness::catalogue::{self, Catalogue, SECTIONS};
 use harness::{privileges, record, sandbox};
@@ -155,13 +156,28 @@ fn main() -> ExitCode {
             }
         }
     }
-    let records = match record::read_all(&record::results_dir()) {
+    let results = record::results_dir();
+    let records = match record::read_all(&results) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: unreadable evidence: {e}");
             return ExitCode::from(2);
         }
     };
+    let kernel = privileges::kernel_release();
+    let (run, records, warnings) = runs::newest(records, &index, &kernel);
+    for w in &warnings {
+        eprintln!("warning: {}: {w}", results.display());
+    }
+    let Some(run) = run.filter(|r| r.records > 0) else {
+        eprintln!(
+            "error: nothing was checked: no evidence of this kernel's tests in {} (run `cargo \
+             claims`, or `cargo test` first)",
+            results.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    eprintln!("reporting {}", run.describe());
     let mut report = report::build(
         &catalogue,
         &index,
@@ -170,6 +186,7 @@ fn main() -> ExitCode {
         privileges::Privileges::current(),
         sandbox::availability(),
     );
+    report.run = Some(run.clone());
     match opts.course.clone().or_else(course::default_file) {
         Some(file) => match course::Drift::load(&file) {
             Ok(drift) => report.locate(&drift),

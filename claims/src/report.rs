@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::course::{Drift, Span};
 use crate::index::TestIndex;
 use crate::junit;
+use crate::runs::RunInfo;
 use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, SECTIONS};
 use harness::privileges::Privileges;
 use harness::record::{Outcome, Record};
@@ -303,6 +304,9 @@ pub struct CourseText {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub kernel: String,
+    /// The run whose evidence this is (`cargo claims` picks the newest; the matrix, per guest,
+    /// has none).
+    pub run: Option<RunInfo>,
     pub privileges: Privileges,
     /// How tests got a private network namespace on this machine, or why they could not.
     pub netns: String,
@@ -346,6 +350,7 @@ pub fn build(
         .collect();
     let mut report = Report {
         kernel: harness::privileges::kernel_release(),
+        run: None,
         privileges,
         netns,
         course_text: None,
@@ -665,8 +670,13 @@ impl Report {
         } else {
             self.privileges.capabilities.join(", ")
         };
+        let run = self
+            .run
+            .as_ref()
+            .map(|r| format!(" · {}", r.describe()))
+            .unwrap_or_default();
         format!(
-            "Linux {} · uid {} · capabilities: {caps} · network namespaces: {}",
+            "Linux {} · uid {} · capabilities: {caps} · network namespaces: {}{run}",
             self.kernel, self.privileges.uid, self.netns
         )
     }
