@@ -242,6 +242,15 @@ fn main() -> ExitCode {
         "report: {} (also report.json, junit.xml)",
         shown(&out.join("report.md"), &root)
     );
+    let t = &report.totals;
+    if t.holds + t.fails + t.inconclusive == 0 {
+        eprintln!(
+            "error: nothing was checked: of {} claims none holds, fails or is inconclusive in \
+             this run ({} skipped, {} not run, {} untestable, {} pending)",
+            t.claims, t.skipped, t.not_run, t.untestable, t.pending
+        );
+        return ExitCode::FAILURE;
+    }
     if tests_failed || report.totals.fails > 0 {
         ExitCode::FAILURE
     } else {
