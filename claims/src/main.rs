@@ -258,6 +258,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// Clears the evidence of earlier runs from `results`: the files the suite writes there
+/// (`<pid>.jsonl`), nothing else, whatever `$SOCKET_CLAIMS_RESULTS` names; a symlink in its
+/// place is refused.
+fn clear_evidence(results: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(results) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(format!(
+                "{}: the evidence directory is not a directory (a symlink?)",
+                results.display()
+            ))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", results.display())),
+    }
+    std::fs::create_dir_all(results).map_err(|e| format!("creating {}: {e}", results.display()))?;
+    let entries = std::fs::read_dir(results).map_err(|e| format!("{}: {e}", results.display()))?;
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let ours = path.extension().is_some_and(|x| x == "jsonl")
+            && path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        let file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        if ours && file {
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("clearing old evidence {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 const COURSE_USAGE: &str = "\
 cargo claims course — the course text against the claim catalogue (no kernel tests)
 
@@ -325,17 +357,20 @@ fn step_summary(markdown: &str) {
 /// Runs `cargo test` with fresh evidence; true if every test passed.
 fn run_suite(root: &Path, index: &TestIndex, opts: &Options) -> Result<bool, String> {
     let results = record::results_dir();
-    if results.exists() {
-        std::fs::remove_dir_all(&results)
-            .map_err(|e| format!("clearing old evidence in {}: {e}", results.display()))?;
+    clear_evidence(&results)?;
+    // The bench of an earlier run is not this run's.
+    let bench = record::claims_dir().join("bench.json");
+    match std::fs::remove_file(&bench) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("clearing the old bench {}: {e}", bench.display()))
+        }
+        _ => {}
     }
-    std::fs::create_dir_all(&results)
-        .map_err(|e| format!("creating {}: {e}", results.display()))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .env(record::RESULTS_ENV, &results)
-        .args(["test", "--no-fail-fast"]);
+    // The tests find the same evidence directory (and their locks beside it) from the same
+    // environment.
+    cmd.current_dir(root).args(["test", "--no-fail-fast"]);
     if opts.quiet {
         cmd.arg("--quiet");
     }
@@ -374,4 +409,36 @@ fn shown(path: &Path, root: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clearing_evidence_deletes_only_the_suites_own_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let results = dir.path().join("evidence");
+        std::fs::create_dir(&results).expect("mkdir");
+        let victim = dir.path().join("victim.jsonl");
+        std::fs::write(&victim, "keep").expect("write");
+        for name in ["123.jsonl", "notes.txt", "report.jsonl"] {
+            std::fs::write(results.join(name), "x").expect("write");
+        }
+        std::fs::create_dir(results.join("locks")).expect("mkdir");
+        std::os::unix::fs::symlink(&victim, results.join("456.jsonl")).expect("symlink");
+        clear_evidence(&results).expect("cleared");
+        let mut left: Vec<String> = std::fs::read_dir(&results)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["456.jsonl", "locks", "notes.txt", "report.jsonl"]);
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        // A results "directory" that is a symlink is refused, not followed.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).expect("symlink");
+        assert!(clear_evidence(&link).is_err());
+        assert!(victim.exists());
+    }
 }
