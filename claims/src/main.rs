@@ -202,13 +202,30 @@ fn main() -> ExitCode {
         ),
     }
     let out = record::claims_dir();
-    let speed = match bench::report::load(&out) {
-        Ok(bench) => bench::report::apply(&mut report, bench.as_ref(), opts.lang),
-        Err(e) => {
-            eprintln!("error: unreadable bench results: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let speed =
+        match bench::report::load(&out) {
+            Ok(bench) => {
+                // A bench measured beside another run says nothing about this one.
+                let bench =
+                    bench.filter(|b| {
+                        let ours = b.run == run.id;
+                        if !ours {
+                            eprintln!(
+                        "note: {} is of another run ({}): the speed claims keep their short \
+                         tests' status",
+                        out.join("bench.json").display(),
+                        if b.run.is_empty() { "no run id" } else { &b.run }
+                    );
+                        }
+                        ours
+                    });
+                bench::report::apply(&mut report, bench.as_ref(), opts.lang)
+            }
+            Err(e) => {
+                eprintln!("error: unreadable bench results: {e}");
+                return ExitCode::from(2);
+            }
+        };
     print!("{}", report.terminal(opts.lang));
     let suite = format!("Linux {}", report.kernel);
     let written = std::fs::create_dir_all(&out)
