@@ -146,6 +146,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // One `cargo claims` at a time per evidence directory: another's clearing or writing would
+    // mix or wipe this one's evidence.
+    let _alone = match harness::lock::acquire(
+        &harness::lock::dir().join("claims.lock"),
+        std::time::Duration::ZERO,
+    ) {
+        Ok(held) => held,
+        Err(e) => {
+            eprintln!("error: another cargo claims is running on this evidence: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut tests_failed = false;
     if !opts.report_only {
         match run_suite(&root, &index, &opts) {
