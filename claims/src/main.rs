@@ -146,6 +146,17 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // The course file is read before the suite runs: a bad one costs seconds, not a run.
+    let drift = match opts.course.clone().or_else(course::default_file) {
+        Some(file) => match course::Drift::load(&file) {
+            Ok(drift) => Some(drift),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     // One `cargo claims` at a time per evidence directory: another's clearing or writing would
     // mix or wipe this one's evidence.
     let _alone = match harness::lock::acquire(
@@ -199,14 +210,8 @@ fn main() -> ExitCode {
         sandbox::availability(),
     );
     report.run = Some(run.clone());
-    match opts.course.clone().or_else(course::default_file) {
-        Some(file) => match course::Drift::load(&file) {
-            Ok(drift) => report.locate(&drift),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
+    match &drift {
+        Some(drift) => report.locate(drift),
         None => eprintln!(
             "note: no course file at {} (from the workspace): the report has no line numbers; \
              give one with --course FILE",
