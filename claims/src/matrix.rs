@@ -142,6 +142,8 @@ pub fn main(args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // qemu, runsc and the test binaries go with the matrix, whatever ends it.
+    crate::children::kill_all_on_termination();
     match run(&opts) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -292,20 +294,22 @@ fn select<'a>(all: &'a [Kernel], opts: &Options) -> Result<Vec<&'a Kernel>, Stri
 fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("matrix: building the test binaries (cargo test --no-run --profile {profile})");
-    let mut child = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json",
-            "--profile",
-            profile,
-        ])
-        .args(["--package", "socket-claims"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut build = crate::children::spawn(
+        Command::new(cargo)
+            .current_dir(root)
+            .args([
+                "test",
+                "--no-run",
+                "--message-format=json",
+                "--profile",
+                profile,
+            ])
+            .args(["--package", "socket-claims"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    )
+    .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let child = &mut build.child;
     let mut suites = Vec::new();
     let stdout = child.stdout.take().expect("stdout is piped");
     for line in std::io::BufReader::new(stdout).lines() {
@@ -510,31 +514,28 @@ fn runsc() -> Result<Runsc, String> {
         path,
         rootless: true,
     };
-    let probe = runsc
-        .command()
-        .args(["/bin/sh", "-c", "exit 0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())
-        .and_then(|mut child| {
-            let started = Instant::now();
-            while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-                if started.elapsed() > RUNSC_PROBE_LIMIT {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            let said = String::from_utf8_lossy(&out.stderr);
-            match said.lines().rev().find(|l| !l.trim().is_empty()) {
-                _ if out.status.success() => Ok(()),
-                Some(line) => Err(format!("{}: {line}", out.status)),
-                None => Err(out.status.to_string()),
-            }
-        });
+    let probe = crate::children::spawn(
+        runsc
+            .command()
+            .args(["/bin/sh", "-c", "exit 0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|mut probe| {
+        let Some(status) = probe.wait_until(Instant::now(), RUNSC_PROBE_LIMIT) else {
+            return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
+        };
+        let mut said = String::new();
+        if let Some(mut err) = probe.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut err, &mut said);
+        }
+        match said.lines().rev().find(|l| !l.trim().is_empty()) {
+            _ if status.success() => Ok(()),
+            Some(line) => Err(format!("{status}: {line}")),
+            None => Err(status.to_string()),
+        }
+    });
     match probe {
         Ok(()) => Ok(runsc),
         Err(why) => Err(format!(
@@ -624,7 +625,7 @@ fn run_native(
                         cmd
                     }
                 };
-                cmd.stdin(Stdio::null()).stderr(err).spawn()
+                crate::children::spawn(cmd.stdin(Stdio::null()).stderr(err))
             });
         let mut child = match spawned {
             Ok(child) => child,
@@ -634,19 +635,8 @@ fn run_native(
                 break;
             }
         };
-        let exit = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() < limit => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-            }
-        };
+        // At the limit the binary's whole group goes: its tcpdump, its re-executed tests.
+        let exit = child.wait_until(started, limit);
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
         let found = match &how {
             Native::Host => record::read_all(&results),
