@@ -296,13 +296,14 @@ fn junit_suite(run: &KernelRun, report: &report::Report) -> junit::Suite {
             run.status.label(),
             run.detail.as_deref().unwrap_or("no detail")
         );
-        for case in suite
-            .cases
-            .iter_mut()
-            .filter(|c| c.status == Status::NotRun)
-        {
-            case.error = run.status != RunStatus::Skipped;
-            case.message = Some(why.clone());
+        let not_run = report.claims.iter().map(|c| c.status == Status::NotRun);
+        for (case, _) in suite.cases.iter_mut().zip(not_run).filter(|(_, n)| *n) {
+            let message = why.clone();
+            case.outcome = if run.status == RunStatus::Skipped {
+                junit::Outcome::Skipped { message }
+            } else {
+                junit::Outcome::Error { message }
+            };
         }
     }
     suite
