@@ -7,7 +7,6 @@
 mod plot;
 mod reference;
 mod render;
-pub mod report;
 pub mod verdicts;
 
 use std::collections::BTreeMap;
@@ -17,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{bad_input, Exit};
+use crate::exit::{bad_input, Exit};
 use harness::bench::measure::{self, Transport, SIZES};
 use harness::bench::stats::{self, Ratio, Status};
 use harness::bench::verdicts::{FIVE_MS, FIVE_MS_US};
@@ -479,7 +478,7 @@ fn summarise(run: &Run) -> BenchFile {
         }
     }
     BenchFile {
-        kernel: harness::privileges::kernel_release(),
+        kernel: harness::kernel::release(),
         not_measured: None,
         results,
         ratios,

@@ -1,49 +1,15 @@
-//! The command line (clap's derive API: help, version, errors with suggestions, completions)
-//! and the exit codes every command ends with.
+//! The command line, on clap's derive API: help, version, errors with suggestions, completions.
 
-use std::fmt::Display;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use harness::catalogue::SECTIONS;
 
-use crate::matrix::Accel;
+use crate::exit::Exit;
+use crate::matrix::MatrixOptions;
 use crate::report::Lang;
-
-/// How a command ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// Everything checked holds.
-    Ok = 0,
-    /// A finding: a test or claim failed, the course text drifted, a kernel did not run.
-    Finding = 1,
-    /// Bad input: an unknown option, a malformed catalogue, a missing file (clap's own code
-    /// for a usage error).
-    BadInput = 2,
-}
-
-impl Exit {
-    /// [`Exit::Finding`] if `found`, else [`Exit::Ok`].
-    pub fn finding_if(found: bool) -> ExitCode {
-        if found { Exit::Finding } else { Exit::Ok }.into()
-    }
-}
-
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> ExitCode {
-        ExitCode::from(exit as u8)
-    }
-}
-
-/// Prints `error: <e>` and ends with [`Exit::BadInput`].
-pub fn bad_input(e: impl Display) -> ExitCode {
-    eprintln!("error: {e}");
-    Exit::BadInput.into()
-}
 
 const ABOUT: &str = "Check the course's socket claims against the running kernel";
 
@@ -149,63 +115,6 @@ inconclusive. A C ping-pong (benches/pingpong.c, built with cc) checks the Rust 
 by 60 s. Writes target/claims/bench.json and target/claims/bench.md (with SVG plots); `cargo
 claims` then takes the speed claims' statuses from them.";
 
-/// `cargo claims matrix`'s options.
-#[derive(Debug, Args)]
-pub struct MatrixOptions {
-    /// Only this kernel (repeatable)
-    #[arg(long = "kernel", value_name = "NAME")]
-    pub kernels: Vec<String>,
-    /// Only the kernels that boot in a VM
-    #[arg(long)]
-    pub no_host: bool,
-    /// auto: KVM if a bounded probe boot works, else TCG
-    #[arg(
-        long,
-        value_name = "MODE",
-        env = "SOCKET_CLAIMS_ACCEL",
-        default_value = "auto"
-    )]
-    pub accel: AccelMode,
-    /// Bound on each kernel's whole run unless its entry sets `timeout`
-    #[arg(long = "timeout", value_name = "SECS", default_value = "300",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout_secs: u64,
-    /// Cargo profile of the test binaries (under TCG a debug build is slow enough to trip the
-    /// tests' watchdogs)
-    #[arg(long, value_name = "NAME", default_value = "release")]
-    pub profile: String,
-    /// Kernels run at once: the VMs are prepared first, one by one, the host runs alone, then
-    /// N kernels run side by side
-    #[arg(long, value_name = "N", default_value = "2")]
-    pub jobs: NonZeroUsize,
-    /// The kernel list [default: fixtures/kernels.toml]
-    #[arg(long, value_name = "PATH")]
-    pub file: Option<PathBuf>,
-}
-
-/// `--accel`: how qemu runs the guests' CPUs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AccelMode {
-    Auto,
-    Kvm,
-    Tcg,
-}
-
-impl MatrixOptions {
-    /// The accelerator asked for; `None` lets a probe boot decide.
-    pub fn accel(&self) -> Option<Accel> {
-        match self.accel {
-            AccelMode::Auto => None,
-            AccelMode::Kvm => Some(Accel::Kvm),
-            AccelMode::Tcg => Some(Accel::Tcg),
-        }
-    }
-
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout_secs)
-    }
-}
-
 /// `cargo claims completions SHELL`.
 pub fn completions(shell: clap_complete::Shell) -> ExitCode {
     clap_complete::generate(shell, &mut Cli::command(), "claims", &mut std::io::stdout());
@@ -215,7 +124,9 @@ pub fn completions(shell: clap_complete::Shell) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::Accel;
     use clap::error::ErrorKind;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("claims").chain(args.iter().copied()))

@@ -10,12 +10,15 @@ use clap::Parser;
 mod bench;
 mod cli;
 mod course;
+mod exit;
 mod index;
 mod junit;
 mod matrix;
 mod report;
+mod speed;
 
-use cli::{bad_input, Cli, Exit, ReportOptions};
+use cli::{Cli, ReportOptions};
+use exit::{bad_input, Exit};
 use harness::catalogue::{self, Catalogue};
 use harness::{privileges, record, sandbox};
 use index::TestIndex;
@@ -61,8 +64,8 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
     );
     locate_in_course(&mut report, opts.course.as_deref())?;
     let out = record::claims_dir();
-    let bench = bench::report::load(&out).map_err(|e| format!("unreadable bench results: {e}"))?;
-    let speed = bench::report::apply(&mut report, bench.as_ref(), opts.lang);
+    let bench = speed::load(&out).map_err(|e| format!("unreadable bench results: {e}"))?;
+    let speed = speed::apply(&mut report, bench.as_ref(), opts.lang);
     print!("{}", report.terminal(opts.lang));
     write_report(&report, &speed, opts.lang, &out)
         .map_err(|e| format!("writing the report to {}: {e}", out.display()))?;

@@ -8,11 +8,14 @@ mod table;
 
 use std::fs;
 use std::io::BufRead;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{bad_input, Exit, MatrixOptions};
+use clap::{Args, ValueEnum};
+
+use crate::exit::{bad_input, Exit};
 use crate::index::TestIndex;
 use crate::junit;
 pub use guest::Accel;
@@ -26,6 +29,63 @@ use table::{KernelRun, RunStatus, SuiteExit};
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
 const GUEST_TOOLS: [&str; 6] = ["ss", "lsof", "tcpdump", "tc", "nc", "telnet"];
+
+/// `cargo claims matrix`'s options.
+#[derive(Debug, Args)]
+pub struct MatrixOptions {
+    /// Only this kernel (repeatable)
+    #[arg(long = "kernel", value_name = "NAME")]
+    pub kernels: Vec<String>,
+    /// Only the kernels that boot in a VM
+    #[arg(long)]
+    pub no_host: bool,
+    /// auto: KVM if a bounded probe boot works, else TCG
+    #[arg(
+        long,
+        value_name = "MODE",
+        env = "SOCKET_CLAIMS_ACCEL",
+        default_value = "auto"
+    )]
+    pub accel: AccelMode,
+    /// Bound on each kernel's whole run unless its entry sets `timeout`
+    #[arg(long = "timeout", value_name = "SECS", default_value = "300",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_secs: u64,
+    /// Cargo profile of the test binaries (under TCG a debug build is slow enough to trip the
+    /// tests' watchdogs)
+    #[arg(long, value_name = "NAME", default_value = "release")]
+    pub profile: String,
+    /// Kernels run at once: the VMs are prepared first, one by one, the host runs alone, then
+    /// N kernels run side by side
+    #[arg(long, value_name = "N", default_value = "2")]
+    pub jobs: NonZeroUsize,
+    /// The kernel list [default: fixtures/kernels.toml]
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+/// `--accel`: how qemu runs the guests' CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccelMode {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+impl MatrixOptions {
+    /// The accelerator asked for; `None` lets a probe boot decide.
+    pub fn accel(&self) -> Option<Accel> {
+        match self.accel {
+            AccelMode::Auto => None,
+            AccelMode::Kvm => Some(Accel::Kvm),
+            AccelMode::Tcg => Some(Accel::Tcg),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
 
 /// `cargo claims matrix`.
 pub fn main(opts: &MatrixOptions) -> ExitCode {
@@ -439,7 +499,7 @@ fn run_native(
     let (source, release, accel) = match &how {
         Native::Host => (
             Source::Host.describe(),
-            harness::privileges::kernel_release(),
+            harness::kernel::release(),
             "native",
         ),
         Native::Gvisor(runsc) => {
@@ -724,7 +784,7 @@ impl Vm {
             return Err(format!("/dev/kvm: {e}"));
         }
         let memo = self.cache.join("kvm-probe");
-        let host = harness::privileges::kernel_release();
+        let host = harness::kernel::release();
         let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
             let (release, answer) = text.split_once('\n')?;
             (release == host).then(|| answer.trim().to_string())

@@ -340,7 +340,7 @@ pub fn build(
         .map(|c| judge(c, &index.tests_of(&c.id), &newest))
         .collect();
     let mut report = Report {
-        kernel: harness::privileges::kernel_release(),
+        kernel: harness::kernel::release(),
         privileges,
         netns,
         course_text: None,

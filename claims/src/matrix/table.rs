@@ -193,7 +193,7 @@ pub fn build(
         // The speed claims take the guest's bench status, as the host report takes the host's.
         if let (Some(bench), Some(release)) = (&run.bench, &run.release) {
             report.kernel = release.clone();
-            crate::bench::report::apply(&mut report, Some(bench), report::Lang::En);
+            crate::speed::apply(&mut report, Some(bench), report::Lang::En);
         }
         let column: Vec<(Status, Option<String>)> = report
             .claims
