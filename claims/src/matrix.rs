@@ -461,14 +461,11 @@ fn runsc() -> Result<Runsc, String> {
         .spawn()
         .map_err(|e| e.to_string())
         .and_then(|mut child| {
-            let started = Instant::now();
-            while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-                if started.elapsed() > RUNSC_PROBE_LIMIT {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if harness::wait::child(&mut child, RUNSC_PROBE_LIMIT, || {})
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
             }
             let out = child.wait_with_output().map_err(|e| e.to_string())?;
             let said = String::from_utf8_lossy(&out.stderr);
@@ -577,19 +574,8 @@ fn run_native(
                 break;
             }
         };
-        let exit = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() < limit => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-            }
-        };
+        let left = limit.saturating_sub(started.elapsed());
+        let exit = harness::wait::child(&mut child, left, || {}).ok().flatten();
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
         let found = match &how {
             Native::Host => record::read_all(&results),

@@ -488,17 +488,10 @@ pub fn boot(
         .stderr(log_err)
         .spawn()
         .map_err(|e| format!("cannot run {QEMU}: {e} (apt-get install qemu-system-x86)"))?;
-    let (exit, timed_out) = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break (Some(status), false),
-            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break (None, true);
-            }
-        }
-    };
+    let exit = harness::wait::child(&mut child, limit, || {})
+        .ok()
+        .flatten();
+    let timed_out = exit.is_none();
     let read = |p: &Path| {
         fs::read(p)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
