@@ -5,6 +5,7 @@
 mod guest;
 mod kernels;
 mod table;
+mod wire;
 
 use std::fs;
 use std::io::BufRead;
@@ -411,9 +412,17 @@ const RUNSC_ARGS: [&str; 5] = ["--network=none", "--platform=ptrace", "do", "-qu
 
 /// Inside the sandbox: runs the test binary (`$0`) with its output on stderr, then prints its
 /// exit code and its evidence on stdout.
-const GVISOR_SCRIPT: &str = "mkdir -p /tmp/evidence && \
-    SOCKET_CLAIMS_RESULTS=/tmp/evidence SOCKET_CLAIMS_RUNTIME=gvisor \"$0\" </dev/null >&2; \
-    echo \"@@claims suite $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true";
+fn gvisor_script() -> String {
+    format!(
+        "mkdir -p /tmp/evidence && \
+         {}=/tmp/evidence {}=gvisor \"$0\" </dev/null >&2; \
+         echo \"{} {} $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true",
+        record::RESULTS_ENV,
+        harness::kernel::RUNTIME_ENV,
+        wire::MARK,
+        wire::SUITE
+    )
+}
 
 /// `runsc` on $PATH and how this user runs it.
 #[derive(Clone, Debug)]
@@ -552,12 +561,12 @@ fn run_native(
                 let mut cmd = match &how {
                     Native::Host => {
                         let mut cmd = Command::new(&suite.path);
-                        cmd.env("SOCKET_CLAIMS_RESULTS", &results).stdout(log);
+                        cmd.env(record::RESULTS_ENV, &results).stdout(log);
                         cmd
                     }
                     Native::Gvisor(runsc) => {
                         let mut cmd = runsc.command();
-                        cmd.args(["/bin/sh", "-c", GVISOR_SCRIPT])
+                        cmd.args(["/bin/sh", "-c", &gvisor_script()])
                             .arg(&suite.path)
                             .arg(&suite.name)
                             .stdout(fs::File::create(&data_path)?);
@@ -581,7 +590,7 @@ fn run_native(
             Native::Host => record::read_all(&results),
             Native::Gvisor(_) => fs::read_to_string(&data_path)
                 .map_err(|e| format!("{}: {e}", data_path.display()))
-                .and_then(|text| guest::parse_stream(&text))
+                .and_then(|text| wire::parse_stream(&text))
                 .map(|stream| {
                     // The sandbox's own exit code says only that the script ended.
                     if let Some((_, exit)) = stream.suites.first() {
@@ -688,12 +697,12 @@ fn boot_guest(
             ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
         };
         result.detail = None;
-        let stream = match guest::parse_stream(&boot.data) {
+        let stream = match wire::parse_stream(&boot.data) {
             Ok(stream) => stream,
             Err(e) => {
                 result.status = RunStatus::Error;
                 result.detail = Some(format!("evidence from the guest is damaged: {e}"));
-                guest::Stream::default()
+                wire::Stream::default()
             }
         };
         result.release = stream.release.clone();
