@@ -345,7 +345,7 @@ pub fn build(
         })
         .collect();
     let mut report = Report {
-        kernel: harness::privileges::kernel_release(),
+        kernel: harness::kernel::release(),
         privileges,
         netns,
         course_text: None,
@@ -903,15 +903,24 @@ impl Report {
                     }
                     output.push('\n');
                 }
+                let message = match &c.reason {
+                    Some(r) => format!("{}: {r}", c.status.label()),
+                    None => c.status.label().to_string(),
+                };
+                let outcome = if c.status.failed() {
+                    junit::Outcome::Failure {
+                        kind: c.status.label(),
+                        message,
+                    }
+                } else if c.status.passed() {
+                    junit::Outcome::Passed
+                } else {
+                    junit::Outcome::Skipped { message }
+                };
                 junit::Case {
                     classname: format!("{package}.{}", c.id.split('.').next().unwrap_or_default()),
                     name: c.id.clone(),
-                    status: c.status,
-                    message: c
-                        .reason
-                        .as_ref()
-                        .map(|r| format!("{}: {r}", c.status.label())),
-                    error: false,
+                    outcome,
                     output,
                     seconds: c.tests.iter().filter_map(|t| t.elapsed_ms).sum::<u64>() as f64
                         / 1000.0,
