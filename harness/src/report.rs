@@ -715,6 +715,38 @@ impl Report {
         list
     }
 
+    /// The course claims to act on as replacements, by verdict: claims at one place with one
+    /// correction (two claims about the same words) are one item, listed under the first verdict
+    /// that has it (inaccurate before needs-caveat).
+    fn replacements(&self) -> Vec<(Verdict, Vec<Vec<&ClaimResult>>)> {
+        let key = |c: &ClaimResult| {
+            (
+                c.location.as_ref().map(|l| l.line),
+                c.correction.as_ref().map(|k| k.ko.clone()),
+            )
+        };
+        let mut lists: Vec<(Verdict, Vec<Vec<&ClaimResult>>)> = Vec::new();
+        for verdict in [Verdict::Inaccurate, Verdict::NeedsCaveat] {
+            let mut groups: Vec<Vec<&ClaimResult>> = Vec::new();
+            for c in self.todo(verdict, true) {
+                let same = |g: &&mut Vec<&ClaimResult>| key(g[0]) == key(c);
+                let earlier = lists
+                    .iter_mut()
+                    .flat_map(|(_, gs)| gs.iter_mut())
+                    .find(same);
+                match earlier {
+                    Some(g) => g.push(c),
+                    None => match groups.iter_mut().find(same) {
+                        Some(g) => g.push(c),
+                        None => groups.push(vec![c]),
+                    },
+                }
+            }
+            lists.push((verdict, groups));
+        }
+        lists
+    }
+
     /// The claims the author must act on: what `$GITHUB_STEP_SUMMARY` gets.
     pub fn must_change(&self, lang: Lang) -> String {
         let mut md = String::new();
@@ -728,20 +760,23 @@ impl Report {
                 lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
             ),
         ];
-        for (verdict, title) in lists {
-            let items = self.todo(verdict, true);
+        let groups = self.replacements();
+        for ((_, title), (_, items)) in lists.into_iter().zip(groups) {
             let _ = writeln!(md, "## {title} ({})\n", items.len());
             if items.is_empty() {
                 md.push_str(lang.pick("없음.\n\n", "None.\n\n"));
             }
-            for (n, c) in items.iter().enumerate() {
-                self.item(&mut md, n + 1, c, lang);
+            for (n, group) in items.iter().enumerate() {
+                self.item(&mut md, n + 1, group, lang);
             }
         }
         md
     }
 
-    fn item(&self, md: &mut String, n: usize, c: &ClaimResult, lang: Lang) {
+    /// One to-do item: the place, the words and the correction of the first claim of `group`,
+    /// its evidence, and every claim of the group.
+    fn item(&self, md: &mut String, n: usize, group: &[&ClaimResult], lang: Lang) {
+        let c = group[0];
         let at = match &c.location {
             Some(_) => format!("**{}** — ", c.located()),
             None => String::new(),
@@ -771,7 +806,13 @@ impl Report {
             _ => c.says_with_reason(lang),
         };
         let _ = writeln!(md, "   - {}: {proof}", lang.pick("근거", "Evidence"));
-        let _ = writeln!(md, "   - {}: `{}`\n", lang.pick("주장", "Claim"), c.id);
+        let ids: Vec<String> = group.iter().map(|c| format!("`{}`", c.id)).collect();
+        let _ = writeln!(
+            md,
+            "   - {}: {}\n",
+            lang.pick("주장", "Claim"),
+            ids.join(", ")
+        );
     }
 
     /// The terminal summary: the author's to-do list, then one line per claim by section.
@@ -781,20 +822,22 @@ impl Report {
             self.headline(),
             self.course_line(lang)
         );
-        for (verdict, title) in [
-            (
-                Verdict::Inaccurate,
-                lang.pick("고쳐야 할 문장", "Sentences to change"),
-            ),
-            (
-                Verdict::NeedsCaveat,
-                lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
-            ),
-        ] {
-            let items = self.todo(verdict, true);
+        for (verdict, items) in self.replacements() {
+            let title = match verdict {
+                Verdict::Inaccurate => lang.pick("고쳐야 할 문장", "Sentences to change"),
+                _ => lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
+            };
             let _ = writeln!(out, "\n{title} ({}):", items.len());
-            for c in items {
-                let _ = writeln!(out, "  {:<32} {} — {}", c.located(), c.id, c.says.get(lang));
+            for group in items {
+                let ids: Vec<&str> = group.iter().map(|c| c.id.as_str()).collect();
+                let c = group[0];
+                let _ = writeln!(
+                    out,
+                    "  {:<32} {} — {}",
+                    c.located(),
+                    ids.join(", "),
+                    c.says.get(lang)
+                );
             }
         }
         for (title, claims) in self.sections() {
@@ -844,7 +887,7 @@ impl Report {
                 )
             );
             for (n, c) in notes.iter().enumerate() {
-                self.item(&mut md, n + 1, c, lang);
+                self.item(&mut md, n + 1, &[c], lang);
             }
         }
         let _ = writeln!(
@@ -1010,6 +1053,42 @@ mod tests {
             elapsed_ms: 3,
             at_ms: 1,
         }
+    }
+
+    #[test]
+    fn claims_about_the_same_words_with_one_correction_are_one_item() {
+        let text = "# 개요\n\n- 한 줄에 두 주장이 있습니다\n";
+        let words = "한 줄에 두 주장이 있습니다";
+        let wrong = claim("tcp.a.wrong", Kind::Course, words, Verdict::Inaccurate);
+        let mut caveat = claim("tcp.b.caveat", Kind::Course, words, Verdict::NeedsCaveat);
+        caveat.correction = wrong.correction.clone();
+        let catalogue = Catalogue {
+            facts: Vec::new(),
+            claims: vec![wrong, caveat],
+        };
+        let mut report = build(
+            &catalogue,
+            &TestIndex::default(),
+            &[],
+            None,
+            Privileges::current(),
+            String::new(),
+        );
+        let pairs: Vec<(&str, &str)> = catalogue
+            .claims
+            .iter()
+            .map(|c| (c.id.as_str(), c.course.as_str()))
+            .collect();
+        report.locate(&course::check("ch.md", text, &pairs, &[]));
+        let md = report.must_change(Lang::Ko);
+        assert!(md.contains("## 고쳐야 할 문장 (1)"), "{md}");
+        assert!(md.contains("## 보충이 필요한 문장 (0)"), "{md}");
+        assert_eq!(
+            md.matches("바꿀 문장: tcp.a.wrong 고친 문장").count(),
+            1,
+            "{md}"
+        );
+        assert!(md.contains("주장: `tcp.a.wrong`, `tcp.b.caveat`"), "{md}");
     }
 
     #[test]
