@@ -2,6 +2,7 @@
 //! SO_REUSEADDR and TIME_WAIT, TCP_NODELAY, buffer sizes and autotuning, TCP_INFO, /proc/net and
 //! the protocol counters, and the debugging commands the course lists (ss, lsof, nc/telnet).
 
+use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
@@ -364,6 +365,76 @@ impl Buffer {
             Buffer::Send => "net.core.wmem_max",
         }
     }
+}
+
+/// An int socket option at a level and name given as numbers: the test is about the level,
+/// which the typed options of nix and socket2 fix by construction.
+fn set_int_option(sock: &Socket, level: i32, name: i32, value: i32) -> Result<(), Errno> {
+    // SAFETY: the value pointer is valid for the size given, for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+fn get_int_option(sock: &Socket, level: i32, name: i32) -> i32 {
+    let mut value = 0_i32;
+    let mut len = size_of::<i32>() as libc::socklen_t;
+    // SAFETY: value and len are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    Errno::result(rc).unwrap_or_else(|e| panic!("getsockopt({level}, {name}): {e}"));
+    value
+}
+
+#[test]
+fn tcp_nodelay_at_the_socket_level_is_so_debug_and_leaves_nagle_on() {
+    claim("options.nodelay.level-is-ipproto-tcp").run(|ctx| {
+        ctx.observe("TCP_NODELAY", libc::TCP_NODELAY);
+        assert_eq!(
+            libc::TCP_NODELAY,
+            libc::SO_DEBUG,
+            "the two options share a number"
+        );
+        let unprivileged = as_unprivileged("TCP_NODELAY at SOL_SOCKET", STEP, || {
+            let sock = Socket::new(V4.domain(), Type::STREAM, None).map_err(errno)?;
+            set_int_option(&sock, libc::SOL_SOCKET, libc::TCP_NODELAY, 1)?;
+            Ok(0)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        ctx.observe("unprivileged", format!("{unprivileged:?}"));
+        assert_eq!(
+            unprivileged,
+            Err(Errno::EACCES),
+            "SO_DEBUG needs CAP_NET_ADMIN"
+        );
+        if privileges::has(Cap::NetAdmin) {
+            let sock = peers::socket(V4.domain(), Type::STREAM);
+            set_int_option(&sock, libc::SOL_SOCKET, libc::TCP_NODELAY, 1)
+                .expect("SO_DEBUG with CAP_NET_ADMIN");
+            let debug = get_int_option(&sock, libc::SOL_SOCKET, libc::SO_DEBUG);
+            let nodelay = sock.tcp_nodelay().expect("getsockopt TCP_NODELAY");
+            ctx.observe("privileged_SO_DEBUG", debug);
+            ctx.observe("privileged_TCP_NODELAY", nodelay);
+            assert_eq!(debug, 1, "the call set SO_DEBUG");
+            assert!(!nodelay, "Nagle stays on");
+        } else {
+            ctx.observe("privileged", "not run: no CAP_NET_ADMIN");
+        }
+    });
 }
 
 #[rstest]

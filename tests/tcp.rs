@@ -1098,6 +1098,70 @@ fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     });
 }
 
+/// A process's state letter in /proc/PID/stat (`Z` for a zombie), or none once it is gone.
+fn process_state(pid: nix::unistd::Pid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+#[test]
+fn an_exited_child_stays_a_zombie_until_waited_for_unless_sigchld_is_ignored() {
+    claim("tcp.multiprocess.zombie-until-reaped").run(|ctx| {
+        let child = fork_child("a child that exits at once", &[], || 0);
+        let pid = child.pid();
+        let state = wait::until(STEP, "the exited child to become a zombie", || {
+            process_state(pid).filter(|s| *s == 'Z')
+        });
+        ctx.observe("exited_child_state", state.to_string());
+        let status = child.wait(STEP);
+        assert_eq!(status, WaitStatus::Exited(pid, 0));
+        let after_wait = process_state(pid);
+        ctx.observe("state_after_wait", format!("{after_wait:?}"));
+        assert_eq!(after_wait, None, "waitpid removed the zombie");
+
+        // With SIGCHLD ignored (in a child of its own, so the test process keeps its
+        // disposition) the kernel reaps an exiting grandchild: it leaves /proc and wait finds
+        // no child (ECHILD).
+        let reaper = fork_child("a parent that ignores SIGCHLD", &[], || {
+            // SAFETY: SIG_IGN installs no handler; this single-threaded child only makes
+            // system calls afterwards.
+            if unsafe {
+                nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigIgn)
+            }
+            .is_err()
+            {
+                return 2;
+            }
+            let grandchild = fork_child("a grandchild that exits at once", &[], || 0);
+            let gpid = grandchild.pid();
+            // Reaped by the kernel: no kill or wait on a pid that may be reused.
+            std::mem::forget(grandchild);
+            let deadline = Instant::now() + STEP;
+            while process_state(gpid).is_some() {
+                if Instant::now() > deadline {
+                    return 3;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            match nix::sys::wait::waitpid(gpid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                Err(Errno::ECHILD) => 0,
+                _ => 4,
+            }
+        });
+        let ignored = reaper.wait(STEP);
+        ctx.observe("sigchld_ignored", format!("{ignored:?}"));
+        assert!(
+            matches!(ignored, WaitStatus::Exited(_, 0)),
+            "with SIGCHLD ignored the grandchild left no zombie (1-4: see the child): {ignored:?}"
+        );
+    });
+}
+
 #[test]
 fn sock_cloexec_keeps_a_socket_out_of_an_exec_program() {
     claim("tcp.multiprocess.sock-cloexec").run(|ctx| {

@@ -7,6 +7,8 @@
 //! `fixtures/facts/<section>.toml`), each with sentences or listings that must fire and close,
 //! correct ones that must not ([`rules`]).
 
+pub mod code;
+pub mod compile;
 pub mod finding;
 pub mod rules;
 
