@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::course::{Drift, Span};
 use crate::index::TestIndex;
 use crate::junit;
-use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, SECTIONS};
+use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, DOCUMENTS, SECTIONS};
 use harness::privileges::Privileges;
 use harness::record::{Outcome, Record};
 
@@ -702,15 +702,16 @@ impl Report {
         }
     }
 
-    /// Claims with a correction, by verdict, course sentences first by line; then the notes on
-    /// claims that are not sentences of the course text.
+    /// Claims with a correction, by verdict and line: with `course`, those on the overview's
+    /// own words (a course sentence, or a topic or supplement claim whose section is the
+    /// overview: no section document owns its words, so its caveat is the author's to make);
+    /// otherwise the notes for the section documents.
     fn todo(&self, verdict: Verdict, course: bool) -> Vec<&ClaimResult> {
+        let on_the_words = |c: &ClaimResult| c.kind == Kind::Course || c.section == DOCUMENTS[0];
         let mut list: Vec<&ClaimResult> = self
             .claims
             .iter()
-            .filter(|c| {
-                c.correction.is_some() && c.verdict == verdict && (c.kind == Kind::Course) == course
-            })
+            .filter(|c| c.correction.is_some() && c.verdict == verdict && on_the_words(c) == course)
             .collect();
         list.sort_by_key(|c| c.location.as_ref().map_or(usize::MAX, |l| l.line));
         list
@@ -1019,7 +1020,11 @@ mod tests {
     fn claim(id: &str, kind: Kind, course: &str, verdict: Verdict) -> Claim {
         Claim {
             id: id.into(),
-            section: "07-01-overview".into(),
+            section: match kind {
+                Kind::Topic => "07-10-tcp-programming",
+                _ => "07-01-overview",
+            }
+            .into(),
             kind,
             course: course.into(),
             facts: vec![id.into()],
@@ -1063,9 +1068,15 @@ mod tests {
         let wrong = claim("tcp.a.wrong", Kind::Course, words, Verdict::Inaccurate);
         let mut caveat = claim("tcp.b.caveat", Kind::Course, words, Verdict::NeedsCaveat);
         caveat.correction = wrong.correction.clone();
+        let extra = claim(
+            "tcp.c.supplement",
+            Kind::Supplement,
+            words,
+            Verdict::NeedsCaveat,
+        );
         let catalogue = Catalogue {
             facts: Vec::new(),
-            claims: vec![wrong, caveat],
+            claims: vec![wrong, caveat, extra],
         };
         let mut report = build(
             &catalogue,
@@ -1083,7 +1094,11 @@ mod tests {
         report.locate(&course::check("ch.md", text, &pairs, &[]));
         let md = report.must_change(Lang::Ko);
         assert!(md.contains("## 고쳐야 할 문장 (1)"), "{md}");
-        assert!(md.contains("## 보충이 필요한 문장 (0)"), "{md}");
+        assert!(md.contains("## 보충이 필요한 문장 (1)"), "{md}");
+        assert!(
+            md.contains("바꿀 문장: tcp.c.supplement 고친 문장"),
+            "a supplement's caveat on the overview's words is the author's: {md}"
+        );
         assert_eq!(
             md.matches("바꿀 문장: tcp.a.wrong 고친 문장").count(),
             1,
