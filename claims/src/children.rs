@@ -87,25 +87,15 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<Contained> {
 }
 
 impl Contained {
-    /// Waits for the child, at most until `limit` after `started`: its exit status, or None
-    /// when it overran and its whole group was killed.
+    /// Waits for the child, at most until `limit` after `started` (harness::wait::child): its
+    /// exit status, or None when it overran. Either way whatever is left of its group goes.
     pub fn wait_until(&mut self, started: Instant, limit: Duration) -> Option<ExitStatus> {
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.kill_group();
-                    return Some(status);
-                }
-                Ok(None) if started.elapsed() < limit => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    self.kill_group();
-                    let _ = self.child.wait();
-                    return None;
-                }
-            }
-        }
+        let left = limit.saturating_sub(started.elapsed());
+        let exit = harness::wait::child(&mut self.child, left, || {})
+            .ok()
+            .flatten();
+        self.kill_group();
+        exit
     }
 
     /// Kills whatever is left of the child's group (its own children too).
