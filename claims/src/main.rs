@@ -168,11 +168,7 @@ fn course_main(file: &Path) -> ExitCode {
     };
     print!("{}", drift.terminal());
     if !drift.clean() {
-        step_summary(&format!(
-            "## socket-claims: course text drift ({})\n\n```text{}```\n",
-            drift.file,
-            drift.problems()
-        ));
+        step_summary(&drift.step_summary());
     }
     Exit::finding_if(!drift.clean())
 }
