@@ -497,6 +497,46 @@ fn runsc() -> Result<Runsc, String> {
     }
 }
 
+/// `runsc --version`'s version (`release-20240513.0`), bounded; what went wrong otherwise.
+fn runsc_version(runsc: &Path) -> String {
+    let out = Command::new(runsc)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            let exited = harness::wait::child(&mut child, RUNSC_PROBE_LIMIT, || {})?;
+            let mut text = String::new();
+            if let Some(mut out) = child.stdout.take() {
+                std::io::Read::read_to_string(&mut out, &mut text)?;
+            }
+            Ok(exited.map(|_| text))
+        });
+    match out {
+        Ok(Some(text)) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("runsc version "))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| format!("unknown (runsc --version said {:?})", text.trim())),
+        Ok(None) => format!("unknown (runsc --version gave no answer in {RUNSC_PROBE_LIMIT:?})"),
+        Err(e) => format!("unknown (runsc --version: {e})"),
+    }
+}
+
+/// The Debian package that installed `path`, and its version (dpkg-query), if one did.
+fn installed_package(path: &Path) -> Option<(String, String)> {
+    let owner = kernels::output(Command::new("dpkg-query").arg("-S").arg(path)).ok()?;
+    let package = owner.split(':').next()?.trim().to_string();
+    let version = kernels::output(
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}"])
+            .arg(&package),
+    )
+    .ok()?;
+    Some((package, version.trim().to_string()))
+}
+
 /// The suite natively: each test binary as `cargo claims` would run it (directly, or under
 /// `runsc do`), bounded.
 fn run_native(
@@ -513,18 +553,7 @@ fn run_native(
             "native",
         ),
         Native::Gvisor(runsc) => {
-            let version = Command::new(&runsc.path)
-                .arg("--version")
-                .stdin(Stdio::null())
-                .output()
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .to_string()
-                })
-                .unwrap_or_default();
+            let version = runsc_version(&runsc.path);
             let platform = if runsc.rootless {
                 "ptrace, rootless"
             } else {
@@ -533,8 +562,15 @@ fn run_native(
             (Source::Gvisor.describe(), version, platform)
         }
     };
+    // gVisor's exact build: `runsc --version` and, when a package installed it, that package.
+    let (package, package_version) = match &how {
+        Native::Gvisor(runsc) => installed_package(&runsc.path).unzip(),
+        Native::Host => (None, None),
+    };
     let mut result = KernelRun {
         release: Some(release),
+        package,
+        package_version,
         accel: accel.into(),
         ..KernelRun::failed(
             if matches!(how, Native::Host) {
@@ -924,4 +960,29 @@ fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_runsc_version_is_the_exact_release_it_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = |name: &str, says: &str| {
+            let path = dir.path().join(name);
+            fs::write(&path, format!("#!/bin/sh\nprintf '{says}'\n")).expect("write");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+            path
+        };
+        let runsc = fake(
+            "runsc",
+            "runsc version release-20240513.0\\nspec: 1.1.0-rc.1\\n",
+        );
+        assert_eq!(runsc_version(&runsc), "release-20240513.0");
+        let odd = fake("odd", "something else\\n");
+        assert!(runsc_version(&odd).starts_with("unknown (runsc --version said"));
+        assert!(runsc_version(&dir.path().join("absent")).starts_with("unknown (runsc --version:"));
+    }
 }

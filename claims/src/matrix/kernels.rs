@@ -779,7 +779,7 @@ fn unpacked_image(dir: &Path) -> Result<Image, String> {
 }
 
 /// A command's standard output, or its last stderr line on failure.
-fn output(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn output(cmd: &mut Command) -> Result<String, String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd
         .stdin(std::process::Stdio::null())
