@@ -457,7 +457,20 @@ impl Ctx {
             ..Config::default()
         };
         let mut runner = TestRunner::new(config);
-        match runner.run(&strategy, test) {
+        // Each case names itself for the watchdog; calls past `cases` are shrinking.
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let announced = |value: S::Value| {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if call <= cases {
+                wait::step(&format!("property case {call} of {cases}"));
+            } else {
+                wait::step(&format!(
+                    "property: shrinking a counterexample (case {call})"
+                ));
+            }
+            test(value)
+        };
+        match runner.run(&strategy, announced) {
             Ok(()) => self.observe("property_cases", cases),
             Err(TestError::Fail(reason, value)) => {
                 let value = format!("{value:?}");
@@ -493,6 +506,20 @@ fn about_of(message: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_property_that_overruns_names_its_case() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(200)).supervise("slow property", None, |ctx| {
+                ctx.property(2, 0u32..10, |_| {
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(())
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("property case 1 of 2"), "{reason}");
+    }
 
     #[test]
     fn a_timeout_under_gvisor_could_not_be_checked_and_on_linux_fails() {
