@@ -108,160 +108,59 @@ pub fn compile(file: &str, listings: &[Listing<'_>]) -> Result<Vec<Finding>, Com
         .prefix("doccheck-cc")
         .tempdir()
         .map_err(CompileError::Io)?;
+    let dir = dir.path();
+
+    // First round, all at once: each program checked and built, the fragments assembled.
+    let mut programs = Vec::new();
+    for u in units.iter().filter(|u| u.program) {
+        let source = u.program_source();
+        let check = Job::new(&cc, dir, &format!("check{}", u.index), &source, false)?;
+        let build = Job::new(&cc, dir, &format!("build{}", u.index), &source, true)?;
+        programs.push((u, check, build));
+    }
+    let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program && u.parses).collect();
+    let assembled = if fragments.is_empty() {
+        None
+    } else {
+        let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
+        Some(Job::new(&cc, dir, "assembled", &source, false)?)
+    };
+    let mut out = Vec::new();
+    for (u, check, build) in programs {
+        out.extend(u.program_findings(file, &check.finish()?, &build.finish()?));
+    }
+    let Some(assembled) = assembled.map(Job::finish).transpose()? else {
+        return Ok(out);
+    };
+
+    // Second round: a conflict the assembled text shows counts only if the fragment shows it
+    // alone (else it comes from another listing: a definition shown twice).
     let included: HashSet<String> = units
         .iter()
         .flat_map(|u| u.includes.iter().cloned())
         .collect();
-
-    // Per listing: a syntax check alone (and, for a program, a build); then the fragments
-    // assembled. All run at once.
     let mut alone = Vec::new();
-    for u in &units {
-        let source = if u.program {
-            u.program_source()
-        } else {
-            u.fragment_source()
-        };
-        let check = Job::new(
-            &cc,
-            dir.path(),
-            &format!("alone{}", u.index),
-            &source,
-            false,
-        )?;
-        let build = if u.program {
+    for u in &fragments {
+        let diags = diagnostics(&assembled, u.index);
+        let job = if diags.iter().any(|d| d.kind == Kind::Conflict) {
             Some(Job::new(
                 &cc,
-                dir.path(),
-                &format!("build{}", u.index),
-                &source,
-                true,
+                dir,
+                &format!("alone{}", u.index),
+                &u.fragment_source(),
+                false,
             )?)
         } else {
             None
         };
-        alone.push((check, build));
+        alone.push((u, diags, job));
     }
-    let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program).collect();
-    let assembled = if fragments.len() > 1 {
-        let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
-        Some(Job::new(&cc, dir.path(), "assembled", &source, false)?)
-    } else {
-        None
-    };
-    let mut outputs = Vec::new();
-    for (check, build) in alone {
-        outputs.push((check.finish()?, build.map(Job::finish).transpose()?));
-    }
-    let assembled = assembled.map(Job::finish).transpose()?;
-
-    let mut out = Vec::new();
-    for (u, (stderr, build)) in units.iter().zip(&outputs) {
-        let diags = diagnostics(stderr, u.index);
-        let mut seen = HashSet::new();
-        if let Some(build) = build {
-            let undefined: HashSet<String> = build
-                .lines()
-                .filter_map(|l| {
-                    l.split("undefined reference to `")
-                        .nth(1)?
-                        .split('\'')
-                        .next()
-                        .map(str::to_owned)
-                })
-                .collect();
-            for mut d in diags {
-                let header = match &d.kind {
-                    Kind::Needs(name) if undefined.contains(name) => {
-                        d.words = format!("undefined reference to `{name}'");
-                        d.kind = Kind::Undefined(name.clone());
-                        None
-                    }
-                    Kind::Needs(name) => match header_of(name)
-                        .map(|h| (name.clone(), h))
-                        .or_else(|| u.struct_header(d.line))
-                    {
-                        Some((name, h)) => {
-                            d.kind = Kind::Needs(name);
-                            Some(h)
-                        }
-                        None => None,
-                    },
-                    _ => None,
-                };
-                if let Some(f) = u.finding(file, &d, header) {
-                    if seen.insert(
-                        header
-                            .map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
-                    ) {
-                        out.push(f);
-                    }
-                }
-            }
-            // A function declared (so no implicit declaration) but defined nowhere.
-            let reported: HashSet<String> = out
-                .iter()
-                .filter(|f: &&Finding| f.line >= u.listing.first_line)
-                .map(|f| f.message.en.clone())
-                .collect();
-            for name in undefined {
-                let Some(line) = u.first_call(&name) else {
-                    continue;
-                };
-                let d = Diagnostic {
-                    line,
-                    column: 1,
-                    words: format!("undefined reference to `{name}'"),
-                    kind: Kind::Undefined(name),
-                };
-                if let Some(f) = u.finding(file, &d, None) {
-                    if !reported.contains(&f.message.en) {
-                        out.push(f);
-                    }
-                }
-            }
-            continue;
-        }
-        let alone: HashSet<(usize, Kind)> =
-            diags.iter().map(|d| (d.line, d.kind.clone())).collect();
-        let together = match &assembled {
-            Some(text) => diagnostics(text, u.index),
-            None => diags,
-        };
-        for mut d in together {
-            let header = match &d.kind {
-                Kind::Needs(name) => match header_of(name)
-                    .map(|h| (name.clone(), h))
-                    .or_else(|| u.struct_header(d.line))
-                {
-                    Some((name, h)) if !included.contains(h) => {
-                        d.kind = Kind::Needs(name);
-                        Some(h)
-                    }
-                    _ => continue,
-                },
-                Kind::Member
-                | Kind::Conflict
-                | Kind::Pointer
-                | Kind::IntConversion
-                | Kind::ArgCount => None,
-                Kind::Other | Kind::Undefined(_) => continue,
-            };
-            // A missing name or a conflict that only the assembled text shows comes from
-            // another listing (a definition shown twice); the other kinds are this
-            // listing's own, seen once its context is declared.
-            let own = !matches!(d.kind, Kind::Needs(_) | Kind::Conflict);
-            if !own && !alone.contains(&(d.line, d.kind.clone())) {
-                continue;
-            }
-            if let Some(f) = u.finding(file, &d, header) {
-                if seen.insert(
-                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
-                ) {
-                    out.push(f);
-                }
-            }
-        }
+    for (u, diags, job) in alone {
+        let alone = job
+            .map(Job::finish)
+            .transpose()?
+            .map(|text| diagnostics(&text, u.index));
+        out.extend(u.fragment_findings(file, diags, alone, &included));
     }
     out.sort_by_key(|f| (f.line, f.column));
     Ok(out)
@@ -278,6 +177,9 @@ struct Unit<'a> {
     statements: bool,
     /// The headers it includes (`sys/socket.h`).
     includes: BTreeSet<String>,
+    /// Whether the C grammar accepts it whole: a fragment with elisions (`...`) or an
+    /// unbalanced brace is left out of compiling, where it would break the listings after it.
+    parses: bool,
 }
 
 impl<'a> Unit<'a> {
@@ -322,6 +224,7 @@ impl<'a> Unit<'a> {
             items.push((start, end, file_scope));
         }
         let statements = !program && items.iter().any(|(_, _, file_scope)| !file_scope);
+        let parses = !root.has_error();
         Unit {
             index,
             listing,
@@ -329,6 +232,7 @@ impl<'a> Unit<'a> {
             items,
             statements,
             includes,
+            parses,
         }
     }
 
@@ -372,6 +276,111 @@ impl<'a> Unit<'a> {
             "{outside}void __listing_{}(void) {{\n{body}}}\n",
             self.index
         )
+    }
+
+    /// A program's findings: every error of its check, a function nothing defines as the
+    /// linker's undefined reference.
+    fn program_findings(&self, file: &str, check: &str, build: &str) -> Vec<Finding> {
+        let undefined: BTreeSet<String> = build
+            .lines()
+            .filter_map(|l| {
+                l.split("undefined reference to `")
+                    .nth(1)?
+                    .split('\'')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect();
+        let mut out: Vec<Finding> = Vec::new();
+        let mut seen = HashSet::new();
+        for mut d in diagnostics(check, self.index) {
+            let header = match &d.kind {
+                Kind::Needs(name) if undefined.contains(name) => {
+                    d.words = format!("undefined reference to `{name}'");
+                    d.kind = Kind::Undefined(name.clone());
+                    None
+                }
+                Kind::Needs(name) => header_of(name),
+                Kind::Incomplete => self.struct_header(d.line).map(|(name, h)| {
+                    d.kind = Kind::Needs(name);
+                    h
+                }),
+                _ => None,
+            };
+            if let Some(f) = self.finding(file, &d, header) {
+                if seen.insert(
+                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
+                ) {
+                    out.push(f);
+                }
+            }
+        }
+        // A function declared (so no implicit declaration) but defined nowhere.
+        for name in undefined {
+            let Some(line) = self.first_call(&name) else {
+                continue;
+            };
+            let d = Diagnostic {
+                line,
+                column: 1,
+                words: format!("undefined reference to `{name}'"),
+                kind: Kind::Undefined(name),
+            };
+            if let Some(f) = self.finding(file, &d, None) {
+                if !out.iter().any(|o| o.message.en == f.message.en) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// A fragment's findings from the assembled text (and, for conflicts, its own check):
+    /// only the kinds no surrounding program can explain.
+    fn fragment_findings(
+        &self,
+        file: &str,
+        assembled: Vec<Diagnostic>,
+        alone: Option<Vec<Diagnostic>>,
+        included: &HashSet<String>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for mut d in assembled {
+            let header = match &d.kind {
+                Kind::Needs(name) => match header_of(name) {
+                    Some(h) if !included.contains(h) => Some(h),
+                    _ => continue,
+                },
+                Kind::Incomplete => match self.struct_header(d.line) {
+                    Some((name, h)) if !included.contains(h) => {
+                        d.kind = Kind::Needs(name);
+                        Some(h)
+                    }
+                    _ => continue,
+                },
+                Kind::Conflict => {
+                    let own = alone
+                        .iter()
+                        .flatten()
+                        .any(|a| a.line == d.line && a.kind == Kind::Conflict);
+                    if !own {
+                        continue;
+                    }
+                    None
+                }
+                Kind::Member | Kind::Pointer | Kind::IntConversion | Kind::ArgCount => None,
+                Kind::Other | Kind::Undefined(_) => continue,
+            };
+            if let Some(f) = self.finding(file, &d, header) {
+                if seen.insert(
+                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
+                ) {
+                    out.push(f);
+                }
+            }
+        }
+        out
     }
 
     /// The document line of the first call to `name` in the listing.
@@ -550,6 +559,8 @@ impl Job {
 enum Kind {
     /// A name declared by a header the listing lacks (function, type, macro, struct).
     Needs(String),
+    /// A variable of a struct type no header declared (the words name the variable).
+    Incomplete,
     /// A function nothing defines (the linker's undefined reference).
     Undefined(String),
     Member,
@@ -608,18 +619,14 @@ fn classify(words: &str) -> Kind {
     if words.starts_with("implicit declaration of function")
         || words.starts_with("unknown type name")
         || words.contains("undeclared")
-        || words.starts_with("storage size of")
         || words.starts_with("invalid application of 'sizeof' to incomplete type")
+    {
+        Kind::Needs(name.trim_start_matches("struct ").to_owned())
+    } else if words.starts_with("storage size of")
         || words.contains("has initializer but incomplete type")
     {
-        let name = if words.starts_with("storage size of") {
-            ""
-        } else {
-            name
-        };
-        return Kind::Needs(name.trim_start_matches("struct ").to_owned());
-    }
-    if words.contains("has no member named") {
+        Kind::Incomplete
+    } else if words.contains("has no member named") {
         Kind::Member
     } else if words.starts_with("conflicting types for") {
         Kind::Conflict
