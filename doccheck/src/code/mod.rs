@@ -28,6 +28,19 @@ pub fn is_c(lang: Option<&str>) -> bool {
     .is_some_and(|word| matches!(word.to_ascii_lowercase().as_str(), "c" | "h"))
 }
 
+/// Whether a text reads as C code: the C grammar takes it whole, and it makes at least one
+/// call or assignment (prose, or a lone comment, does not).
+pub fn reads_as_c(text: &str) -> bool {
+    let p = tree::Parsed::plain(text);
+    !p.root().has_error()
+        && p.nodes().iter().any(|n| {
+            matches!(
+                n.kind(),
+                "call_expression" | "assignment_expression" | "init_declarator"
+            )
+        })
+}
+
 /// Whether `doccheck::code` has a check of this name (rule loading rejects others).
 pub fn check_exists(name: &str) -> bool {
     CHECKS.iter().any(|(n, _)| *n == name)
