@@ -205,16 +205,36 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
                 "read returns what has arrived (1..=10), not the 1024 asked for: {first}"
             );
             peers::read_exact(&pair.server, 10 - first, "the rest of the 10 bytes");
-            peers::write_all(&pair.client, &[9u8; 3000], "send 3000 bytes");
-            let got =
-                nix::unistd::read(&pair.server, &mut buf).expect("read after a 3000-byte send");
-            ctx.observe("read_1024_after_3000_sent", got);
+            // One 3000-byte send, all of it arrived: a 1024-byte read takes part of it and
+            // leaves the rest queued, so only a loop of reads gets all 3000, in order.
+            let sent: Vec<u8> = (0..3000).map(|i| (i % 251) as u8).collect();
+            peers::write_all(&pair.client, &sent, "send 3000 bytes");
+            peers::await_queued(&pair.server, 3000, "the 3000 bytes to arrive");
+            let mut got = Vec::new();
+            let mut reads = Vec::new();
+            while got.len() < sent.len() {
+                let n = nix::unistd::read(&pair.server, &mut buf).expect("read(sock, buf, 1024)");
+                assert!(
+                    (1..=1024).contains(&n),
+                    "a read returns 1..=1024 bytes: {n}"
+                );
+                got.extend_from_slice(&buf[..n]);
+                reads.push(n);
+                if reads.len() == 1 {
+                    let left = peers::queued(&pair.server);
+                    ctx.observe("queued_after_the_first_read", left);
+                    assert_eq!(left, 3000 - n, "the rest of the send stays queued");
+                }
+            }
+            ctx.observe("reads_of_1024_after_3000_sent", &reads);
             assert!(
-                (1..=1024).contains(&got),
-                "a read never returns more than asked"
+                reads.len() >= 3,
+                "3000 bytes take at least three reads of 1024"
             );
-            let rest = peers::read_exact(&pair.server, 3000 - got, "the rest of the 3000 bytes");
-            assert_eq!(rest.len(), 3000 - got);
+            assert!(
+                got == sent,
+                "the reads return the 3000 bytes sent, in order"
+            );
         });
 }
 
@@ -558,7 +578,7 @@ fn sockaddr_sizes_match_what_the_kernel_returns() {
         let len = v4.local_addr().expect("getsockname").len();
         ctx.observe("getsockname_len_inet", len);
         assert_eq!(len as usize, size_of::<libc::sockaddr_in>());
-        if harness::evidence::ipv6_available() {
+        if harness::check::ipv6_available() {
             let v6 = peers::socket(Domain::IPV6, Type::DGRAM);
             v6.bind(&V6.any_port().into()).expect("bind v6");
             let len = v6.local_addr().expect("getsockname").len();
@@ -1096,7 +1116,7 @@ fn bind_to_an_address_not_on_the_machine_is_eaddrnotavail() {
             let free = sock.bind(&SocketAddr::from((doc, 0)).into()).map_err(errno);
             ctx.observe("bind_192.0.2.1_with_IP_FREEBIND", format!("{free:?}"));
             assert_eq!(free, Ok(()), "IP_FREEBIND allows a non-local address");
-            if harness::evidence::ipv6_available() {
+            if harness::check::ipv6_available() {
                 let v6 = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
                 let doc6: Ipv6Addr = "2001:db8::1".parse().expect("address");
                 let got = v6.bind(&SocketAddr::from((doc6, 0)).into()).map_err(errno);
@@ -1201,7 +1221,7 @@ fn getsockname_returns_the_bound_address() {
         .in_netns()
         .limit(Duration::from_secs(10))
         .run(|ctx| {
-            let v6 = harness::evidence::ipv6_available();
+            let v6 = harness::check::ipv6_available();
             ctx.observe("ipv6", v6);
             let strategy = (any::<bool>(), any::<[u8; 3]>(), 1..=u16::MAX);
             ctx.property(256, strategy, |(use_v6, [a, b, c], port)| {
