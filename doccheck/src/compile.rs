@@ -45,15 +45,14 @@ const FLAGS: &[&str] = &[
     "-fno-diagnostics-color",
 ];
 
-/// A program's build, only for the linker's word on functions nothing defines: every
-/// compiler diagnostic is a warning here, and hidden (the syntax check reports them).
-const BUILD_FLAGS: &[&str] = &[
+/// A lenient build, only for the linker's word on functions nothing defines: every compiler
+/// diagnostic is a warning here, and hidden (the strict build reported them).
+const LINK_FLAGS: &[&str] = &[
     "-std=gnu11",
     "-w",
     "-Wno-error=implicit-function-declaration",
     "-Wno-error=incompatible-pointer-types",
     "-Wno-error=int-conversion",
-    "-g",
 ];
 
 /// Why no listing could be compiled.
@@ -110,57 +109,86 @@ pub fn compile(file: &str, listings: &[Listing<'_>]) -> Result<Vec<Finding>, Com
         .map_err(CompileError::Io)?;
     let dir = dir.path();
 
-    // First round, all at once: each program checked and built, the fragments assembled.
-    let mut programs = Vec::new();
-    for u in units.iter().filter(|u| u.program) {
-        let source = u.program_source();
-        let check = Job::new(&cc, dir, &format!("check{}", u.index), &source, false)?;
-        let build = Job::new(&cc, dir, &format!("build{}", u.index), &source, true)?;
-        programs.push((u, check, build));
-    }
+    // First round, all at once: each program built, the fragments assembled.
+    let programs: Vec<&Unit<'_>> = units.iter().filter(|u| u.program).collect();
     let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program && u.parses).collect();
+    let mut builds = Vec::new();
+    for u in &programs {
+        builds.push(Job::new(
+            &cc,
+            dir,
+            &format!("build{}", u.index),
+            &u.program_source(),
+            Mode::Build,
+        )?);
+    }
     let assembled = if fragments.is_empty() {
         None
     } else {
         let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
-        Some(Job::new(&cc, dir, "assembled", &source, false)?)
+        Some(Job::new(&cc, dir, "assembled", &source, Mode::Syntax)?)
     };
-    let mut out = Vec::new();
-    for (u, check, build) in programs {
-        out.extend(u.program_findings(file, &check.finish()?, &build.finish()?));
-    }
-    let Some(assembled) = assembled.map(Job::finish).transpose()? else {
-        return Ok(out);
-    };
+    let builds: Vec<String> = builds
+        .into_iter()
+        .map(Job::finish)
+        .collect::<Result<_, _>>()?;
+    let assembled = assembled.map(Job::finish).transpose()?.unwrap_or_default();
 
-    // Second round: a conflict the assembled text shows counts only if the fragment shows it
-    // alone (else it comes from another listing: a definition shown twice).
-    let included: HashSet<String> = units
-        .iter()
-        .flat_map(|u| u.includes.iter().cloned())
-        .collect();
+    // Second round, where needed: a program calling an undeclared function that no header of
+    // the table declares is linked leniently, for the linker's word on it; a conflict the
+    // assembled text shows counts only if the fragment shows it alone (else it comes from
+    // another listing: a definition shown twice).
+    let mut links = Vec::new();
+    for (u, build) in programs.iter().zip(&builds) {
+        let unknown = diagnostics(build, u.index)
+            .iter()
+            .any(|d| matches!(&d.kind, Kind::Needs(name) if header_of(name).is_none()));
+        let job = if unknown {
+            Some(Job::new(
+                &cc,
+                dir,
+                &format!("link{}", u.index),
+                &u.program_source(),
+                Mode::Link,
+            )?)
+        } else {
+            None
+        };
+        links.push(job);
+    }
     let mut alone = Vec::new();
     for u in &fragments {
-        let diags = diagnostics(&assembled, u.index);
-        let job = if diags.iter().any(|d| d.kind == Kind::Conflict) {
+        let conflict = diagnostics(&assembled, u.index)
+            .iter()
+            .any(|d| d.kind == Kind::Conflict);
+        let job = if conflict {
             Some(Job::new(
                 &cc,
                 dir,
                 &format!("alone{}", u.index),
                 &u.fragment_source(),
-                false,
+                Mode::Syntax,
             )?)
         } else {
             None
         };
-        alone.push((u, diags, job));
+        alone.push(job);
     }
-    for (u, diags, job) in alone {
-        let alone = job
+    let mut out = Vec::new();
+    for ((u, build), link) in programs.iter().zip(&builds).zip(links) {
+        let link = link.map(Job::finish).transpose()?.unwrap_or_default();
+        out.extend(u.program_findings(file, build, &link));
+    }
+    let included: HashSet<String> = units
+        .iter()
+        .flat_map(|u| u.includes.iter().cloned())
+        .collect();
+    for (u, job) in fragments.iter().zip(alone) {
+        let own = job
             .map(Job::finish)
             .transpose()?
             .map(|text| diagnostics(&text, u.index));
-        out.extend(u.fragment_findings(file, diags, alone, &included));
+        out.extend(u.fragment_findings(file, diagnostics(&assembled, u.index), own, &included));
     }
     out.sort_by_key(|f| (f.line, f.column));
     Ok(out)
@@ -278,11 +306,12 @@ impl<'a> Unit<'a> {
         )
     }
 
-    /// A program's findings: every error of its check, a function nothing defines as the
-    /// linker's undefined reference.
-    fn program_findings(&self, file: &str, check: &str, build: &str) -> Vec<Finding> {
+    /// A program's findings: every error of its build, a function nothing defines as the
+    /// linker's undefined reference (from the build, or from the lenient link).
+    fn program_findings(&self, file: &str, build: &str, link: &str) -> Vec<Finding> {
         let undefined: BTreeSet<String> = build
             .lines()
+            .chain(link.lines())
             .filter_map(|l| {
                 l.split("undefined reference to `")
                     .nth(1)?
@@ -293,7 +322,7 @@ impl<'a> Unit<'a> {
             .collect();
         let mut out: Vec<Finding> = Vec::new();
         let mut seen = HashSet::new();
-        for mut d in diagnostics(check, self.index) {
+        for mut d in diagnostics(build, self.index) {
             let header = match &d.kind {
                 Kind::Needs(name) if undefined.contains(name) => {
                     d.words = format!("undefined reference to `{name}'");
@@ -492,6 +521,18 @@ fn has_call(node: tree_sitter::Node<'_>) -> bool {
     found
 }
 
+/// What a compiler run does.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// `-fsyntax-only` with the strict flags.
+    Syntax,
+    /// Compile and link with the strict flags: errors, then (if it compiled) undefined
+    /// references.
+    Build,
+    /// Compile and link with every diagnostic a hidden warning: undefined references only.
+    Link,
+}
+
 /// A running compiler.
 struct Job {
     child: Child,
@@ -505,7 +546,7 @@ impl Job {
         dir: &Path,
         name: &str,
         source: &str,
-        build: bool,
+        mode: Mode,
     ) -> Result<Job, CompileError> {
         let src = dir.join(format!("{name}.c"));
         std::fs::write(&src, source).map_err(CompileError::Io)?;
@@ -514,11 +555,11 @@ impl Job {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if build {
-            cmd.args(BUILD_FLAGS).arg("-o").arg(dir.join(name));
-        } else {
-            cmd.args(FLAGS).arg("-fsyntax-only");
-        }
+        match mode {
+            Mode::Syntax => cmd.args(FLAGS).arg("-fsyntax-only"),
+            Mode::Build => cmd.args(FLAGS).arg("-o").arg(dir.join(name)),
+            Mode::Link => cmd.args(LINK_FLAGS).arg("-o").arg(dir.join(name)),
+        };
         cmd.arg(&src);
         let child = cmd.spawn().map_err(CompileError::Io)?;
         Ok(Job {
