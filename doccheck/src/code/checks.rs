@@ -76,13 +76,18 @@ impl<'t> Ctx<'t> {
         &self.p.src[node.byte_range()]
     }
 
-    /// A variable's declaration when the listing declares it once (or always alike).
-    fn decl(&self, name: &str) -> Option<&Declared> {
-        let all = self.decls.get(name)?;
-        let first = all.first()?;
-        all.iter()
-            .all(|d| d.ty == first.ty && d.pointer == first.pointer && d.array == first.array)
-            .then_some(first)
+    /// The declaration of `name` visible at `at`: the last one before it in the innermost
+    /// function (or file scope) that holds it.
+    fn decl(&self, name: &str, at: Node<'_>) -> Option<&Declared> {
+        self.decls
+            .get(name)?
+            .iter()
+            .filter(|d| {
+                d.scope.start <= at.start_byte()
+                    && at.end_byte() <= d.scope.end
+                    && d.at <= at.start_byte()
+            })
+            .min_by_key(|d| (d.scope.len(), std::cmp::Reverse(d.at)))
     }
 
     fn calls(&self, names: &[&str]) -> Vec<Node<'t>> {
@@ -337,9 +342,10 @@ fn sockaddr_cast_missing<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             let bare = strip(addr, false);
             let specific = |d: &Declared| SPECIFIC_SOCKADDRS.contains(&d.ty.as_str()) && !d.array;
             let uncast = if let Some(var) = address_of(ctx.p, bare) {
-                ctx.decl(var).is_some_and(|d| specific(d) && !d.pointer)
+                ctx.decl(var, call)
+                    .is_some_and(|d| specific(d) && !d.pointer)
             } else if bare.kind() == "identifier" {
-                ctx.decl(ctx.text(bare))
+                ctx.decl(ctx.text(bare), call)
                     .is_some_and(|d| specific(d) && d.pointer)
             } else {
                 false
@@ -364,7 +370,7 @@ fn length_args<'t>(ctx: &Ctx<'t>) -> Vec<(Node<'t>, &'t str, Node<'t>)> {
         let (_, len) = address_arg(ctx, call)?;
         let len = len?;
         let var = address_of(ctx.p, len)?;
-        let d = ctx.decl(var)?;
+        let d = ctx.decl(var, call)?;
         (!d.pointer && !d.array && d.at < call.start_byte()).then_some((call, var, len))
     })
     .collect()
@@ -382,7 +388,9 @@ fn addrlen_uninitialised<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     length_args(ctx)
         .into_iter()
         .filter(|(call, var, _)| {
-            let d = ctx.decl(var).expect("length_args keeps declared variables");
+            let d = ctx
+                .decl(var, *call)
+                .expect("length_args keeps declared variables");
             let fn_scope = scope(*call);
             !d.initialised && !assigned_between(ctx, var, fn_scope.start_byte(), call.start_byte())
         })
@@ -402,14 +410,16 @@ fn addrlen_not_reset_in_loop<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             };
             let variable_size = address_arg(ctx, *call)
                 .and_then(|(addr, _)| addressed_var(ctx.p, addr, true))
-                .and_then(|a| ctx.decl(a))
+                .and_then(|a| ctx.decl(a, *call))
                 .is_some_and(|d| {
                     matches!(
                         d.ty.as_str(),
                         "struct sockaddr_storage" | "struct sockaddr_un"
                     )
                 });
-            let d = ctx.decl(var).expect("length_args keeps declared variables");
+            let d = ctx
+                .decl(var, *call)
+                .expect("length_args keeps declared variables");
             let set_before = d.initialised
                 || assigned_between(ctx, var, scope(*call).start_byte(), l.start_byte());
             variable_size && set_before && !assigned_between(ctx, var, l.start_byte(), l.end_byte())
@@ -550,7 +560,7 @@ fn read_printed_unterminated<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
         }
         let buf = ctx.text(buf_node);
         if !ctx
-            .decl(buf)
+            .decl(buf, call)
             .is_some_and(|d| d.array && !d.initialised && d.ty == "char")
         {
             continue;
@@ -790,8 +800,19 @@ fn fork_servers<'t>(ctx: &Ctx<'t>) -> Vec<ForkServer<'t>> {
     out
 }
 
+/// Whether `region` closes `fd`, or hands it to a function that may (anything but a plain
+/// read or write): a helper out of sight is given the benefit of the doubt.
 fn closes(ctx: &Ctx<'_>, region: Node<'_>, fd: &str) -> bool {
-    !ctx.calls_on(region, &["close"], fd).is_empty()
+    ctx.nodes_in(region).any(|n| {
+        call_name(ctx.p, n).is_some_and(|name| {
+            let passes = args(n).iter().any(|a| ctx.text(strip(*a, true)) == fd);
+            passes
+                && !matches!(
+                    name,
+                    "read" | "write" | "recv" | "send" | "recvfrom" | "sendto"
+                )
+        })
+    })
 }
 
 /// The child of a fork-per-connection server never closes the listening socket.
@@ -845,7 +866,7 @@ fn sockaddr_size_for_ipv6<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             let (addr, len) = address_arg(ctx, call)?;
             let len = strip(len?, false);
             let var = addressed_var(ctx.p, addr, true)?;
-            let d = ctx.decl(var)?;
+            let d = ctx.decl(var, call)?;
             let v6 = d.ty == "struct sockaddr_in6"
                 && !d.array
                 && (d.pointer != address_of(ctx.p, strip(addr, true)).is_some());
