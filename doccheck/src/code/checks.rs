@@ -138,6 +138,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("nodelay-at-sol-socket", nodelay_at_sol_socket),
     ("sockaddr-size-for-ipv6", sockaddr_size_for_ipv6),
     ("inet-addr", inet_addr_call),
+    ("fd-set-past-fd-setsize", fd_set_past_fd_setsize),
     ("epollet-without-drain", epollet_without_drain),
     ("errno-without-failed-call", errno_without_failed_call),
 ];
@@ -880,6 +881,33 @@ fn sockaddr_size_for_ipv6<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
                 "sizeof(structsockaddr)" | "sizeof(structsockaddr_in)"
             ))
             .then_some(len)
+        })
+        .collect()
+}
+
+/// `FD_SET(c, …)` on a descriptor from accept, in a function that never compares anything
+/// with FD_SETSIZE.
+fn fd_set_past_fd_setsize<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
+    ctx.calls(&["FD_SET"])
+        .into_iter()
+        .filter(|set| {
+            let Some(fd) = args(*set)
+                .first()
+                .map(|a| strip(*a, true))
+                .filter(|a| a.kind() == "identifier")
+            else {
+                return false;
+            };
+            let fd = ctx.text(fd);
+            let region = scope(*set);
+            let accepted = ctx
+                .calls_on_any(region, &["accept", "accept4"])
+                .into_iter()
+                .any(|a| a.end_byte() < set.start_byte() && result_var(ctx, a) == Some(fd));
+            let bounded = ctx
+                .nodes_in(region)
+                .any(|n| n.kind() == "identifier" && ctx.text(n) == "FD_SETSIZE");
+            accepted && !bounded
         })
         .collect()
 }
