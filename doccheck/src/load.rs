@@ -158,8 +158,16 @@ fn validate(rule: &FactRule) -> Result<Option<ProseRule>, Vec<String>> {
             }
         }
         RuleKind::Code => {
-            if r.check.is_none() {
-                problems.push("check: a code rule names its check".to_string());
+            match r.check.as_deref() {
+                None => problems.push("check: a code rule names its check".to_string()),
+                Some(name) if !crate::code::check_exists(name) => {
+                    let known: Vec<&str> = crate::code::CHECKS.iter().map(|(n, _)| *n).collect();
+                    problems.push(format!(
+                        "check: no code check named {name:?} (known: {})",
+                        known.join(", ")
+                    ));
+                }
+                Some(_) => {}
             }
             if !(r.all.is_empty() && r.any.is_empty() && r.none.is_empty()) {
                 problems.push("all/any/none: only a prose rule has patterns".to_string());

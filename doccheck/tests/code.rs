@@ -6,48 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use doccheck::code::{self, Listing};
-use doccheck::compile;
-use doccheck::{FactRule, Finding, Rule, RuleKind};
+use doccheck::{compile, examples, load, Document, Finding, Origin, Rules};
 
-/// Every code rule of `fixtures/facts/*.toml`, with its fact.
-fn code_rules() -> Vec<FactRule> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/facts");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("fixtures/facts") {
-        let path = entry.expect("a directory entry").path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("a fact file");
-        let doc: toml::Table =
-            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for fact in doc
-            .get("fact")
-            .and_then(|f| f.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let id = fact["id"].as_str().expect("a fact id").to_owned();
-            for rule in fact
-                .get("rule")
-                .and_then(|r| r.as_array())
-                .into_iter()
-                .flatten()
-            {
-                let rule: Rule = rule
-                    .clone()
-                    .try_into()
-                    .unwrap_or_else(|e| panic!("{id}: {e}"));
-                if rule.kind == RuleKind::Code {
-                    out.push(FactRule {
-                        fact: id.clone(),
-                        rule,
-                    });
-                }
-            }
-        }
-    }
-    out
+/// The catalogue's rules (prose and code).
+fn rules() -> Rules {
+    load::load_dir(&load::workspace_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The sample documents (`tests/samples/*.md`), each with its expected findings file.
@@ -68,36 +31,6 @@ fn samples() -> Vec<(PathBuf, String, String)> {
     out
 }
 
-/// The fenced listings of a Markdown text, with the line of their first code line.
-fn listings(markdown: &str) -> Vec<Listing<'_>> {
-    let mut out = Vec::new();
-    let mut open: Option<(usize, &str, usize)> = None;
-    let mut offset = 0;
-    for (i, line) in markdown.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim();
-        match open {
-            None if trimmed.starts_with("```") => {
-                open = Some((
-                    i + 2,
-                    trimmed.trim_start_matches('`').trim(),
-                    offset + line.len(),
-                ));
-            }
-            Some((first_line, lang, start)) if trimmed == "```" => {
-                out.push(Listing {
-                    code: &markdown[start..offset],
-                    first_line,
-                    lang: Some(lang),
-                });
-                open = None;
-            }
-            _ => {}
-        }
-        offset += line.len();
-    }
-    out
-}
-
 /// One finding as an expected-findings line: `line:column rule` (and a compiler finding's fix).
 fn expected_line(f: &Finding) -> String {
     match &f.correction {
@@ -114,36 +47,19 @@ fn expected_line(f: &Finding) -> String {
 
 #[test]
 fn every_code_rule_fires_on_its_fire_listings_and_on_none_of_its_pass_listings() {
-    let rules = code_rules();
-    let mut wrong = Vec::new();
-    for r in &rules {
-        let check = r.rule.check.as_deref().unwrap_or_default();
-        for listing in &r.rule.fire {
-            let points = code::fire_points(check, listing)
-                .unwrap_or_else(|| panic!("{}: no check {check:?}", r.id()));
-            if points.is_empty() {
-                wrong.push(format!("{} does not fire on:\n{listing}\n", r.id()));
-            }
-        }
-        for listing in &r.rule.pass {
-            let points = code::fire_points(check, listing).unwrap_or_default();
-            if !points.is_empty() {
-                wrong.push(format!("{} fires at {points:?} on:\n{listing}\n", r.id()));
-            }
-        }
-        if r.rule.fire.is_empty() || r.rule.pass.is_empty() {
-            wrong.push(format!(
-                "{} needs listings that fire and listings that pass",
-                r.id()
-            ));
-        }
-    }
+    let rules = rules();
+    assert!(!rules.code.is_empty());
+    let wrong: Vec<String> = rules
+        .code
+        .iter()
+        .filter_map(|r| examples::check_code(r).err())
+        .collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
 fn every_check_belongs_to_a_rule_on_a_fact() {
-    let rules = code_rules();
+    let rules = rules().code;
     let unused: Vec<&str> = code::CHECKS
         .iter()
         .map(|(name, _)| *name)
@@ -174,10 +90,14 @@ fn compare(expected: &str, found: Vec<String>, compiler: bool) -> Result<(), Str
 
 #[test]
 fn code_rules_find_exactly_the_expected_findings_in_the_samples() {
-    let rules = code_rules();
+    let rules = rules();
     for (path, text, expected) in samples() {
-        let findings = code::check(&path.display().to_string(), &listings(&text), &rules);
-        let found = findings.iter().map(expected_line).collect();
+        let doc = Document::parse(&path.display().to_string(), &text);
+        let found = doccheck::check(&doc, &rules)
+            .iter()
+            .filter(|f| f.origin == Origin::Code)
+            .map(expected_line)
+            .collect();
         if let Err(e) = compare(&expected, found, false) {
             panic!("{}:\n{e}", path.display());
         }
@@ -192,7 +112,9 @@ fn the_compiler_finds_exactly_the_expected_findings_in_the_samples() {
         let runs: Vec<_> = samples
             .iter()
             .map(|(path, text, _)| {
-                scope.spawn(move || compile::compile(&path.display().to_string(), &listings(text)))
+                scope.spawn(move || {
+                    doccheck::compile_listings(&Document::parse(&path.display().to_string(), text))
+                })
             })
             .collect();
         runs.into_iter()
@@ -318,22 +240,35 @@ fn the_catalogues_code_corrections_compile() {
 }
 
 #[test]
-fn code_rules_check_the_listings_of_a_20_kb_document_in_under_2_s() {
-    let rules = code_rules();
-    let mut doc = String::new();
-    for (_, text, _) in samples().iter().cycle() {
-        if doc.len() >= 20 * 1024 {
+fn a_20_kb_document_is_checked_in_under_2_s_without_the_compiler() {
+    let rules = rules();
+    let mut text = String::new();
+    for (_, sample, _) in samples().iter().cycle() {
+        if text.len() >= 20 * 1024 {
             break;
         }
-        doc.push_str(text);
+        text.push_str(sample);
     }
     let started = Instant::now();
-    let findings = code::check("big.md", &listings(&doc), &rules);
+    let doc = Document::parse("big.md", &text);
+    let findings = doccheck::check(&doc, &rules);
     let took = started.elapsed();
-    assert!(!findings.is_empty());
+    assert!(findings.iter().any(|f| f.origin == Origin::Code));
     assert!(
         took < Duration::from_secs(2),
-        "{} bytes of Markdown took {took:?}",
-        doc.len()
+        "{} bytes took {took:?}",
+        text.len()
     );
+}
+
+#[test]
+fn a_finding_in_an_indented_listing_points_at_the_files_own_column() {
+    let text = "1. Fill in the address:\n\n   ```c\n   struct sockaddr_in a;\n   a.sin_port = 8080;\n   ```\n";
+    let doc = Document::parse("list.md", text);
+    let found: Vec<(usize, usize, String)> = doccheck::check(&doc, &rules())
+        .into_iter()
+        .filter(|f| f.origin == Origin::Code)
+        .map(|f| (f.line, f.column, f.excerpt))
+        .collect();
+    assert_eq!(found, vec![(5, 4, "a.sin_port = 8080;".to_string())]);
 }
