@@ -86,9 +86,19 @@ pub fn compiler() -> String {
         .unwrap_or_else(|| "cc".to_owned())
 }
 
-/// Compiles the document's C listings; `file` names the document in the findings.
+/// Compiles the document's C listings with [`compiler`]; `file` names the document in the
+/// findings.
 pub fn compile(file: &str, listings: &[Listing<'_>]) -> Result<Vec<Finding>, CompileError> {
-    let cc = compiler();
+    compile_with(&compiler(), file, listings)
+}
+
+/// Compiles the document's C listings with the compiler `cc`.
+pub fn compile_with(
+    cc: &str,
+    file: &str,
+    listings: &[Listing<'_>],
+) -> Result<Vec<Finding>, CompileError> {
+    let cc = cc.to_owned();
     match Command::new(&cc)
         .arg("--version")
         .stdout(Stdio::null())

@@ -272,3 +272,22 @@ fn a_finding_in_an_indented_listing_points_at_the_files_own_column() {
         .collect();
     assert_eq!(found, vec![(5, 4, "a.sin_port = 8080;".to_string())]);
 }
+
+#[test]
+fn without_a_compiler_the_compile_step_says_so() {
+    let listing = [Listing {
+        code: "int main(void) { return 0; }\n",
+        first_line: 1,
+        lang: Some("c"),
+    }];
+    let got = compile::compile_with("/nonexistent/cc", "doc.md", &listing);
+    match got {
+        Err(e @ compile::CompileError::NoCompiler(_)) => {
+            assert_eq!(
+                e.to_string(),
+                "skipped: no C compiler (/nonexistent/cc) found to compile the listings"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -3,7 +3,7 @@
 //! initialisation or a branch is out of sight (another listing, a macro, a helper), it stays
 //! silent: a missed case costs less than a false alarm.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -14,11 +14,14 @@ use super::tree::{
 };
 
 /// What one listing's checks may know about the whole document (another listing may set
-/// SO_BROADCAST or reap children).
-#[derive(Clone, Copy, Debug, Default)]
+/// SO_BROADCAST, reap children, or declare and fill an address).
+#[derive(Clone, Debug, Default)]
 pub struct DocWide {
     pub sets_so_broadcast: bool,
     pub reaps_children: bool,
+    /// Every name some listing uses other than as the `&name` address of a socket call or
+    /// inside `sizeof`: declared, filled in, or handed to something that fills it.
+    pub names_in_use: HashSet<String>,
 }
 
 impl DocWide {
@@ -29,6 +32,9 @@ impl DocWide {
             for node in &nodes {
                 if node.kind() == "identifier" && p.text(*node) == "SIGCHLD" {
                     wide.reaps_children = true;
+                }
+                if node.kind() == "identifier" && !only_named_as_an_address(p, *node) {
+                    wide.names_in_use.insert(p.text(*node).to_owned());
                 }
                 match call_name(p, *node) {
                     Some("setsockopt")
@@ -49,17 +55,37 @@ impl DocWide {
     }
 }
 
+/// Whether an identifier stands as a socket call's `&name` address argument, or in `sizeof`.
+fn only_named_as_an_address(p: &Parsed, ident: Node<'_>) -> bool {
+    let mut cur = ident.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "sizeof_expression" => return true,
+            "argument_list" => {
+                let addr = n
+                    .parent()
+                    .and_then(|call| address_arg_of(p, call))
+                    .map(|(addr, _)| addr);
+                return addr.is_some_and(|a| within(a, ident) && address_of(p, a).is_some());
+            }
+            "function_definition" | "expression_statement" | "declaration" => return false,
+            _ => cur = n.parent(),
+        }
+    }
+    false
+}
+
 /// One listing as the checks see it.
 pub struct Ctx<'t> {
     pub p: &'t Parsed,
     pub nodes: Vec<Node<'t>>,
     pub decls: HashMap<String, Vec<Declared>>,
     pub macros: HashMap<String, String>,
-    pub doc: DocWide,
+    pub doc: &'t DocWide,
 }
 
 impl<'t> Ctx<'t> {
-    pub fn new(p: &'t Parsed, doc: DocWide) -> Ctx<'t> {
+    pub fn new(p: &'t Parsed, doc: &'t DocWide) -> Ctx<'t> {
         let nodes = p.nodes();
         let decls = declarations(p, &nodes);
         let macros = macros(p, &nodes);
@@ -123,6 +149,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("htons-missing", htons_missing),
     ("reuseaddr-after-bind", reuseaddr_after_bind),
     ("sockaddr-cast-missing", sockaddr_cast_missing),
+    ("address-never-filled", address_never_filled),
     ("addrlen-uninitialised", addrlen_uninitialised),
     ("addrlen-not-reset-in-loop", addrlen_not_reset_in_loop),
     ("read-count-ignored", read_count_ignored),
@@ -326,7 +353,11 @@ const ADDRESS_ARGS: &[(&str, usize, usize)] = &[
 ];
 
 fn address_arg<'t>(ctx: &Ctx<'t>, call: Node<'t>) -> Option<(Node<'t>, Option<Node<'t>>)> {
-    let name = call_name(ctx.p, call)?;
+    address_arg_of(ctx.p, call)
+}
+
+fn address_arg_of<'t>(p: &Parsed, call: Node<'t>) -> Option<(Node<'t>, Option<Node<'t>>)> {
+    let name = call_name(p, call)?;
     let (_, addr, len) = ADDRESS_ARGS.iter().find(|(n, _, _)| *n == name)?;
     let a = args(call);
     Some((*a.get(*addr)?, a.get(*len).copied()))
@@ -352,6 +383,19 @@ fn sockaddr_cast_missing<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
                 false
             };
             uncast.then_some(addr)
+        })
+        .collect()
+}
+
+/// `connect(fd, &addr, …)` (or bind, sendto) with no cast, where no listing of the document
+/// declares `addr` or does anything else with it: the reader never sees it filled in.
+fn address_never_filled<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
+    ctx.calls(&["connect", "bind", "sendto"])
+        .into_iter()
+        .filter_map(|call| {
+            let (addr, _) = address_arg(ctx, call)?;
+            let var = address_of(ctx.p, addr)?;
+            (!ctx.doc.names_in_use.contains(var)).then_some(addr)
         })
         .collect()
 }
@@ -433,9 +477,27 @@ const STREAM_READS: &[&str] = &["read", "recv"];
 
 /// `read(fd, buf, n);` with its count thrown away.
 fn read_count_ignored<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
-    ctx.calls(STREAM_READS)
+    socket_reads(ctx, STREAM_READS)
         .into_iter()
         .filter(|c| value_discarded(*c))
+        .collect()
+}
+
+/// The calls to `names` whose descriptor is not known to be a file (`fd = open(…)`): the
+/// facts these checks rest on are about sockets.
+fn socket_reads<'t>(ctx: &Ctx<'t>, names: &[&str]) -> Vec<Node<'t>> {
+    let files: Vec<&str> = ctx
+        .calls(&["open", "openat", "creat", "fileno"])
+        .into_iter()
+        .filter_map(|c| result_var(ctx, c))
+        .collect();
+    ctx.calls(names)
+        .into_iter()
+        .filter(|c| {
+            !args(*c)
+                .first()
+                .is_some_and(|fd| files.contains(&ctx.text(strip(*fd, true))))
+        })
         .collect()
 }
 
@@ -457,7 +519,7 @@ fn result_var<'t>(ctx: &Ctx<'t>, call: Node<'t>) -> Option<&'t str> {
 /// count never compared with SIZE.
 fn read_assumed_full<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
-    for call in ctx.calls(STREAM_READS) {
+    for call in socket_reads(ctx, STREAM_READS) {
         let a = args(call);
         if a.len() < 3 || a.get(3).is_some_and(|f| mentions(ctx.p, *f, "MSG_WAITALL")) {
             continue;
@@ -552,7 +614,7 @@ fn unbounded_string_args(format: &str) -> Vec<usize> {
 /// written into `buf`.
 fn read_printed_unterminated<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
-    for call in ctx.calls(&["read", "recv", "recvfrom"]) {
+    for call in socket_reads(ctx, &["read", "recv", "recvfrom"]) {
         let Some(buf_node) = args(call).get(1).map(|b| strip(*b, false)) else {
             continue;
         };

@@ -51,7 +51,8 @@ pub fn check_exists(name: &str) -> bool {
 pub fn fire_points(check: &str, code: &str) -> Option<Vec<(usize, usize)>> {
     let (_, f) = CHECKS.iter().find(|(n, _)| *n == check)?;
     let parsed = [tree::Parsed::new(code)];
-    let ctx = checks::Ctx::new(&parsed[0], checks::DocWide::of(&parsed));
+    let wide = checks::DocWide::of(&parsed);
+    let ctx = checks::Ctx::new(&parsed[0], &wide);
     Some(
         f(&ctx)
             .into_iter()
@@ -71,7 +72,7 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
     let wide = checks::DocWide::of(&parsed);
     let mut out = Vec::new();
     for (listing, p) in c.iter().zip(&parsed) {
-        let ctx = checks::Ctx::new(p, wide);
+        let ctx = checks::Ctx::new(p, &wide);
         for rule in rules.iter().filter(|r| r.rule.kind == RuleKind::Code) {
             let Some((_, f)) = rule
                 .rule
