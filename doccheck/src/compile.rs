@@ -332,6 +332,8 @@ impl<'a> Unit<'a> {
             .collect();
         let mut out: Vec<Finding> = Vec::new();
         let mut seen = HashSet::new();
+        // A name the listing's own includes should have declared, or one the compiler takes
+        // for a typo ("did you mean"), is no missing header: it keeps the compiler's words.
         for mut d in diagnostics(build, self.index) {
             let header = match &d.kind {
                 Kind::Needs(name) if undefined.contains(name) => {
@@ -339,7 +341,8 @@ impl<'a> Unit<'a> {
                     d.kind = Kind::Undefined(name.clone());
                     None
                 }
-                Kind::Needs(name) => header_of(name),
+                Kind::Needs(name) => header_of(name)
+                    .filter(|h| !self.includes.contains(*h) && !d.words.contains("did you mean")),
                 Kind::Incomplete => self.struct_header(d.line).map(|(name, h)| {
                     d.kind = Kind::Needs(name);
                     h
@@ -388,7 +391,9 @@ impl<'a> Unit<'a> {
         for mut d in assembled {
             let header = match &d.kind {
                 Kind::Needs(name) => match header_of(name) {
-                    Some(h) if !included.contains(h) => Some(h),
+                    Some(h) if !included.contains(h) && !d.words.contains("did you mean") => {
+                        Some(h)
+                    }
                     _ => continue,
                 },
                 Kind::Incomplete => match self.struct_header(d.line) {

@@ -483,21 +483,30 @@ fn read_count_ignored<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
         .collect()
 }
 
-/// The calls to `names` whose descriptor is not known to be a file (`fd = open(…)`): the
-/// facts these checks rest on are about sockets.
+/// The calls to `names` whose descriptor is not known to be a file or a pipe (`fd = open(…)`,
+/// `pipe(fds)` then `fds[0]`): the facts these checks rest on are about sockets.
 fn socket_reads<'t>(ctx: &Ctx<'t>, names: &[&str]) -> Vec<Node<'t>> {
     let files: Vec<&str> = ctx
         .calls(&["open", "openat", "creat", "fileno"])
         .into_iter()
         .filter_map(|c| result_var(ctx, c))
         .collect();
+    let pipes: Vec<&str> = ctx
+        .calls(&["pipe", "pipe2"])
+        .into_iter()
+        .filter_map(|c| args(c).first().map(|a| ctx.text(strip(*a, true))))
+        .collect();
+    let not_a_socket = |fd: Node<'_>| {
+        let fd = strip(fd, true);
+        let base = match fd.kind() {
+            "subscript_expression" => fd.child_by_field_name("argument").map(|a| ctx.text(a)),
+            _ => None,
+        };
+        files.contains(&ctx.text(fd)) || base.is_some_and(|b| pipes.contains(&b))
+    };
     ctx.calls(names)
         .into_iter()
-        .filter(|c| {
-            !args(*c)
-                .first()
-                .is_some_and(|fd| files.contains(&ctx.text(strip(*fd, true))))
-        })
+        .filter(|c| !args(*c).first().is_some_and(|fd| not_a_socket(*fd)))
         .collect()
 }
 
