@@ -3,7 +3,7 @@
 //! Policy:
 //! - A listing that defines `main` is a complete program: it is built alone (compiled and
 //!   linked), and every error is a finding; a function it calls that nothing defines shows as
-//!   the linker's undefined reference.
+//!   the linker's undefined reference. A program abbreviated with `...` is not built.
 //! - Any other listing is a fragment, checked with `-fsyntax-only`. A fragment whose top level
 //!   holds statements (or declarations initialised by a call) is compiled with those items,
 //!   in order, in the body of `void __listing_N(void)`; its `#` lines, type and function
@@ -14,7 +14,8 @@
 //!   program cannot explain: a header it needs (an API name undeclared; not when any listing
 //!   of the document includes that header), a struct member glibc does not have, conflicting
 //!   types, an incompatible pointer, an integer-pointer conversion, a wrong argument count.
-//!   Names a fragment merely takes from its context (`fd`, `buf`) are never findings.
+//!   Names a fragment merely takes from its context (`fd`, `buf`) are never findings, and a
+//!   fragment the C grammar rejects (an elision, an unbalanced brace) is not compiled.
 //! - Flags: `-std=gnu11 -Wall` with GCC 14's errors (incompatible pointer types, implicit
 //!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]) and
 //!   runs in parallel with the others. `#line` directives make the compiler report the
@@ -120,7 +121,7 @@ pub fn compile_with(
     let dir = dir.path();
 
     // First round, all at once: each program built, the fragments assembled.
-    let programs: Vec<&Unit<'_>> = units.iter().filter(|u| u.program).collect();
+    let programs: Vec<&Unit<'_>> = units.iter().filter(|u| u.program && !u.elided).collect();
     let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program && u.parses).collect();
     let mut builds = Vec::new();
     for u in &programs {
@@ -218,6 +219,9 @@ struct Unit<'a> {
     /// Whether the C grammar accepts it whole: a fragment with elisions (`...`) or an
     /// unbalanced brace is left out of compiling, where it would break the listings after it.
     parses: bool,
+    /// Whether the grammar's errors are elisions (`...`, `…`): an abbreviated program is not
+    /// built.
+    elided: bool,
 }
 
 impl<'a> Unit<'a> {
@@ -263,6 +267,11 @@ impl<'a> Unit<'a> {
         }
         let statements = !program && items.iter().any(|(_, _, file_scope)| !file_scope);
         let parses = !root.has_error();
+        let elided = !parses
+            && p.nodes().iter().any(|n| {
+                (n.is_error() || n.is_missing())
+                    && (p.text(*n).contains("...") || p.text(*n).contains('…'))
+            });
         Unit {
             index,
             listing,
@@ -271,6 +280,7 @@ impl<'a> Unit<'a> {
             statements,
             includes,
             parses,
+            elided,
         }
     }
 
