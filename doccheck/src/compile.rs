@@ -201,6 +201,13 @@ pub fn compile_with(
             .map(|text| diagnostics(&text, u.index));
         out.extend(u.fragment_findings(file, diagnostics(&assembled, u.index), own, &included));
     }
+    out.retain(|f| {
+        let listing = units
+            .iter()
+            .map(|u| u.listing)
+            .find(|l| l.first_line <= f.line && f.line < l.first_line + l.code.lines().count());
+        !listing.is_some_and(|l| crate::code::shown_as_wrong(l.code, f.line - l.first_line))
+    });
     out.sort_by_key(|f| (f.line, f.column));
     Ok(out)
 }

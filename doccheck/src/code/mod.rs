@@ -84,6 +84,9 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
             };
             for node in f(&ctx) {
                 let (row, column) = position(p, node.start_position());
+                if shown_as_wrong(listing.code, row) {
+                    continue;
+                }
                 let (end_row, end_column) = position(p, node.end_position());
                 let finding = Finding {
                     file: file.to_owned(),
@@ -113,6 +116,41 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
     }
     out.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
     out
+}
+
+/// Words of a comment that marks the code under it (or beside it) as a deliberate mistake:
+/// a tutorial's "wrong way" example is no finding.
+const WRONG_MARKERS: &[&str] = &[
+    "잘못",
+    "틀린",
+    "틀렸",
+    "나쁜 예",
+    "버그",
+    "❌",
+    "✗",
+    "✘",
+    "wrong",
+    "incorrect",
+    "bad example",
+    "buggy",
+    "don't",
+    "do not",
+    "mistake",
+];
+
+/// Whether the comment nearest above `row` of a listing (or on it) marks it as a deliberate
+/// mistake. Only comments count, read from the syntax tree.
+pub fn shown_as_wrong(code: &str, row: usize) -> bool {
+    let p = tree::Parsed::plain(code);
+    let nearest = p
+        .nodes()
+        .into_iter()
+        .filter(|n| n.kind() == "comment" && n.start_position().row <= row)
+        .max_by_key(|n| n.start_position().row);
+    nearest.is_some_and(|c| {
+        let text = p.text(c).to_lowercase();
+        WRONG_MARKERS.iter().any(|m| text.contains(m))
+    })
 }
 
 /// A tree point as the listing's 0-based row and 1-based character column.
