@@ -18,7 +18,7 @@
 //!   fragment the C grammar rejects (an elision, an unbalanced brace) is not compiled.
 //! - Flags: `-std=gnu11 -Wall` with GCC 14's errors (incompatible pointer types, implicit
 //!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]) and
-//!   runs in parallel with the others. `#line` directives make the compiler report the
+//!   runs alongside others, twice as many as there are CPUs. `#line` directives make the compiler report the
 //!   document's own lines.
 
 use std::collections::{BTreeSet, HashSet};
@@ -120,85 +120,83 @@ pub fn compile_with(
         .map_err(CompileError::Io)?;
     let dir = dir.path();
 
-    // First round, all at once: each program built, the fragments assembled.
+    // First round: each program built, the fragments assembled.
     let programs: Vec<&Unit<'_>> = units.iter().filter(|u| u.program && !u.elided).collect();
     let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program && u.parses).collect();
-    let mut builds = Vec::new();
-    for u in &programs {
-        builds.push(Job::new(
-            &cc,
-            dir,
-            &format!("build{}", u.index),
-            &u.program_source(),
-            Mode::Build,
-        )?);
-    }
-    let assembled = if fragments.is_empty() {
-        None
-    } else {
+    let mut first: Vec<Spec> = programs
+        .iter()
+        .map(|u| Spec {
+            name: format!("build{}", u.index),
+            source: u.program_source(),
+            mode: Mode::Build,
+        })
+        .collect();
+    if !fragments.is_empty() {
         let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
-        Some(Job::new(&cc, dir, "assembled", &source, Mode::Syntax)?)
+        first.push(Spec {
+            name: "assembled".into(),
+            source,
+            mode: Mode::Syntax,
+        });
+    }
+    let mut outputs = run_all(&cc, dir, first)?;
+    let assembled = if fragments.is_empty() {
+        String::new()
+    } else {
+        outputs.pop().unwrap_or_default()
     };
-    let builds: Vec<String> = builds
-        .into_iter()
-        .map(Job::finish)
-        .collect::<Result<_, _>>()?;
-    let assembled = assembled.map(Job::finish).transpose()?.unwrap_or_default();
+    let builds = outputs;
 
     // Second round, where needed: a program calling an undeclared function that no header of
     // the table declares is linked leniently, for the linker's word on it; a conflict the
     // assembled text shows counts only if the fragment shows it alone (else it comes from
     // another listing: a definition shown twice).
-    let mut links = Vec::new();
+    let mut second = Vec::new();
+    let mut linked = Vec::new();
     for (u, build) in programs.iter().zip(&builds) {
         let unknown = diagnostics(build, u.index)
             .iter()
             .any(|d| matches!(&d.kind, Kind::Needs(name) if header_of(name).is_none()));
-        let job = if unknown {
-            Some(Job::new(
-                &cc,
-                dir,
-                &format!("link{}", u.index),
-                &u.program_source(),
-                Mode::Link,
-            )?)
-        } else {
-            None
-        };
-        links.push(job);
+        linked.push(unknown);
+        if unknown {
+            second.push(Spec {
+                name: format!("link{}", u.index),
+                source: u.program_source(),
+                mode: Mode::Link,
+            });
+        }
     }
-    let mut alone = Vec::new();
+    let mut checked_alone = Vec::new();
     for u in &fragments {
         let conflict = diagnostics(&assembled, u.index)
             .iter()
             .any(|d| d.kind == Kind::Conflict);
-        let job = if conflict {
-            Some(Job::new(
-                &cc,
-                dir,
-                &format!("alone{}", u.index),
-                &u.fragment_source(),
-                Mode::Syntax,
-            )?)
-        } else {
-            None
-        };
-        alone.push(job);
+        checked_alone.push(conflict);
+        if conflict {
+            second.push(Spec {
+                name: format!("alone{}", u.index),
+                source: u.fragment_source(),
+                mode: Mode::Syntax,
+            });
+        }
     }
+    let mut second = run_all(&cc, dir, second)?.into_iter();
+
     let mut out = Vec::new();
-    for ((u, build), link) in programs.iter().zip(&builds).zip(links) {
-        let link = link.map(Job::finish).transpose()?.unwrap_or_default();
+    for ((u, build), linked) in programs.iter().zip(&builds).zip(linked) {
+        let link = if linked {
+            second.next().unwrap_or_default()
+        } else {
+            String::new()
+        };
         out.extend(u.program_findings(file, build, &link));
     }
     let included: HashSet<String> = units
         .iter()
         .flat_map(|u| u.includes.iter().cloned())
         .collect();
-    for (u, job) in fragments.iter().zip(alone) {
-        let own = job
-            .map(Job::finish)
-            .transpose()?
-            .map(|text| diagnostics(&text, u.index));
+    for (u, alone) in fragments.iter().zip(checked_alone) {
+        let own = alone.then(|| diagnostics(&second.next().unwrap_or_default(), u.index));
         out.extend(u.fragment_findings(file, diagnostics(&assembled, u.index), own, &included));
     }
     out.retain(|f| {
@@ -551,6 +549,32 @@ fn has_call(node: tree_sitter::Node<'_>) -> bool {
     let mut cursor = node.walk();
     let found = node.named_children(&mut cursor).any(has_call);
     found
+}
+
+/// One compiler run to make.
+struct Spec {
+    name: String,
+    source: String,
+    mode: Mode,
+}
+
+/// Runs the compiler on every spec, a few at a time (twice the CPUs: a document of hundreds of
+/// listings must not start hundreds of compilers), and returns their diagnostics in order.
+fn run_all(cc: &str, dir: &Path, specs: Vec<Spec>) -> Result<Vec<String>, CompileError> {
+    let limit = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let mut out = Vec::with_capacity(specs.len());
+    let mut running = std::collections::VecDeque::new();
+    for spec in specs {
+        if running.len() >= limit {
+            let job: Job = running.pop_front().expect("a running job");
+            out.push(job.finish()?);
+        }
+        running.push_back(Job::new(cc, dir, &spec.name, &spec.source, spec.mode)?);
+    }
+    for job in running {
+        out.push(job.finish()?);
+    }
+    Ok(out)
 }
 
 /// What a compiler run does.
