@@ -17,9 +17,9 @@
 //!   Names a fragment merely takes from its context (`fd`, `buf`) are never findings, and a
 //!   fragment the C grammar rejects (an elision, an unbalanced brace) is not compiled.
 //! - Flags: `-std=gnu11 -Wall` with GCC 14's errors (incompatible pointer types, implicit
-//!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]) and
-//!   runs alongside others, twice as many as there are CPUs. `#line` directives make the compiler report the
-//!   document's own lines.
+//!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]),
+//!   with at most twice as many at once as there are CPUs. `#line` directives make the
+//!   compiler report the document's own lines.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
