@@ -23,9 +23,13 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 use crate::code::tree::Parsed;
 use crate::code::{is_c, Listing};
@@ -617,6 +621,9 @@ impl Job {
             Mode::Link => cmd.args(LINK_FLAGS).arg("-o").arg(dir.join(name)),
         };
         cmd.arg(&src);
+        // Its own process group, so that a run past its time is killed with the compiler
+        // proper (cc1) and the assembler it started.
+        cmd.process_group(0);
         let child = cmd.spawn().map_err(CompileError::Io)?;
         Ok(Job {
             child,
@@ -638,8 +645,7 @@ impl Job {
                 break;
             }
             if self.started.elapsed() > CC_TIMEOUT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                self.stop();
                 return Err(CompileError::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("{} took longer than {CC_TIMEOUT:?}", self.args),
@@ -648,6 +654,22 @@ impl Job {
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(reader.join().unwrap_or_default())
+    }
+
+    /// Kills the run's process group and reaps the compiler.
+    fn stop(&mut self) {
+        let group = Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// A run abandoned (another run failed first) is stopped, not left behind.
+impl Drop for Job {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
     }
 }
 
