@@ -23,35 +23,20 @@ pub use load::Rules;
 pub use render::{FactStatus, Status};
 pub use rules::{FactRule, Rule, RuleKind};
 
-/// Every finding of the rules on one document (prose rules on its sentences, code rules on
-/// its C listings), in document order.
+/// Every finding of the prose and code rules on one document, in document order (the
+/// compiler's findings are [`compile_listings`]'s: they run the system C compiler).
 pub fn check(doc: &Document, rules: &Rules) -> Vec<Finding> {
     let mut findings = prose::check(doc, &rules.prose);
-    let listings = code_listings(doc);
-    findings.extend(at_file_positions(
-        doc,
-        code::check(&doc.path, &listings, &rules.code),
-    ));
-    findings.sort_by_key(|f| (f.line, f.column, f.rule.clone()));
+    let code = code::check(&doc.path, &doc.code_listings(), &rules.code);
+    findings.extend(at_file_positions(doc, code));
+    findings.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
     findings
 }
 
 /// The C compiler's findings on the document's C listings ([`compile`]: bounded, separate
 /// from [`check`] because it runs `cc`).
 pub fn compile_listings(doc: &Document) -> Result<Vec<Finding>, compile::CompileError> {
-    let listings = code_listings(doc);
-    compile::compile(&doc.path, &listings).map(|f| at_file_positions(doc, f))
-}
-
-fn code_listings(doc: &Document) -> Vec<code::Listing<'_>> {
-    doc.listings
-        .iter()
-        .map(|l| code::Listing {
-            code: &l.code.text,
-            first_line: l.line,
-            lang: Some(&l.lang),
-        })
-        .collect()
+    compile::compile(&doc.path, &doc.code_listings()).map(|f| at_file_positions(doc, f))
 }
 
 /// Moves findings placed by a listing's own lines and columns to the file's: a listing inside

@@ -89,22 +89,6 @@ fn compare(expected: &str, found: Vec<String>, compiler: bool) -> Result<(), Str
 }
 
 #[test]
-fn code_rules_find_exactly_the_expected_findings_in_the_samples() {
-    let rules = rules();
-    for (path, text, expected) in samples() {
-        let doc = Document::parse(&path.display().to_string(), &text);
-        let found = doccheck::check(&doc, &rules)
-            .iter()
-            .filter(|f| f.origin == Origin::Code)
-            .map(expected_line)
-            .collect();
-        if let Err(e) = compare(&expected, found, false) {
-            panic!("{}:\n{e}", path.display());
-        }
-    }
-}
-
-#[test]
 fn the_compiler_finds_exactly_the_expected_findings_in_the_samples() {
     let samples = samples();
     // One document's runs are parallel already; the documents go side by side too.
