@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod course;
+mod document;
 mod index;
 mod junit;
 mod matrix;
@@ -22,7 +23,8 @@ cargo claims — check the course's socket claims against the running kernel
 
 USAGE:
     cargo claims [OPTIONS]
-    cargo claims course FILE       the course text against the catalogue, no kernel tests
+    cargo claims course FILE...    check documents: the facts' rules (and, for the overview,
+                                   the claims' report); see cargo claims course --help
     cargo claims matrix --help     the suite under several kernels (see README)
     cargo claims bench --help      the speed claims, measured (about a minute)
 
@@ -107,7 +109,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("matrix") => return matrix::main(args[1..].to_vec()),
-        Some("course") => return course_main(&args[1..]),
+        Some("course") => return document::main(&args[1..]),
         Some("bench") => return bench::main(args[1..].to_vec()),
         _ => {}
     }
@@ -221,70 +223,6 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-const COURSE_USAGE: &str = "\
-cargo claims course — the course text against the claim catalogue (no kernel tests)
-
-USAGE:
-    cargo claims course FILE
-
-Finds each claim's course words in FILE (ignoring spacing and markdown) and prints their line
-numbers; lists as STALE the claims whose words are no longer in the text, and as UNCHECKED the
-lines that make a checkable statement (a table row, a list item, socket code, a number, an
-errno or a socket constant) that no claim covers and fixtures/course-acknowledged.toml does not
-acknowledge. Exits 1 when anything is stale or unchecked, 2 on bad input.";
-
-fn course_main(args: &[String]) -> ExitCode {
-    let file = match args {
-        [flag] if flag == "-h" || flag == "--help" => {
-            println!("{COURSE_USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        [file] if !file.starts_with('-') => Path::new(file),
-        _ => {
-            eprintln!("error: cargo claims course takes one course file (see --help)");
-            return ExitCode::from(2);
-        }
-    };
-    let drift = match course::Drift::load(file) {
-        Ok(drift) => drift,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    print!("{}", drift.terminal());
-    if !drift.clean() {
-        step_summary(&format!(
-            "## socket-claims: course text drift ({})\n\n```text{}```\n",
-            drift.file,
-            drift.problems()
-        ));
-    }
-    if drift.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-/// In GitHub Actions, appends `markdown` to the job's summary page.
-fn step_summary(markdown: &str) {
-    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
-        return;
-    };
-    let appended = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&summary)
-        .and_then(|mut f| f.write_all(markdown.as_bytes()));
-    if let Err(e) = appended {
-        eprintln!(
-            "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
-            Path::new(&summary).display()
-        );
     }
 }
 

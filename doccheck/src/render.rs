@@ -82,8 +82,12 @@ fn both(text: &Text, korean_first: bool) -> (&str, &str) {
     }
 }
 
+/// The fact and its status on this kernel; a finding without a fact (the compiler's) shows
+/// its evidence alone.
 fn fact_line(f: &Finding, status: &FactStatus) -> String {
-    let fact = f.fact.as_deref().unwrap_or("none");
+    let Some(fact) = f.fact.as_deref() else {
+        return status.evidence.clone();
+    };
     if status.evidence.is_empty() {
         format!("fact {fact}: {}", status.status.as_str())
     } else {

@@ -1,0 +1,467 @@
+//! `cargo claims course FILE…`: any Markdown or text document checked against the facts'
+//! rules (`doccheck`): prose rules on its sentences, code rules and the C compiler on its
+//! listings. Each finding gets its fact's status on this kernel from the latest evidence; where
+//! no run has left evidence for a fact, its tests run first (`--run` runs them afresh). Only
+//! findings whose fact holds here are reported: a fact that fails, or whose tests were skipped
+//! or never ran, backs no finding.
+//!
+//! A document the catalogue has claims for (most of its course claims are found in it: the
+//! overview) also gets the stale/unchecked report of [`course`]; there a finding on a line a
+//! claim covers is the claim's to report (its verdict and correction are the catalogue's), so
+//! the rules speak only of the lines no claim covers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::IsTerminal as _;
+use std::os::fd::AsFd as _;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use doccheck::render::{self, Checked, Format};
+use doccheck::{Document, FactStatus, Finding, Rules, Severity};
+use harness::catalogue::{self, Catalogue, Kind};
+use harness::record::{self, Record};
+
+use crate::course::{self, Drift};
+use crate::index::TestIndex;
+use crate::report::{self, Status, TestOutcome};
+
+/// A document larger than this is refused as bad input (a course section is tens of KB).
+const MAX_BYTES: u64 = 4 << 20;
+
+pub const USAGE: &str = "\
+cargo claims course — check documents against the facts' rules and the claim catalogue
+
+USAGE:
+    cargo claims course FILE... [--format text|json|sarif|github] [--severity error|warning|note]
+                                [--run]
+
+Reads each Markdown or text FILE as a reader sees it (paragraphs, list items, table rows, code
+blocks; front matter skipped but counted) and reports the sentences and C listings that
+contradict a fact the suite tests: prose rules (Korean and English), code rules on each C
+listing's syntax tree, and the C compiler on the listings (GCC 14's errors). A finding names its
+rule, its fact and the fact's status on this kernel, and the correction to paste. Findings rest
+only on facts that hold here: where no run has left evidence for a fact, its tests run first.
+
+A document the catalogue has claims for (the course overview) also gets the claims' report:
+where each claim's words are, the claims whose words are gone (STALE) and the checkable lines no
+claim covers (UNCHECKED); there the rules speak only of lines no claim covers.
+
+OPTIONS:
+    --format F       text (rustc-style, the default), json, sarif (SARIF 2.1.0, for code
+                     scanning) or github (workflow annotations); on stdout
+    --severity S     exit 1 on a finding at or above S (default: error)
+    --run            run the findings' facts' tests afresh, even where evidence exists
+
+Exits 1 on a finding at or above --severity (or a stale claim or unchecked line), 2 on bad input
+(an unreadable, binary or huge file, a malformed catalogue or rule).";
+
+struct Options {
+    files: Vec<String>,
+    format: Format,
+    severity: Severity,
+    run: bool,
+}
+
+fn parse(args: &[String]) -> Result<Option<Options>, String> {
+    let mut opts = Options {
+        files: Vec::new(),
+        format: Format::Text,
+        severity: Severity::Error,
+        run: false,
+    };
+    let mut args = args.iter().flat_map(|a| match a.split_once('=') {
+        Some((flag, value)) if ["--format", "--severity"].contains(&flag) => {
+            vec![flag.to_string(), value.to_string()]
+        }
+        _ => vec![a.clone()],
+    });
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--run" => opts.run = true,
+            "--format" => {
+                let f = args
+                    .next()
+                    .ok_or("--format needs text, json, sarif or github")?;
+                opts.format = f.parse().map_err(|e| format!("--format: {e}"))?;
+            }
+            "--severity" => {
+                let s = args
+                    .next()
+                    .ok_or("--severity needs error, warning or note")?;
+                opts.severity = s.parse().map_err(|e| format!("--severity: {e}"))?;
+            }
+            other if other.starts_with('-') => {
+                return Err(format!(
+                    "unknown option {other:?} (see cargo claims course --help)"
+                ))
+            }
+            file => opts.files.push(file.to_string()),
+        }
+    }
+    if opts.files.is_empty() {
+        return Err("cargo claims course takes one or more documents (see --help)".into());
+    }
+    Ok(Some(opts))
+}
+
+/// The document's text, or why it is not a document this check reads.
+fn read(path: &str) -> Result<String, String> {
+    let meta = fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{path}: not a regular file"));
+    }
+    if meta.len() > MAX_BYTES {
+        return Err(format!(
+            "{path}: {} bytes, more than the {} MiB a document may have",
+            meta.len(),
+            MAX_BYTES >> 20
+        ));
+    }
+    let bytes = fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(format!(
+            "{path}: a binary file (a NUL byte at offset {at}), not a text document"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{path}: not UTF-8 text (an invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// One document, read and checked.
+struct Checked1 {
+    doc: Document,
+    /// The claims' report, for a document the catalogue has claims for.
+    drift: Option<Drift>,
+    findings: Vec<Finding>,
+    /// Findings on lines a claim covers (the claims' report has those sentences).
+    on_claims: usize,
+}
+
+pub fn main(args: &[String]) -> ExitCode {
+    let opts = match parse(args) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(opts: &Options) -> Result<ExitCode, String> {
+    let texts = opts
+        .files
+        .iter()
+        .map(|f| read(f).map(|t| (f.as_str(), t)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dir = catalogue::default_dir();
+    let catalogue =
+        Catalogue::load(&dir).map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
+    let rules = doccheck::load::load_dir(&dir.join("facts"))
+        .map_err(|e| format!("the facts' rules are malformed:\n{e}"))?;
+    let acknowledged = course::acknowledged(&course::acknowledged_file())?;
+    let checked: Vec<Checked1> = texts
+        .iter()
+        .map(|(file, text)| check(file, text, &catalogue, &rules, &acknowledged))
+        .collect();
+
+    let facts: BTreeSet<&str> = checked
+        .iter()
+        .flat_map(|c| c.findings.iter().filter_map(|f| f.fact.as_deref()))
+        .collect();
+    let statuses = statuses(&facts, &catalogue, opts.run)?;
+
+    let mut shown: Vec<Checked> = Vec::new();
+    let mut unbacked: BTreeMap<&str, (usize, &FactStatus)> = BTreeMap::new();
+    for c in &checked {
+        for f in &c.findings {
+            let status = match f.fact.as_deref() {
+                None => FactStatus {
+                    status: doccheck::Status::Holds,
+                    evidence: format!("the C compiler ({}) says so", doccheck::compile::compiler()),
+                },
+                Some(fact) => statuses[fact].clone(),
+            };
+            if status.status == doccheck::Status::Holds {
+                shown.push((f.clone(), status));
+            } else if let Some(fact) = f.fact.as_deref() {
+                unbacked.entry(fact).or_insert((0, &statuses[fact])).0 += 1;
+            }
+        }
+    }
+
+    let docs: Vec<Document> = checked.iter().map(|c| c.doc.clone()).collect();
+    match opts.format {
+        Format::Text => {
+            for c in &checked {
+                if let Some(drift) = &c.drift {
+                    print!("{}", drift.terminal());
+                }
+            }
+            print!(
+                "{}",
+                render::text(&shown, &docs, std::io::stdout().is_terminal())
+            );
+        }
+        Format::Json => println!("{}", render::json(&shown)),
+        Format::Sarif => println!("{}", render::sarif(&shown, &rules)),
+        Format::Github => print!("{}", render::github(&shown)),
+    }
+    for c in &checked {
+        if let Some(drift) = c.drift.as_ref().filter(|d| !d.clean()) {
+            if opts.format != Format::Text {
+                eprint!("{}", drift.problems());
+            }
+            step_summary(&format!(
+                "## socket-claims: course text drift ({})\n\n```text{}```\n",
+                drift.file,
+                drift.problems()
+            ));
+        }
+        if c.on_claims > 0 {
+            eprintln!(
+                "note: {}: {} rule findings on lines a claim covers (the claims' verdicts and \
+                 corrections are the catalogue's: see cargo claims)",
+                c.doc.path, c.on_claims
+            );
+        }
+    }
+    for (fact, (n, status)) in &unbacked {
+        eprintln!(
+            "note: {n} finding(s) of fact {fact} not reported: the fact is not shown to hold \
+             on this kernel ({}: {})",
+            status.status.as_str(),
+            status.evidence
+        );
+    }
+    let count = |s: Severity| shown.iter().filter(|(f, _)| f.severity == s).count();
+    eprintln!(
+        "{} document(s): {} error(s), {} warning(s), {} note(s)",
+        checked.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note)
+    );
+    let failed = shown.iter().any(|(f, _)| f.severity >= opts.severity)
+        || checked
+            .iter()
+            .any(|c| c.drift.as_ref().is_some_and(|d| !d.clean()));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// In GitHub Actions, appends `markdown` to the job's summary page.
+fn step_summary(markdown: &str) {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let appended = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&summary)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
+    if let Err(e) = appended {
+        eprintln!(
+            "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
+            Path::new(&summary).display()
+        );
+    }
+}
+
+/// Parses and checks one document: rules, code checks and the compiler; for a document the
+/// catalogue has claims for, the claims' report and only the findings on unclaimed lines.
+fn check(
+    file: &str,
+    text: &str,
+    catalogue: &Catalogue,
+    rules: &Rules,
+    acknowledged: &[String],
+) -> Checked1 {
+    let doc = Document::parse(file, text);
+    let mut findings = doccheck::check(&doc, rules);
+    match doccheck::compile::compile(file, &doc.code_listings()) {
+        Ok(found) => findings.extend(found),
+        Err(e) => eprintln!("note: {file}: {e}"),
+    }
+    let claims: Vec<(&str, &str)> = catalogue
+        .claims
+        .iter()
+        .map(|c| (c.id.as_str(), c.course.as_str()))
+        .collect();
+    let drift = course::check(file, text, &claims, acknowledged);
+    let course_claims: Vec<&str> = catalogue
+        .claims
+        .iter()
+        .filter(|c| c.kind == Kind::Course)
+        .map(|c| c.id.as_str())
+        .collect();
+    let located = course_claims
+        .iter()
+        .filter(|id| drift.located.contains_key(**id))
+        .count();
+    if located * 2 <= course_claims.len() {
+        return Checked1 {
+            doc,
+            drift: None,
+            findings,
+            on_claims: 0,
+        };
+    }
+    let covered = |line: usize| {
+        drift
+            .located
+            .values()
+            .flatten()
+            .any(|s| s.first <= line && line <= s.last)
+    };
+    let before = findings.len();
+    findings.retain(|f| !covered(f.line));
+    Checked1 {
+        doc,
+        on_claims: before - findings.len(),
+        drift: Some(drift),
+        findings,
+    }
+}
+
+/// Each fact's status from the latest evidence; the facts without evidence (or all of them,
+/// with `fresh`) have their tests run first.
+fn statuses(
+    facts: &BTreeSet<&str>,
+    catalogue: &Catalogue,
+    fresh: bool,
+) -> Result<BTreeMap<String, FactStatus>, String> {
+    if facts.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let root = harness::workspace_root();
+    let index = TestIndex::scan(&root.join("tests"))
+        .map_err(|e| format!("reading the test sources: {e}"))?;
+    let judge = |records: &[Record]| {
+        let newest = report::newest(records);
+        facts
+            .iter()
+            .map(|&id| {
+                let untestable = catalogue.fact(id).and_then(|f| f.untestable.clone());
+                let named_by = index.tests_of(id);
+                let ids = [id.to_string()];
+                let (tests, status, reason) =
+                    report::judge_facts(&ids, untestable.as_deref(), &named_by, &newest);
+                (id.to_string(), fact_status(status, reason, &tests))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let evidence = || {
+        record::read_all(&record::results_dir()).map_err(|e| format!("unreadable evidence: {e}"))
+    };
+    let first = judge(&evidence()?);
+    let to_run: Vec<&str> = facts
+        .iter()
+        .copied()
+        .filter(|id| fresh || first[*id].status == doccheck::Status::NotRun)
+        .filter(|id| !index.tests_of(id).is_empty())
+        .collect();
+    if to_run.is_empty() {
+        return Ok(first);
+    }
+    run_tests(&root, &index, &to_run)?;
+    Ok(judge(&evidence()?))
+}
+
+/// A fact's status for a finding: only `holds` backs one.
+fn fact_status(status: Status, reason: Option<String>, tests: &[report::TestResult]) -> FactStatus {
+    let because = reason.unwrap_or_default();
+    let (status, evidence) = match status {
+        Status::Holds => (doccheck::Status::Holds, observation(tests)),
+        Status::Fails => (doccheck::Status::Fails, because),
+        Status::Inconclusive => (
+            doccheck::Status::Skipped,
+            format!("inconclusive: {because}"),
+        ),
+        Status::Skipped => (doccheck::Status::Skipped, because),
+        Status::NotRun => (doccheck::Status::NotRun, because),
+        Status::Untestable => (doccheck::Status::NotRun, format!("untestable: {because}")),
+        Status::Pending => (doccheck::Status::NotRun, "no test yet".into()),
+    };
+    FactStatus { status, evidence }
+}
+
+/// What a passing test observed, in one line: its first recorded value.
+fn observation(tests: &[report::TestResult]) -> String {
+    let Some(t) = tests.iter().find(|t| t.outcome == TestOutcome::Pass) else {
+        return String::new();
+    };
+    let Some((key, value)) = t.observed.iter().next() else {
+        return format!("{} passed", t.display());
+    };
+    let mut value = value.to_string();
+    if value.chars().count() > 80 {
+        value = value.chars().take(77).collect::<String>() + "...";
+    }
+    format!("{}: {key} = {value}", t.display())
+}
+
+/// Runs the tests that name `facts` (`cargo test`, filtered to their suites and functions),
+/// its output on stderr so that stdout stays the report.
+fn run_tests(root: &Path, index: &TestIndex, facts: &[&str]) -> Result<(), String> {
+    let results = record::results_dir();
+    fs::create_dir_all(&results).map_err(|e| format!("creating {}: {e}", results.display()))?;
+    let mut suites = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for fact in facts {
+        for test in index.tests_of(fact) {
+            if let Some((suite, name)) = test.split_once("::") {
+                suites.insert(suite.to_string());
+                names.insert(name.to_string());
+            }
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .env(record::RESULTS_ENV, &results)
+        .args(["test", "--quiet", "--package", "socket-claims"]);
+    for suite in &suites {
+        cmd.args(["--test", suite]);
+    }
+    cmd.arg("--").args(&names);
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("cannot pass stderr to cargo test: {e}"))?;
+    cmd.stdout(Stdio::from(stderr));
+    eprintln!(
+        "running the tests of {} fact(s) without evidence: cargo test --package socket-claims \
+         {} -- {}",
+        facts.len(),
+        suites
+            .iter()
+            .map(|s| format!("--test {s}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        names.iter().cloned().collect::<Vec<_>>().join(" ")
+    );
+    // A failing test is evidence (the fact fails here), not an error of the check.
+    cmd.status()
+        .map(drop)
+        .map_err(|e| format!("cannot run cargo test: {e}"))
+}
