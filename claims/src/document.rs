@@ -22,89 +22,14 @@ use doccheck::{Document, FactStatus, Finding, Rules, Severity};
 use harness::catalogue::{self, Catalogue, Kind};
 use harness::record::{self, Record};
 
+use crate::cli::CourseOptions;
 use crate::course::{self, Drift};
+use crate::exit::{bad_input, Exit};
 use crate::index::TestIndex;
 use crate::report::{self, Status, TestOutcome};
 
 /// A document larger than this is refused as bad input (a course section is tens of KB).
 const MAX_BYTES: u64 = 4 << 20;
-
-pub const USAGE: &str = "\
-cargo claims course — check documents against the facts' rules and the claim catalogue
-
-USAGE:
-    cargo claims course FILE... [--format text|json|sarif|github] [--severity error|warning|note]
-                                [--run]
-
-Reads each Markdown or text FILE as a reader sees it (paragraphs, list items, table rows, code
-blocks; front matter skipped but counted) and reports the sentences and C listings that
-contradict a fact the suite tests: prose rules (Korean and English), code rules on each C
-listing's syntax tree, and the C compiler on the listings (GCC 14's errors). A finding names its
-rule, its fact and the fact's status on this kernel, and the correction to paste. Findings rest
-only on facts that hold here: where no run has left evidence for a fact, its tests run first.
-
-A document the catalogue has claims for (the course overview) also gets the claims' report:
-where each claim's words are, the claims whose words are gone (STALE) and the checkable lines no
-claim covers (UNCHECKED); there the rules speak only of lines no claim covers.
-
-OPTIONS:
-    --format F       text (rustc-style, the default), json, sarif (SARIF 2.1.0, for code
-                     scanning) or github (workflow annotations); on stdout
-    --severity S     exit 1 on a finding at or above S (default: error)
-    --run            run the findings' facts' tests afresh, even where evidence exists
-
-Exits 1 on a finding at or above --severity (or a stale claim or unchecked line), 2 on bad input
-(an unreadable, binary or huge file, a malformed catalogue or rule).";
-
-struct Options {
-    files: Vec<String>,
-    format: Format,
-    severity: Severity,
-    run: bool,
-}
-
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let mut opts = Options {
-        files: Vec::new(),
-        format: Format::Text,
-        severity: Severity::Error,
-        run: false,
-    };
-    let mut args = args.iter().flat_map(|a| match a.split_once('=') {
-        Some((flag, value)) if ["--format", "--severity"].contains(&flag) => {
-            vec![flag.to_string(), value.to_string()]
-        }
-        _ => vec![a.clone()],
-    });
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--run" => opts.run = true,
-            "--format" => {
-                let f = args
-                    .next()
-                    .ok_or("--format needs text, json, sarif or github")?;
-                opts.format = f.parse().map_err(|e| format!("--format: {e}"))?;
-            }
-            "--severity" => {
-                let s = args
-                    .next()
-                    .ok_or("--severity needs error, warning or note")?;
-                opts.severity = s.parse().map_err(|e| format!("--severity: {e}"))?;
-            }
-            other if other.starts_with('-') => {
-                return Err(format!(
-                    "unknown option {other:?} (see cargo claims course --help)"
-                ))
-            }
-            file => opts.files.push(file.to_string()),
-        }
-    }
-    if opts.files.is_empty() {
-        return Err("cargo claims course takes one or more documents (see --help)".into());
-    }
-    Ok(Some(opts))
-}
 
 /// The document's text, or why it is not a document this check reads.
 fn read(path: &str) -> Result<String, String> {
@@ -143,28 +68,12 @@ struct Checked1 {
     on_claims: usize,
 }
 
-pub fn main(args: &[String]) -> ExitCode {
-    let opts = match parse(args) {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
+/// `cargo claims course`.
+pub fn main(opts: &CourseOptions) -> ExitCode {
+    run(opts).unwrap_or_else(bad_input)
 }
 
-fn run(opts: &Options) -> Result<ExitCode, String> {
+fn run(opts: &CourseOptions) -> Result<ExitCode, String> {
     let texts = opts
         .files
         .iter()
@@ -228,7 +137,7 @@ fn run(opts: &Options) -> Result<ExitCode, String> {
             if opts.format != Format::Text {
                 eprint!("{}", drift.problems());
             }
-            step_summary(&format!(
+            crate::step_summary(&format!(
                 "## socket-claims: course text drift ({})\n\n```text{}```\n",
                 drift.file,
                 drift.problems()
@@ -262,29 +171,7 @@ fn run(opts: &Options) -> Result<ExitCode, String> {
         || checked
             .iter()
             .any(|c| c.drift.as_ref().is_some_and(|d| !d.clean()));
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// In GitHub Actions, appends `markdown` to the job's summary page.
-fn step_summary(markdown: &str) {
-    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
-        return;
-    };
-    let appended = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&summary)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
-    if let Err(e) = appended {
-        eprintln!(
-            "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
-            Path::new(&summary).display()
-        );
-    }
+    Ok(Exit::finding_if(failed))
 }
 
 /// Parses and checks one document: rules, code checks and the compiler; for a document the
