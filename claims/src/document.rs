@@ -28,36 +28,6 @@ use crate::exit::{bad_input, Exit};
 use crate::index::TestIndex;
 use crate::report::{self, Status, TestOutcome};
 
-/// A document larger than this is refused as bad input (a course section is tens of KB).
-const MAX_BYTES: u64 = 4 << 20;
-
-/// The document's text, or why it is not a document this check reads.
-fn read(path: &str) -> Result<String, String> {
-    let meta = fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{path}: not a regular file"));
-    }
-    if meta.len() > MAX_BYTES {
-        return Err(format!(
-            "{path}: {} bytes, more than the {} MiB a document may have",
-            meta.len(),
-            MAX_BYTES >> 20
-        ));
-    }
-    let bytes = fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        return Err(format!(
-            "{path}: a binary file (a NUL byte at offset {at}), not a text document"
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{path}: not UTF-8 text (an invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
-}
-
 /// One document, read and checked.
 struct Checked1 {
     doc: Document,
@@ -77,7 +47,7 @@ fn run(opts: &CourseOptions) -> Result<ExitCode, String> {
     let texts = opts
         .files
         .iter()
-        .map(|f| read(f).map(|t| (f.as_str(), t)))
+        .map(|f| course::read_course(Path::new(f)).map(|t| (f.as_str(), t)))
         .collect::<Result<Vec<_>, _>>()?;
     let dir = catalogue::default_dir();
     let catalogue =
@@ -137,11 +107,7 @@ fn run(opts: &CourseOptions) -> Result<ExitCode, String> {
             if opts.format != Format::Text {
                 eprint!("{}", drift.problems());
             }
-            crate::step_summary(&format!(
-                "## socket-claims: course text drift ({})\n\n```text{}```\n",
-                drift.file,
-                drift.problems()
-            ));
+            crate::step_summary(&drift.step_summary());
         }
         if c.on_claims > 0 {
             eprintln!(
@@ -243,16 +209,32 @@ fn statuses(
     let root = harness::workspace_root();
     let index = TestIndex::scan(&root.join("tests"))
         .map_err(|e| format!("reading the test sources: {e}"))?;
+    let kernel = harness::kernel::release();
+    // As the report takes its evidence: this kernel's records of tests the index knows; of a
+    // fact, the records of the newest run that checked it.
     let judge = |records: &[Record]| {
-        let newest = report::newest(records);
         facts
             .iter()
             .map(|&id| {
+                let mine: Vec<&Record> = records
+                    .iter()
+                    .filter(|r| r.claim == id && r.kernel == kernel && index.knows(&r.test))
+                    .collect();
+                let run = mine.iter().max_by_key(|r| r.at_ms).map(|r| r.run.clone());
+                let latest: Vec<Record> = mine
+                    .into_iter()
+                    .filter(|r| Some(&r.run) == run.as_ref())
+                    .cloned()
+                    .collect();
                 let untestable = catalogue.fact(id).and_then(|f| f.untestable.clone());
                 let named_by = index.tests_of(id);
                 let ids = [id.to_string()];
-                let (tests, status, reason) =
-                    report::judge_facts(&ids, untestable.as_deref(), &named_by, &newest);
+                let (tests, status, reason) = report::judge_facts(
+                    &ids,
+                    untestable.as_deref(),
+                    &named_by,
+                    &report::newest(&latest),
+                );
                 (id.to_string(), fact_status(status, reason, &tests))
             })
             .collect::<BTreeMap<_, _>>()

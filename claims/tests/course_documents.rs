@@ -8,20 +8,27 @@ use std::process::{Command, Output};
 
 use harness::record::{Outcome, Record};
 
-/// A record of `fact` with `outcome`, as a test of this run would leave it.
-fn record(fact: &str, outcome: Outcome) -> Record {
-    Record {
-        claim: fact.into(),
-        test: "course_documents::written_by_the_test".into(),
-        outcome,
-        reason: (outcome == Outcome::Fail).then(|| "the kernel did otherwise".into()),
-        observed: serde_json::Map::from_iter([("seen".to_string(), serde_json::json!(1))]),
-        kernel: "test".into(),
-        uid: 0,
-        netns: None,
-        elapsed_ms: 1,
-        at_ms: u64::MAX,
-    }
+/// A record of `fact` by `test` (each case of an rstest test) with `outcome`, as a run of the
+/// suite on this kernel would leave it.
+fn records(fact: &str, test: &str, outcome: Outcome) -> Vec<Record> {
+    ["v4", "v6"]
+        .iter()
+        .enumerate()
+        .map(|(i, case)| Record {
+            claim: fact.into(),
+            test: format!("{test}::case_{}_{case}", i + 1),
+            outcome,
+            reason: (outcome == Outcome::Fail).then(|| "the kernel did otherwise".into()),
+            observed: serde_json::Map::from_iter([("seen".to_string(), serde_json::json!(1))]),
+            kernel: harness::kernel::release(),
+            run: "course-documents-test".into(),
+            uid: 0,
+            caps: Vec::new(),
+            netns: None,
+            elapsed_ms: 1,
+            at_ms: 1,
+        })
+        .collect()
 }
 
 /// Runs `claims course` with `args` and the evidence `records`, in a scratch directory.
@@ -45,6 +52,21 @@ fn course(dir: &Path, records: &[Record], args: &[&str]) -> Output {
 const ZERO_DOWNTIME: &str = "options.reuseaddr.zero-downtime-deploy";
 const UDP_FASTER: &str = "udp.table.speed-high";
 
+/// The evidence of every test that names `fact` (tests/*.rs), all with `outcome`.
+fn evidence(fact: &str, outcome: Outcome) -> Vec<Record> {
+    let tests: &[&str] = match fact {
+        ZERO_DOWNTIME => &[
+            "options::reuseaddr_cannot_share_a_listening_port_but_reuseport_can",
+            "unix::a_listening_socket_handed_over_keeps_its_port_and_its_queue",
+        ],
+        _ => &["tcp::udp_round_trips_are_shorter_than_tcp_round_trips"],
+    };
+    tests
+        .iter()
+        .flat_map(|t| records(fact, t, outcome))
+        .collect()
+}
+
 #[test]
 fn a_finding_whose_fact_holds_is_reported_in_sarif_and_one_whose_fact_fails_is_not() {
     let dir = tempfile::tempdir().expect("a scratch directory");
@@ -54,9 +76,10 @@ fn a_finding_whose_fact_holds_is_reported_in_sarif_and_one_whose_fact_fails_is_n
     )
     .expect("write the document");
     let records = [
-        record(ZERO_DOWNTIME, Outcome::Pass),
-        record(UDP_FASTER, Outcome::Fail),
-    ];
+        evidence(ZERO_DOWNTIME, Outcome::Pass),
+        evidence(UDP_FASTER, Outcome::Fail),
+    ]
+    .concat();
     let out = course(dir.path(), &records, &["deploy.md", "--format", "sarif"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -85,7 +108,7 @@ fn the_exit_code_follows_the_severity_threshold() {
         "UDP is always faster than TCP.\n",
     )
     .expect("write the document");
-    let records = [record(UDP_FASTER, Outcome::Pass)];
+    let records = evidence(UDP_FASTER, Outcome::Pass);
     let warning_only = course(dir.path(), &records, &["speed.md"]);
     let shown = String::from_utf8_lossy(&warning_only.stdout);
     assert_eq!(warning_only.status.code(), Some(0), "{shown}");
@@ -106,11 +129,17 @@ fn a_missing_a_binary_and_a_huge_document_are_refused_naming_the_file() {
     let dir = tempfile::tempdir().expect("a scratch directory");
     std::fs::write(dir.path().join("bin.md"), b"text\0more").expect("write");
     let huge = std::fs::File::create(dir.path().join("huge.md")).expect("create");
-    huge.set_len(5 << 20).expect("a sparse 5 MiB file");
+    huge.set_len(9 << 20).expect("a sparse 9 MiB file");
     for (file, says) in [
-        ("missing.md", "missing.md: No such file"),
-        ("bin.md", "bin.md: a binary file (a NUL byte at offset 4)"),
-        ("huge.md", "huge.md: 5242880 bytes, more than the 4 MiB"),
+        ("missing.md", "course file missing.md: No such file"),
+        (
+            "bin.md",
+            "course file bin.md: a binary file (a NUL byte at offset 4)",
+        ),
+        (
+            "huge.md",
+            "course file huge.md: 9437184 bytes, more than the 8388608",
+        ),
     ] {
         let out = course(dir.path(), &[], &[file]);
         let stderr = String::from_utf8_lossy(&out.stderr);
