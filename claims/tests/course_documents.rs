@@ -98,6 +98,10 @@ fn a_finding_whose_fact_holds_is_reported_in_sarif_and_one_whose_fact_fails_is_n
         stderr.contains(&format!("fact {UDP_FASTER} not reported")),
         "{stderr}"
     );
+    assert!(
+        !stderr.contains("running the tests"),
+        "evidence exists: {stderr}"
+    );
 }
 
 #[test]
