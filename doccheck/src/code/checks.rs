@@ -165,6 +165,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("nodelay-at-sol-socket", nodelay_at_sol_socket),
     ("sockaddr-size-for-ipv6", sockaddr_size_for_ipv6),
     ("inet-addr", inet_addr_call),
+    ("gethostbyname", gethostbyname_call),
     ("fd-set-past-fd-setsize", fd_set_past_fd_setsize),
     ("epollet-without-drain", epollet_without_drain),
     ("errno-without-failed-call", errno_without_failed_call),
@@ -985,6 +986,10 @@ fn fd_set_past_fd_setsize<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
 
 fn inet_addr_call<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     ctx.calls(&["inet_addr"])
+}
+
+fn gethostbyname_call<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
+    ctx.calls(&["gethostbyname"])
 }
 
 /// With EPOLLET in the listing, a read that runs once per event, in the event loop (or in
