@@ -31,6 +31,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+mod fixes;
+
+pub use fixes::header_of;
+
 use crate::code::tree::Parsed;
 use crate::code::{is_c, Listing};
 use crate::finding::{Finding, Origin, Severity, Text};
@@ -508,7 +512,21 @@ impl<'a> Unit<'a> {
                     ko: format!("glibc의 구조체에 없는 멤버를 씁니다 (cc: {})", d.words),
                     en: format!("The listing uses a struct member glibc does not have (cc: {})", d.words),
                 },
-                None,
+                fixes::members(&d.words),
+            ),
+            (Kind::ArgCount, _) => (
+                Text {
+                    ko: format!("인자 수가 맞지 않아 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("The call has the wrong number of arguments, so it does not compile (cc: {})", d.words),
+                },
+                fixes::prototype(&d.words),
+            ),
+            (Kind::Pointer, _) => (
+                Text {
+                    ko: format!("호환되지 않는 포인터 형식이라 GCC 14부터는 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("Incompatible pointer types: an error since GCC 14 (cc: {})", d.words),
+                },
+                fixes::cast(&d.words),
             ),
             _ => (
                 Text {
@@ -758,236 +776,4 @@ fn classify(words: &str) -> Kind {
     } else {
         Kind::Other
     }
-}
-
-/// The header that declares a name of the socket API (and the libc calls socket code uses).
-pub fn header_of(name: &str) -> Option<&'static str> {
-    const TABLE: &[(&str, &[&str])] = &[
-        (
-            "sys/socket.h",
-            &[
-                "socket",
-                "bind",
-                "listen",
-                "accept",
-                "accept4",
-                "connect",
-                "send",
-                "recv",
-                "sendto",
-                "recvfrom",
-                "sendmsg",
-                "recvmsg",
-                "setsockopt",
-                "getsockopt",
-                "shutdown",
-                "getsockname",
-                "getpeername",
-                "socketpair",
-                "socklen_t",
-                "sockaddr",
-                "sockaddr_storage",
-                "msghdr",
-                "cmsghdr",
-                "SOL_SOCKET",
-                "SOMAXCONN",
-                "SHUT_RD",
-                "SHUT_WR",
-                "SHUT_RDWR",
-                "CMSG_FIRSTHDR",
-                "CMSG_DATA",
-                "CMSG_LEN",
-                "CMSG_SPACE",
-                "SCM_RIGHTS",
-                "SCM_CREDENTIALS",
-            ],
-        ),
-        (
-            "arpa/inet.h",
-            &[
-                "htons",
-                "htonl",
-                "ntohs",
-                "ntohl",
-                "inet_pton",
-                "inet_ntop",
-                "inet_addr",
-                "inet_aton",
-                "inet_ntoa",
-            ],
-        ),
-        (
-            "netinet/in.h",
-            &[
-                "sockaddr_in",
-                "sockaddr_in6",
-                "in_addr",
-                "in6_addr",
-                "in_port_t",
-                "in_addr_t",
-                "ip_mreq",
-                "ipv6_mreq",
-                "in6addr_any",
-                "in6addr_loopback",
-                "INET_ADDRSTRLEN",
-                "INET6_ADDRSTRLEN",
-            ],
-        ),
-        ("netinet/tcp.h", &[]),
-        ("sys/un.h", &["sockaddr_un"]),
-        (
-            "unistd.h",
-            &[
-                "close", "read", "write", "fork", "pipe", "dup", "dup2", "sleep", "usleep",
-                "_exit", "execl", "execlp", "execv", "execvp", "getpid", "getppid", "unlink",
-                "lseek", "ssize_t", "pid_t",
-            ],
-        ),
-        (
-            "netdb.h",
-            &[
-                "getaddrinfo",
-                "freeaddrinfo",
-                "gai_strerror",
-                "getnameinfo",
-                "addrinfo",
-                "gethostbyname",
-                "hostent",
-            ],
-        ),
-        (
-            "fcntl.h",
-            &[
-                "fcntl",
-                "F_GETFL",
-                "F_SETFL",
-                "F_GETFD",
-                "F_SETFD",
-                "FD_CLOEXEC",
-                "O_NONBLOCK",
-            ],
-        ),
-        ("errno.h", &["errno"]),
-        ("poll.h", &["poll", "pollfd", "nfds_t"]),
-        (
-            "sys/select.h",
-            &[
-                "select",
-                "pselect",
-                "fd_set",
-                "FD_SET",
-                "FD_CLR",
-                "FD_ISSET",
-                "FD_ZERO",
-                "FD_SETSIZE",
-            ],
-        ),
-        (
-            "sys/epoll.h",
-            &[
-                "epoll_create",
-                "epoll_create1",
-                "epoll_ctl",
-                "epoll_wait",
-                "epoll_event",
-            ],
-        ),
-        (
-            "signal.h",
-            &[
-                "signal",
-                "sigaction",
-                "sigemptyset",
-                "kill",
-                "SIG_IGN",
-                "SIG_DFL",
-                "sig_atomic_t",
-            ],
-        ),
-        (
-            "sys/wait.h",
-            &["wait", "waitpid", "WNOHANG", "WIFEXITED", "WEXITSTATUS"],
-        ),
-        (
-            "stdio.h",
-            &[
-                "printf", "fprintf", "perror", "puts", "fputs", "fgets", "snprintf", "sprintf",
-                "stderr", "stdout", "stdin", "getchar", "fflush", "fwrite", "fread", "FILE",
-            ],
-        ),
-        (
-            "stdlib.h",
-            &[
-                "exit",
-                "malloc",
-                "calloc",
-                "realloc",
-                "free",
-                "atoi",
-                "atol",
-                "strtol",
-                "strtoul",
-                "EXIT_FAILURE",
-                "EXIT_SUCCESS",
-                "abort",
-            ],
-        ),
-        (
-            "string.h",
-            &[
-                "memset", "memcpy", "memmove", "memcmp", "strlen", "strcpy", "strncpy", "strcmp",
-                "strncmp", "strerror", "strchr", "strstr", "strcat",
-            ],
-        ),
-        ("strings.h", &["bzero"]),
-        (
-            "stdint.h",
-            &[
-                "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int32_t", "int64_t",
-            ],
-        ),
-        ("stdbool.h", &["bool", "true", "false"]),
-        ("sys/time.h", &["timeval", "gettimeofday"]),
-        (
-            "time.h",
-            &["time", "time_t", "timespec", "clock_gettime", "nanosleep"],
-        ),
-        (
-            "pthread.h",
-            &[
-                "pthread_create",
-                "pthread_join",
-                "pthread_t",
-                "pthread_detach",
-            ],
-        ),
-    ];
-    let prefixed: &[(&str, &str)] = &[
-        ("AF_", "sys/socket.h"),
-        ("PF_", "sys/socket.h"),
-        ("SOCK_", "sys/socket.h"),
-        ("SO_", "sys/socket.h"),
-        ("MSG_", "sys/socket.h"),
-        ("INADDR_", "netinet/in.h"),
-        ("IPPROTO_", "netinet/in.h"),
-        ("IPV6_", "netinet/in.h"),
-        ("IP_", "netinet/in.h"),
-        ("TCP_", "netinet/tcp.h"),
-        ("AI_", "netdb.h"),
-        ("NI_", "netdb.h"),
-        ("EPOLL", "sys/epoll.h"),
-        ("POLL", "poll.h"),
-        ("SIG", "signal.h"),
-        ("E", "errno.h"),
-    ];
-    if let Some((h, _)) = TABLE.iter().find(|(_, names)| names.contains(&name)) {
-        return Some(h);
-    }
-    let upper = name
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    prefixed
-        .iter()
-        .find(|(p, _)| upper && name.starts_with(p) && (*p != "E" || name.len() > 2))
-        .map(|(_, h)| *h)
 }
