@@ -566,7 +566,18 @@ fn read_assumed_full<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             .filter(|u| u.start_byte() > call.end_byte())
             .any(|u| {
                 let ua = args(u);
-                ua.iter().any(|x| ctx.text(strip(*x, true)) == buf)
+                // Written again in between (snprintf, memset, another read), the buffer is
+                // not the read's any more.
+                let refilled = ctx.nodes_in(scope(call)).any(|n| {
+                    n.start_byte() > call.end_byte()
+                        && n.end_byte() < u.start_byte()
+                        && call_name(ctx.p, n).is_some()
+                        && args(n)
+                            .first()
+                            .is_some_and(|a| ctx.text(strip(*a, true)) == buf)
+                });
+                !refilled
+                    && ua.iter().any(|x| ctx.text(strip(*x, true)) == buf)
                     && ua.iter().any(|x| ctx.text(strip(*x, false)) == size)
             });
         if used_as_full {
@@ -834,8 +845,9 @@ fn fork_servers<'t>(ctx: &Ctx<'t>) -> Vec<ForkServer<'t>> {
             }
         };
         let branch = ctx.nodes_in(l).find(|n| {
+            // The test comes with the fork (`if (fork() == 0)`) or after it.
             n.kind() == "if_statement"
-                && n.start_byte() >= fork.start_byte().min(n.start_byte())
+                && n.end_byte() > fork.start_byte()
                 && n.child_by_field_name("condition")
                     .is_some_and(is_child_test)
         });
