@@ -474,9 +474,16 @@ fn time_wait_reuse_is_loopback_only_by_default_and_recycle_is_gone() {
                     .any(|l| l.contains(&local) && l.split_whitespace().nth(3) == Some("06"))
                     .then_some(())
             });
-            // Reuse waits until the TIME_WAIT is at least a second old (tcp_tw_reuse_delay,
-            // or the whole-second timestamp check of older kernels): wait out both.
-            std::thread::sleep(Duration::from_millis(2100));
+            // Reuse waits until the TIME_WAIT is older than tcp_tw_reuse_delay, 1 s by
+            // default, which this namespace sets to its least (1 ms); kernels before 6.13
+            // have a whole-second timestamp check instead: wait that out there.
+            let old_enough = if sysctl("net.ipv4.tcp_tw_reuse_delay").is_ok() {
+                ns.write_sysctl("net.ipv4.tcp_tw_reuse_delay", "1");
+                Duration::from_millis(20)
+            } else {
+                Duration::from_millis(2100)
+            };
+            std::thread::sleep(old_enough);
             ns.write_sysctl("net.ipv4.tcp_tw_reuse", "0");
             let without = connect().map(|_| ());
             ctx.observe("connect_with_tcp_tw_reuse_0", format!("{without:?}"));

@@ -241,7 +241,6 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: Family) {
     claim("options.nodelay.disables-nagle")
         .needs_ipv6(family.is_v6())
@@ -445,7 +444,6 @@ fn tcp_mem_sysctl(key: &str) -> [usize; 3] {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn tcp_buffers_autotune_until_the_program_sets_them() {
     claim("options.buffers.defaults-too-small").run(|ctx| {
         let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");

@@ -273,7 +273,6 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
         .and("advanced.tuning.somaxconn")
@@ -383,7 +382,6 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-ealready-then-eisconn")
         .needs_ipv6(family.is_v6())
@@ -645,7 +643,6 @@ fn read_after_an_orderly_close_is_eof(
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
     #[values(V4, V6)] family: Family,
     #[values(true, false)] receive: bool,
@@ -721,7 +718,6 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
     claim("tcp.timeouts.bounded-connect")
         .and("tcp.tips.set-timeouts")
@@ -1015,7 +1011,6 @@ fn a_lost_segment_holds_back_everything_behind_it() {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
         let pair = peers::tcp_pair(V4);
@@ -1115,7 +1110,6 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)] family: Family) {
     claim("tcp.keepalive.options")
         .needs_ipv6(family.is_v6())
@@ -1188,7 +1182,6 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn keepalive_probes_go_out_on_an_idle_connection() {
     claim("tcp.keepalive.probes-on-idle")
         .in_netns()

@@ -32,7 +32,7 @@ const FRESH: usize = 4;
 /// listen(2) backlog; Linux queues backlog + 1 connections.
 const BACKLOG: usize = 2;
 /// SO_RCVTIMEO of every socket: how long a blocking recv/accept waits before EAGAIN.
-const BLOCKED: Duration = Duration::from_millis(5);
+const BLOCKED: Duration = Duration::from_millis(1);
 /// The buffer each recv(2) reads into.
 const RECV_BUFFER: usize = 65536;
 

@@ -805,7 +805,6 @@ fn netem(args: &[&str]) {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn a_lost_datagram_does_not_hold_back_the_next() {
     claim("udp.realtime.no-head-of-line-blocking")
         .in_netns()

@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{IoSlice, IoSliceMut, Seek, SeekFrom, Write};
+use std::io::{IoSlice, IoSliceMut, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -16,6 +16,7 @@ use harness::privileges::{as_unprivileged, fork_child};
 use harness::wait::STEP;
 use harness::{claim, Cap};
 use nix::errno::Errno;
+use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::socket::{getsockopt, recvmsg, sendmsg, sockopt, ControlMessage, MsgFlags, UnixAddr};
 use nix::sys::wait::WaitStatus;
 use proptest::prelude::*;
@@ -411,22 +412,19 @@ fn scm_rights_passes_the_open_file_not_the_number() {
     claim("unix.scm-rights.passes-open-files")
         .limit(Duration::from_secs(10))
         .run(|ctx| {
-            let dir = tempfile::tempdir().expect("temporary directory");
             // Any set of open files, each at its own offset, arrives as the same open files.
+            // The files are in memory (memfd_create(2)): on disk, creating and truncating
+            // them is most of the test's time.
             ctx.property(64, prop::collection::vec(0u64..4096, 1..16), |offsets| {
                 let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
                 let files: Vec<File> = offsets
                     .iter()
-                    .enumerate()
-                    .map(|(i, &off)| {
-                        let mut f = File::options()
-                            .read(true)
-                            .write(true)
-                            .create(true)
-                            .truncate(true)
-                            .open(dir.path().join(format!("f{i}")))
-                            .expect("create a file");
-                        f.write_all(&vec![0u8; 4096]).expect("fill");
+                    .map(|&off| {
+                        let mut f = File::from(
+                            memfd_create("scm-rights", MFdFlags::MFD_CLOEXEC)
+                                .expect("memfd_create"),
+                        );
+                        f.set_len(4096).expect("size the file");
                         f.seek(SeekFrom::Start(off)).expect("seek");
                         f
                     })
