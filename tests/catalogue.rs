@@ -1,5 +1,5 @@
-//! The catalogue's self-test: every entry well formed, every claim id a test names in the
-//! catalogue, every conformance test naming a claim, no test for an untestable claim, the whole
+//! The catalogue's self-test: every fact and claim well formed, every fact id a test names in
+//! the catalogue, every conformance test naming a fact, no test for an untestable fact, the whole
 //! chapter listed, and a malformed file reported by file, entry and field.
 
 use harness::catalogue::{self, Catalogue, TestIndex, DOCUMENTS, SECTIONS};
@@ -41,80 +41,92 @@ fn catalogue_covers_the_whole_chapter() {
 #[test]
 fn malformed_catalogue_errors_name_file_entry_and_field() {
     let dir = tempfile::tempdir().expect("temporary directory");
+    let facts = dir.path().join("facts");
+    let claims = dir.path().join("claims");
+    std::fs::create_dir_all(&facts).expect("facts directory");
+    std::fs::create_dir_all(&claims).expect("claims directory");
     std::fs::write(
-        dir.path().join("tcp.toml"),
+        facts.join("tcp.toml"),
+        r#"
+[[fact]]
+id = "tcp.accept.queue"
+statement = "y"
+refs = ["accept(2)"]
+
+[[fact]]
+id = "udp.wrong.file"
+statement = "y"
+refs = []
+
+[[fact]]
+id = "tcp.half.untestable"
+statement = "y"
+untestable = ""
+
+[[fact]]
+id = "tcp.kernel.bounds"
+statement = "y"
+refs = ["tcp(7)"]
+since = ["6.12.9", "6.13-rc6"]
+on = "gvisor"
+
+[[fact]]
+id = "tcp.kernel.stray-ref"
+statement = "y"
+refs = ["tcp(7)"]
+kernel_ref = "commit 5b0af621c3f6"
+"#,
+    )
+    .expect("write bad facts");
+    std::fs::write(facts.join("unix.toml"), "[[fact]]\nid = \"unix.a.b\"\n")
+        .expect("write truncated facts");
+    std::fs::write(
+        claims.join("07-01-overview.toml"),
         r#"
 [[claim]]
 id = "tcp.accept.queue"
 section = "07-10-tcp-programming"
-course = "x"
-fact = "y"
-refs = ["accept(2)"]
-verdict = "needs-caveat"
 kind = "course"
+words = "x"
+facts = ["tcp.accept.queue"]
+verdict = "needs-caveat"
 
 [[claim]]
-id = "udp.wrong.file"
+id = "tcp.wrong.section"
 section = "07-99-nowhere"
-course = "x"
-fact = "y"
-refs = []
-verdict = "accurate"
 kind = "topic"
+words = "x"
+facts = ["tcp.no.such-fact"]
+verdict = "accurate"
 
 [[claim]]
 id = "tcp.half.correction"
 section = "07-10-tcp-programming"
 kind = "course"
-course = "x"
-fact = "y"
-refs = ["tcp(7)"]
+words = "x"
+facts = ["tcp.accept.queue"]
 verdict = "inaccurate"
 correction = { ko = "z" }
-untestable = ""
-
-[[claim]]
-id = "tcp.kernel.bounds"
-section = "07-10-tcp-programming"
-kind = "supplement"
-course = "x"
-fact = "y"
-refs = ["tcp(7)"]
-verdict = "accurate"
-since = ["6.12.9", "6.13-rc6"]
-on = "gvisor"
-
-[[claim]]
-id = "tcp.kernel.stray-ref"
-section = "07-10-tcp-programming"
-kind = "supplement"
-course = "x"
-fact = "y"
-refs = ["tcp(7)"]
-verdict = "accurate"
-kernel_ref = "commit 5b0af621c3f6"
 "#,
     )
-    .expect("write a bad catalogue");
-    std::fs::write(
-        dir.path().join("unix.toml"),
-        "[[claim]]\nid = \"unix.a.b\"\n",
-    )
-    .expect("write a truncated catalogue");
+    .expect("write bad claims");
+    std::fs::write(claims.join("notes.toml"), "").expect("write a stray file");
     let err = Catalogue::load(dir.path()).expect_err("a malformed catalogue must not load");
     for needle in [
-        "tcp.toml: claim #1 (id \"tcp.accept.queue\"): field `correction`: required",
-        "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `id`: starts with \"udp\"",
-        "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `section`",
-        "tcp.toml: claim #2 (id \"udp.wrong.file\"): field `refs`",
-        "tcp.toml: claim #3 (id \"tcp.half.correction\"): field `correction.en`",
-        "tcp.toml: claim #3 (id \"tcp.half.correction\"): field `untestable`",
-        "tcp.toml: claim #4 (id \"tcp.kernel.bounds\"): field `since`: \"6.13-rc6\" is not",
-        "tcp.toml: claim #4 (id \"tcp.kernel.bounds\"): field `on`: \"gvisor\" is not \"linux\"",
-        "tcp.toml: claim #4 (id \"tcp.kernel.bounds\"): field `kernel_ref`: required",
-        "tcp.toml: claim #5 (id \"tcp.kernel.stray-ref\"): field `kernel_ref`: only with",
-        "unix.toml",
-        "missing field `section`",
+        "facts/tcp.toml: fact #2 (id \"udp.wrong.file\"): field `id`: starts with \"udp\"",
+        "facts/tcp.toml: fact #2 (id \"udp.wrong.file\"): field `refs`",
+        "facts/tcp.toml: fact #3 (id \"tcp.half.untestable\"): field `untestable`",
+        "facts/tcp.toml: fact #4 (id \"tcp.kernel.bounds\"): field `since`: \"6.13-rc6\" is not",
+        "facts/tcp.toml: fact #4 (id \"tcp.kernel.bounds\"): field `on`: \"gvisor\" is not \"linux\"",
+        "facts/tcp.toml: fact #4 (id \"tcp.kernel.bounds\"): field `kernel_ref`: required",
+        "facts/tcp.toml: fact #5 (id \"tcp.kernel.stray-ref\"): field `kernel_ref`: only with",
+        "facts/unix.toml",
+        "missing field `statement`",
+        "07-01-overview.toml: claim #1 (id \"tcp.accept.queue\"): field `correction`: required",
+        "07-01-overview.toml: claim #2 (id \"tcp.wrong.section\"): field `section`",
+        "07-01-overview.toml: claim #2 (id \"tcp.wrong.section\"): field `facts`: \"tcp.no.such-fact\" is not a fact",
+        "07-01-overview.toml: claim #3 (id \"tcp.half.correction\"): field `correction.en`",
+        "claims/notes.toml: file name: notes.toml is not a course document",
     ] {
         assert!(err.contains(needle), "error lacks {needle:?}:\n{err}");
     }
@@ -123,44 +135,45 @@ kernel_ref = "commit 5b0af621c3f6"
 #[test]
 fn one_way_and_unknown_links_are_rejected() {
     let dir = tempfile::tempdir().expect("temporary directory");
+    let facts = dir.path().join("facts");
     let claims = dir.path().join("claims");
     let tests = dir.path().join("tests");
-    std::fs::create_dir_all(&claims).expect("claims directory");
-    std::fs::create_dir_all(&tests).expect("tests directory");
+    for d in [&facts, &claims, &tests] {
+        std::fs::create_dir_all(d).expect("directory");
+    }
     std::fs::write(
-        claims.join("tcp.toml"),
+        facts.join("tcp.toml"),
+        r#"
+[[fact]]
+id = "tcp.a.tested"
+statement = "y"
+refs = ["tcp(7)"]
+
+[[fact]]
+id = "tcp.b.untestable"
+statement = "y"
+untestable = "history"
+
+[[fact]]
+id = "tcp.c.pending"
+statement = "y"
+refs = ["tcp(7)"]
+"#,
+    )
+    .expect("write facts");
+    std::fs::write(
+        claims.join("07-01-overview.toml"),
         r#"
 [[claim]]
 id = "tcp.a.tested"
 section = "07-10-tcp-programming"
 kind = "course"
-course = "x"
-fact = "y"
-refs = ["tcp(7)"]
-verdict = "accurate"
-
-[[claim]]
-id = "tcp.b.untestable"
-section = "07-10-tcp-programming"
-kind = "course"
-course = "x"
-fact = "y"
-refs = []
-verdict = "inaccurate"
-correction = { ko = "z", en = "z" }
-untestable = "history"
-
-[[claim]]
-id = "tcp.c.pending"
-section = "07-10-tcp-programming"
-kind = "topic"
-course = "x"
-fact = "y"
-refs = ["tcp(7)"]
+words = "x"
+facts = ["tcp.a.tested", "tcp.c.pending"]
 verdict = "accurate"
 "#,
     )
-    .expect("write a catalogue");
+    .expect("write claims");
     std::fs::write(
         tests.join("tcp.rs"),
         r#"
@@ -185,7 +198,9 @@ fn names_nothing() {
 "#,
     )
     .expect("write a test file");
-    let catalogue = Catalogue::load(&claims).unwrap_or_else(|e| panic!("{e}"));
+    let catalogue = Catalogue::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(catalogue.claims[0].facts, ["tcp.a.tested", "tcp.c.pending"]);
+    assert_eq!(catalogue.claims[0].fact, "y y");
     let index = TestIndex::scan(&tests).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(index.tests_of("tcp.a.tested"), ["tcp::proves_two"]);
     assert_eq!(index.tests_of("tcp.b.untestable"), ["tcp::proves_two"]);
@@ -193,9 +208,9 @@ fn names_nothing() {
     assert_eq!(index.suites_of("tcp"), ["tcp"]);
     let problems = catalogue.cross_check(&index, &[]).join("\n");
     for needle in [
-        "test tcp::names_a_stranger names unknown claim id \"tcp.z.unknown\"",
-        "test tcp::names_nothing names no claim",
-        "test tcp::proves_two names claim tcp.b.untestable, whose field `untestable`",
+        "test tcp::names_a_stranger names unknown fact id \"tcp.z.unknown\"",
+        "test tcp::names_nothing names no fact",
+        "test tcp::proves_two names fact tcp.b.untestable, whose field `untestable`",
     ] {
         assert!(
             problems.contains(needle),

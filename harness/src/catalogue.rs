@@ -1,8 +1,11 @@
-//! The claim catalogue, `fixtures/claims/<section>.toml`: one entry per checkable sentence of the
-//! course (or topic check, or supplementary fact), with the Linux fact and the verdict on the
-//! course's words. Loading validates every entry and reports all problems at once, each naming
-//! the file, the entry and the field. Which tests prove a claim is not written here: a test
-//! names its claims in its body (`claim("…")`, `.and("…")`), and [`TestIndex`] reads them.
+//! The catalogue, in two parts. A **fact** (`fixtures/facts/<section>.toml`) is kernel
+//! knowledge, written once: its statement, man-page references, the kernels it is about, and the
+//! rules that know how it is commonly misstated (read by the runner's document check). A
+//! **claim** (`fixtures/claims/<document>.toml`) is a place in a course document: its words, the
+//! facts it rests on, the verdict on the words and the correction. Loading validates both and
+//! reports every problem at once, each naming the file, the entry and the field. Which tests
+//! prove a fact is not written here: a test names its facts in its body (`claim("…")`,
+//! `.and("…")`), and [`TestIndex`] reads them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -83,44 +86,92 @@ pub struct Correction {
     pub en: String,
 }
 
-/// One checkable sentence of the course.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Kernel knowledge, written once; tests name it by its id.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Claim {
+pub struct Fact {
     pub id: String,
-    pub section: String,
-    pub kind: Kind,
-    pub course: String,
-    pub fact: String,
+    pub statement: String,
+    #[serde(default)]
     pub refs: Vec<String>,
-    pub verdict: Verdict,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correction: Option<Correction>,
-    /// Why no kernel test can check the claim; such a claim has no test.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why no kernel test can check the fact; such a fact has no test.
+    #[serde(default)]
     pub untestable: Option<String>,
     /// The kernels the fact is about, from these versions on: a mainline release (`6.13`)
     /// covers it and every later kernel, a stable update (`6.12.9`) the rest of its series.
     /// A string or a list; absent: every version.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub since: Vec<String>,
     /// The kernels the fact is about end before these versions (same form as `since`).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub until: Vec<String>,
     /// `linux`: the fact is about Linux itself, so another implementation of its API (gVisor)
     /// may differ without that being a finding.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub on: Option<String>,
     /// The upstream commit or changelog entry that moved the `since` / `until` boundary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub kernel_ref: Option<String>,
+    /// Detectors of the fact's common misstatements (`[[fact.rule]]`); the runner's document
+    /// check reads and validates them, the kit does not.
+    #[serde(default)]
+    pub rule: Vec<toml::Value>,
+}
+
+impl Fact {
+    /// The id's first part: `fundamentals`, `tcp`, …
+    pub fn section_key(&self) -> &str {
+        self.id.split('.').next().unwrap_or_default()
+    }
+
+    /// The kernels the fact is about (versions that do not parse were refused at loading).
+    pub fn scope(&self) -> Scope {
+        let versions = |list: &[String]| list.iter().filter_map(|v| Version::parse(v)).collect();
+        Scope {
+            since: versions(&self.since),
+            until: versions(&self.until),
+            linux_only: self.on.as_deref() == Some("linux"),
+        }
+    }
+}
+
+/// A claim as written in `fixtures/claims/<document>.toml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    id: String,
+    section: String,
+    kind: Kind,
+    words: String,
+    facts: Vec<String>,
+    verdict: Verdict,
+    #[serde(default)]
+    correction: Option<Correction>,
+}
+
+/// One checkable place of a course document, joined with the facts it rests on: what the
+/// report, the matrix and the course check read.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub id: String,
+    /// The course document whose topic the words belong to.
+    pub section: String,
+    pub kind: Kind,
+    /// The document's words.
+    pub course: String,
+    /// The ids of the facts the claim rests on.
+    pub facts: Vec<String>,
+    /// The facts' statements, joined.
+    pub fact: String,
+    pub refs: Vec<String>,
+    pub verdict: Verdict,
+    pub correction: Option<Correction>,
+    /// Why no kernel test can check the claim: every fact it rests on is untestable.
+    pub untestable: Option<String>,
+    /// The facts' kernel scope, where they agree on one (see [`Fact`]).
+    pub since: Vec<String>,
+    pub until: Vec<String>,
+    pub on: Option<String>,
     pub kernel_ref: Option<String>,
 }
 
@@ -147,7 +198,8 @@ impl Claim {
         self.id.split('.').next().unwrap_or_default()
     }
 
-    /// The kernels the fact is about (versions that do not parse were refused at loading).
+    /// The kernels the claim's facts are about (versions that do not parse were refused at
+    /// loading).
     pub fn scope(&self) -> Scope {
         let versions = |list: &[String]| list.iter().filter_map(|v| Version::parse(v)).collect();
         Scope {
@@ -156,26 +208,86 @@ impl Claim {
             linux_only: self.on.as_deref() == Some("linux"),
         }
     }
+
+    /// Joins a claim entry with its facts (all of which exist).
+    fn join(entry: Entry, facts: &[&Fact]) -> Claim {
+        let agreed = |f: fn(&Fact) -> &Vec<String>| {
+            let first = facts.first().map(|x| f(x).clone()).unwrap_or_default();
+            if facts.iter().all(|x| *f(x) == first) {
+                first
+            } else {
+                Vec::new()
+            }
+        };
+        let agreed_opt = |f: fn(&Fact) -> &Option<String>| {
+            let first = facts.first().and_then(|x| f(x).clone());
+            facts
+                .iter()
+                .all(|x| *f(x) == first)
+                .then_some(first)
+                .flatten()
+        };
+        let mut refs: Vec<String> = Vec::new();
+        for r in facts.iter().flat_map(|f| &f.refs) {
+            if !refs.contains(r) {
+                refs.push(r.clone());
+            }
+        }
+        let untestable = facts
+            .iter()
+            .map(|f| f.untestable.clone())
+            .collect::<Option<Vec<String>>>()
+            .map(|why| why.join(" "));
+        Claim {
+            id: entry.id,
+            section: entry.section,
+            kind: entry.kind,
+            course: entry.words,
+            facts: entry.facts,
+            fact: facts
+                .iter()
+                .map(|f| f.statement.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            refs,
+            verdict: entry.verdict,
+            correction: entry.correction,
+            untestable,
+            since: agreed(|f| &f.since),
+            until: agreed(|f| &f.until),
+            on: agreed_opt(|f| &f.on),
+            kernel_ref: agreed_opt(|f| &f.kernel_ref),
+        }
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
+struct FactFile {
     #[serde(default)]
-    claim: Vec<Claim>,
+    fact: Vec<Fact>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimFile {
+    #[serde(default)]
+    claim: Vec<Entry>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Catalogue {
+    pub facts: Vec<Fact>,
     pub claims: Vec<Claim>,
 }
 
-/// `$SOCKET_CLAIMS_CATALOGUE`, else `fixtures/claims` of this workspace (a test binary run
-/// elsewhere, such as in a kernel-matrix VM, is told where its copy is).
+/// `$SOCKET_CLAIMS_CATALOGUE`, else `fixtures` of this workspace: the directory holding
+/// `facts/` and `claims/` (a test binary run elsewhere, such as in a kernel-matrix VM, is told
+/// where its copy is).
 pub fn default_dir() -> PathBuf {
     std::env::var_os("SOCKET_CLAIMS_CATALOGUE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("fixtures").join("claims"))
+        .unwrap_or_else(|| crate::workspace_root().join("fixtures"))
 }
 
 /// The workspace catalogue, loaded once per process.
@@ -187,35 +299,45 @@ pub fn shared() -> Result<&'static Catalogue, String> {
         .map_err(Clone::clone)
 }
 
-impl Catalogue {
-    /// Loads and validates every `*.toml` of `dir`. The error lists every problem found.
-    pub fn load(dir: &Path) -> Result<Catalogue, String> {
-        let entries =
-            fs::read_dir(dir).map_err(|e| format!("claim catalogue {}: {e}", dir.display()))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(format!(
-                "claim catalogue {}: no *.toml files",
-                dir.display()
-            ));
+/// The `*.toml` files of `dir`, sorted, each with its text; unreadable ones are problems.
+fn toml_files(dir: &Path, problems: &mut Vec<String>) -> Vec<(PathBuf, String)> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push(format!("{}: {e}", display_path(dir)));
+            return Vec::new();
         }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        problems.push(format!("{}: no *.toml files", display_path(dir)));
+    }
+    files
+        .into_iter()
+        .filter_map(|path| match fs::read_to_string(&path) {
+            Ok(text) => Some((path, text)),
+            Err(e) => {
+                problems.push(format!("{}: {e}", display_path(&path)));
+                None
+            }
+        })
+        .collect()
+}
+
+impl Catalogue {
+    /// Loads and validates `dir/facts/*.toml` and `dir/claims/*.toml`. The error lists every
+    /// problem found.
+    pub fn load(dir: &Path) -> Result<Catalogue, String> {
         let mut problems = Vec::new();
-        let mut claims = Vec::new();
+        let mut facts: Vec<Fact> = Vec::new();
         let mut seen = HashSet::new();
-        for path in &files {
-            let shown = display_path(path);
-            let text = match fs::read_to_string(path) {
-                Ok(text) => text,
-                Err(e) => {
-                    problems.push(format!("{shown}: {e}"));
-                    continue;
-                }
-            };
-            let file: File = match toml::from_str(&text) {
+        for (path, text) in toml_files(&dir.join("facts"), &mut problems) {
+            let shown = display_path(&path);
+            let file: FactFile = match toml::from_str(&text) {
                 Ok(file) => file,
                 Err(e) => {
                     problems.push(format!("{shown}: {}", e.to_string().trim_end()));
@@ -223,23 +345,63 @@ impl Catalogue {
                 }
             };
             let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-            for (n, claim) in file.claim.into_iter().enumerate() {
-                let at = format!("{shown}: claim #{} (id {:?})", n + 1, claim.id);
+            for (n, fact) in file.fact.into_iter().enumerate() {
+                let at = format!("{shown}: fact #{} (id {:?})", n + 1, fact.id);
                 problems.extend(
-                    validate(&claim, &stem)
+                    validate_fact(&fact, &stem)
                         .into_iter()
                         .map(|p| format!("{at}: {p}")),
                 );
-                if !seen.insert(claim.id.clone()) {
+                if !seen.insert(fact.id.clone()) {
                     problems.push(format!("{at}: field `id`: duplicate id"));
                 }
-                claims.push(claim);
+                facts.push(fact);
+            }
+        }
+        let mut claims = Vec::new();
+        let mut seen = HashSet::new();
+        for (path, text) in toml_files(&dir.join("claims"), &mut problems) {
+            let shown = display_path(&path);
+            let file: ClaimFile = match toml::from_str(&text) {
+                Ok(file) => file,
+                Err(e) => {
+                    problems.push(format!("{shown}: {}", e.to_string().trim_end()));
+                    continue;
+                }
+            };
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            if !DOCUMENTS.contains(&stem.as_ref()) {
+                problems.push(format!(
+                    "{shown}: file name: {stem}.toml is not a course document ({})",
+                    DOCUMENTS.join(", ")
+                ));
+            }
+            for (n, entry) in file.claim.into_iter().enumerate() {
+                let at = format!("{shown}: claim #{} (id {:?})", n + 1, entry.id);
+                let found: Vec<&Fact> = entry
+                    .facts
+                    .iter()
+                    .filter_map(|id| facts.iter().find(|f| f.id == *id))
+                    .collect();
+                let mut wrong = validate_claim(&entry);
+                for id in &entry.facts {
+                    if !found.iter().any(|f| f.id == *id) {
+                        wrong.push(format!(
+                            "field `facts`: {id:?} is not a fact in fixtures/facts/*.toml"
+                        ));
+                    }
+                }
+                if !seen.insert(entry.id.clone()) {
+                    wrong.push("field `id`: duplicate id".into());
+                }
+                problems.extend(wrong.into_iter().map(|p| format!("{at}: {p}")));
+                claims.push(Claim::join(entry, &found));
             }
         }
         if problems.is_empty() {
             let order = |c: &Claim| SECTIONS.iter().position(|(s, _)| *s == c.section_key());
             claims.sort_by_key(|c| order(c));
-            Ok(Catalogue { claims })
+            Ok(Catalogue { facts, claims })
         } else {
             Err(problems.join("\n"))
         }
@@ -249,25 +411,29 @@ impl Catalogue {
         self.claims.iter().find(|c| c.id == id)
     }
 
-    /// An error naming every id that is not in the catalogue.
+    pub fn fact(&self, id: &str) -> Option<&Fact> {
+        self.facts.iter().find(|f| f.id == id)
+    }
+
+    /// An error naming every id that is not a fact of the catalogue.
     pub fn check_ids(&self, ids: &[&str]) -> Result<(), String> {
         let unknown: Vec<&str> = ids
             .iter()
             .copied()
-            .filter(|id| self.get(id).is_none())
+            .filter(|id| self.fact(id).is_none())
             .collect();
         if unknown.is_empty() {
             Ok(())
         } else {
             Err(format!(
-                "unknown claim id {} (not in fixtures/claims/*.toml)",
+                "unknown fact id {} (not in fixtures/facts/*.toml)",
                 unknown.join(", ")
             ))
         }
     }
 
-    /// Problems between the catalogue and the test sources: tests that name an unknown claim
-    /// id, conformance tests that name no claim, and untestable claims that a test names.
+    /// Problems between the catalogue and the test sources: tests that name an unknown fact
+    /// id, conformance tests that name no fact, and untestable facts that a test names.
     /// Tests in `exempt` files (the catalogue's own self-test) are not conformance tests.
     pub fn cross_check(&self, index: &TestIndex, exempt: &[&str]) -> Vec<String> {
         let mut problems = Vec::new();
@@ -278,14 +444,14 @@ impl Catalogue {
             }
             if ids.is_empty() {
                 problems.push(format!(
-                    "test {name} names no claim (its body needs claim(\"<id>\"))"
+                    "test {name} names no fact (its body needs claim(\"<id>\"))"
                 ));
             }
             for id in ids {
-                match self.get(id) {
-                    None => problems.push(format!("test {name} names unknown claim id {id:?}")),
-                    Some(claim) if claim.untestable.is_some() => problems.push(format!(
-                        "test {name} names claim {id}, whose field `untestable` says no test \
+                match self.fact(id) {
+                    None => problems.push(format!("test {name} names unknown fact id {id:?}")),
+                    Some(fact) if fact.untestable.is_some() => problems.push(format!(
+                        "test {name} names fact {id}, whose field `untestable` says no test \
                          can check it"
                     )),
                     Some(_) => {}
@@ -296,17 +462,17 @@ impl Catalogue {
     }
 }
 
-fn validate(claim: &Claim, stem: &str) -> Vec<String> {
+fn validate_fact(fact: &Fact, stem: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    if !well_formed_id(&claim.id) {
+    if !well_formed_id(&fact.id) {
         problems.push(
             "field `id`: must be <section>.<topic>.<slug> in lowercase letters, digits and '-'"
                 .to_string(),
         );
-    } else if claim.section_key() != stem {
+    } else if fact.section_key() != stem {
         problems.push(format!(
             "field `id`: starts with {:?} but the file is {stem}.toml",
-            claim.section_key()
+            fact.section_key()
         ));
     }
     if !SECTIONS.iter().any(|(s, _)| *s == stem) {
@@ -315,48 +481,20 @@ fn validate(claim: &Claim, stem: &str) -> Vec<String> {
             SECTIONS.map(|(s, _)| s).join(", ")
         ));
     }
-    if !DOCUMENTS.contains(&claim.section.as_str()) {
-        problems.push(format!(
-            "field `section`: {:?} is not a course document ({})",
-            claim.section,
-            DOCUMENTS.join(", ")
-        ));
+    if fact.statement.trim().is_empty() {
+        problems.push("field `statement`: empty".into());
     }
-    for (field, value) in [("course", &claim.course), ("fact", &claim.fact)] {
-        if value.trim().is_empty() {
-            problems.push(format!("field `{field}`: empty"));
-        }
-    }
-    let needs_correction = matches!(claim.verdict, Verdict::NeedsCaveat | Verdict::Inaccurate);
-    match (&claim.correction, needs_correction) {
-        (None, true) => problems.push(format!(
-            "field `correction`: required when verdict is {}",
-            claim.verdict.as_str()
-        )),
-        (Some(_), false) => problems.push(format!(
-            "field `correction`: only for needs-caveat or inaccurate, verdict is {}",
-            claim.verdict.as_str()
-        )),
-        (Some(c), true) => {
-            for (field, value) in [("ko", &c.ko), ("en", &c.en)] {
-                if value.trim().is_empty() {
-                    problems.push(format!("field `correction.{field}`: required, not empty"));
-                }
-            }
-        }
-        (None, false) => {}
-    }
-    if claim
+    if fact
         .untestable
         .as_deref()
         .is_some_and(|w| w.trim().is_empty())
     {
         problems.push("field `untestable`: say why no kernel test can check it".into());
     }
-    if claim.untestable.is_none() && claim.refs.is_empty() {
+    if fact.untestable.is_none() && fact.refs.is_empty() {
         problems.push("field `refs`: name at least one man page".into());
     }
-    for (field, list) in [("since", &claim.since), ("until", &claim.until)] {
+    for (field, list) in [("since", &fact.since), ("until", &fact.until)] {
         for v in list {
             let parts: Vec<&str> = v.split('.').collect();
             let numeric = parts
@@ -370,11 +508,11 @@ fn validate(claim: &Claim, stem: &str) -> Vec<String> {
             }
         }
     }
-    if let Some(on) = claim.on.as_deref().filter(|on| *on != "linux") {
+    if let Some(on) = fact.on.as_deref().filter(|on| *on != "linux") {
         problems.push(format!("field `on`: {on:?} is not \"linux\""));
     }
-    let bounded = !claim.since.is_empty() || !claim.until.is_empty();
-    match (&claim.kernel_ref, bounded) {
+    let bounded = !fact.since.is_empty() || !fact.until.is_empty();
+    match (&fact.kernel_ref, bounded) {
         (None, true) => problems.push(
             "field `kernel_ref`: required with since / until: the commit or changelog that \
              moved the boundary"
@@ -383,6 +521,57 @@ fn validate(claim: &Claim, stem: &str) -> Vec<String> {
         (Some(_), false) => problems.push("field `kernel_ref`: only with since or until".into()),
         (Some(r), true) if r.trim().is_empty() => problems.push("field `kernel_ref`: empty".into()),
         _ => {}
+    }
+    problems
+}
+
+fn validate_claim(entry: &Entry) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !well_formed_id(&entry.id) {
+        problems.push(
+            "field `id`: must be <section>.<topic>.<slug> in lowercase letters, digits and '-'"
+                .to_string(),
+        );
+    } else if !SECTIONS
+        .iter()
+        .any(|(s, _)| entry.id.starts_with(&format!("{s}.")))
+    {
+        problems.push(format!(
+            "field `id`: must start with a section ({})",
+            SECTIONS.map(|(s, _)| s).join(", ")
+        ));
+    }
+    if !DOCUMENTS.contains(&entry.section.as_str()) {
+        problems.push(format!(
+            "field `section`: {:?} is not a course document ({})",
+            entry.section,
+            DOCUMENTS.join(", ")
+        ));
+    }
+    if entry.words.trim().is_empty() {
+        problems.push("field `words`: empty".into());
+    }
+    if entry.facts.is_empty() {
+        problems.push("field `facts`: name at least one fact".into());
+    }
+    let needs_correction = matches!(entry.verdict, Verdict::NeedsCaveat | Verdict::Inaccurate);
+    match (&entry.correction, needs_correction) {
+        (None, true) => problems.push(format!(
+            "field `correction`: required when verdict is {}",
+            entry.verdict.as_str()
+        )),
+        (Some(_), false) => problems.push(format!(
+            "field `correction`: only for needs-caveat or inaccurate, verdict is {}",
+            entry.verdict.as_str()
+        )),
+        (Some(c), true) => {
+            for (field, value) in [("ko", &c.ko), ("en", &c.en)] {
+                if value.trim().is_empty() {
+                    problems.push(format!("field `correction.{field}`: required, not empty"));
+                }
+            }
+        }
+        (None, false) => {}
     }
     problems
 }

@@ -79,16 +79,16 @@ pub fn running() -> Running {
     Running { version, runtime }
 }
 
-/// The kernels claim `id`'s fact is stated for (its `since`, `until`, `on`), so that a test of
-/// a fact that changed between kernels asserts what the catalogue says this kernel does.
+/// The kernels fact `id` is stated for (its `since`, `until`, `on`), so that a test of a fact
+/// that changed between kernels asserts what the catalogue says this kernel does.
 ///
-/// Panics when the catalogue cannot be loaded or has no such claim; `claim(id).run(…)` has
+/// Panics when the catalogue cannot be loaded or has no such fact; `claim(id).run(…)` has
 /// already refused both before a body runs.
 pub fn scope_of(id: &str) -> Scope {
     let catalogue = crate::catalogue::shared().unwrap_or_else(|e| panic!("{e}"));
     catalogue
-        .get(id)
-        .unwrap_or_else(|| panic!("unknown claim id {id}"))
+        .fact(id)
+        .unwrap_or_else(|| panic!("unknown fact id {id}"))
         .scope()
 }
 

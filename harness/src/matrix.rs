@@ -936,12 +936,15 @@ impl Vm {
             b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_vec(),
             0o644,
         );
-        let claims = catalogue::default_dir();
-        let tomls = fs::read_dir(&claims).map_err(|e| format!("{}: {e}", claims.display()))?;
-        for toml in tomls.filter_map(|e| e.ok().map(|e| e.path())) {
-            if toml.extension().is_some_and(|x| x == "toml") {
-                let name = toml.file_name().unwrap_or_default().to_string_lossy();
-                initramfs.copy(&toml, &format!("claims/{name}"), 0o644);
+        let catalogue = catalogue::default_dir();
+        for part in ["facts", "claims"] {
+            let dir = catalogue.join(part);
+            let tomls = fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for toml in tomls.filter_map(|e| e.ok().map(|e| e.path())) {
+                if toml.extension().is_some_and(|x| x == "toml") {
+                    let name = toml.file_name().unwrap_or_default().to_string_lossy();
+                    initramfs.copy(&toml, &format!("catalogue/{part}/{name}"), 0o644);
+                }
             }
         }
         let mut notes = Vec::new();

@@ -336,7 +336,12 @@ pub fn build(
         .claims
         .iter()
         .filter(|c| only.is_none_or(|s| c.section_key() == s))
-        .map(|c| judge(c, &index.tests_of(&c.id), &newest))
+        .map(|c| {
+            let mut named_by: Vec<&str> = c.facts.iter().flat_map(|f| index.tests_of(f)).collect();
+            named_by.sort_unstable();
+            named_by.dedup();
+            judge(c, &named_by, &newest)
+        })
         .collect();
     let mut report = Report {
         kernel: crate::privileges::kernel_release(),
@@ -390,12 +395,13 @@ fn judge(
     named_by: &[&str],
     newest: &BTreeMap<(&str, &str), &Record>,
 ) -> ClaimResult {
+    let rests_on = |id: &str| claim.facts.iter().any(|f| f == id);
     let mut tests = Vec::new();
     for name in named_by {
         let prefix = format!("{name}::");
         let ran = newest
             .keys()
-            .any(|(id, test)| *id == claim.id && (test == name || test.starts_with(&prefix)));
+            .any(|(id, test)| rests_on(id) && (test == name || test.starts_with(&prefix)));
         if !ran {
             tests.push(TestResult {
                 name: name.to_string(),
@@ -412,7 +418,7 @@ fn judge(
     tests.extend(
         newest
             .iter()
-            .filter(|((id, _), _)| *id == claim.id)
+            .filter(|((id, _), _)| rests_on(id))
             .map(|(_, r)| TestResult {
                 name: r.test.clone(),
                 case: case_label(&r.test),
@@ -972,6 +978,7 @@ mod tests {
             section: "07-01-overview".into(),
             kind,
             course: course.into(),
+            facts: vec![id.into()],
             fact: "f".into(),
             refs: vec!["socket(7)".into()],
             verdict,
@@ -1010,6 +1017,7 @@ mod tests {
         let text = "# 개요\n\n- 첫째 문장은 정확합니다\n- 둘째 문장은 보충이 필요합니다\n\
                     - 셋째 문장은 틀렸습니다\n\n## 주제 제목\n";
         let catalogue = Catalogue {
+            facts: Vec::new(),
             claims: vec![
                 claim(
                     "tcp.a.right",

@@ -326,7 +326,7 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bo
         "#!/bin/busybox sh\n\
          # socket-claims matrix guest: written by cargo claims matrix.\n\
          /bin/busybox --install -s /bin\n\
-         export PATH=/bin HOME=/tmp SOCKET_CLAIMS_CATALOGUE=/claims\n\
+         export PATH=/bin HOME=/tmp SOCKET_CLAIMS_CATALOGUE=/catalogue\n\
          mount -t proc proc /proc\n\
          mount -t sysfs sysfs /sys\n\
          mount -t devtmpfs devtmpfs /dev\n\

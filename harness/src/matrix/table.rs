@@ -585,6 +585,7 @@ mod tests {
             section: "07-10-tcp-programming".into(),
             kind: Kind::Course,
             course: "c".into(),
+            facts: vec![id.into()],
             fact: "f".into(),
             refs: vec!["tcp(7)".into()],
             verdict: Verdict::Accurate,
@@ -623,6 +624,7 @@ mod tests {
     #[test]
     fn claims_that_differ_come_first_and_a_dead_kernel_is_not_run() {
         let catalogue = Catalogue {
+            facts: Vec::new(),
             claims: vec![
                 claim("tcp.a.same"),
                 claim("tcp.b.differs"),
@@ -684,6 +686,7 @@ mod tests {
     #[test]
     fn matrix_junit_has_a_suite_per_kernel_and_a_dead_kernels_claims_are_errors() {
         let catalogue = Catalogue {
+            facts: Vec::new(),
             claims: vec![claim("tcp.a.checked"), claim("tcp.b.pending")],
         };
         let mut index = TestIndex::default();
@@ -747,7 +750,10 @@ mod tests {
     #[test]
     fn a_skipped_kernel_is_not_an_error() {
         let matrix = build(
-            &Catalogue { claims: Vec::new() },
+            &Catalogue {
+                facts: Vec::new(),
+                claims: Vec::new(),
+            },
             &TestIndex::default(),
             vec![
                 (run("host", RunStatus::Ran), Vec::new()),
@@ -781,6 +787,7 @@ mod tests {
         let mut linux_only = claim("tcp.e.linux");
         linux_only.on = Some("linux".into());
         let catalogue = Catalogue {
+            facts: Vec::new(),
             claims: vec![bounded, linux_only, claim("tcp.f.everywhere")],
         };
         const TESTS: [(&str, &str); 3] = [

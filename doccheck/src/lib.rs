@@ -1,0 +1,14 @@
+//! Reads a document (Markdown or plain text) the catalogue has never seen and finds the
+//! sentences and C listings that contradict a kernel fact the suite tests. It runs no kernel
+//! test: the runner (`claims course`) gives each finding its fact's status from the latest run
+//! and drops findings whose fact does not hold here.
+//!
+//! The rules are data, written next to the fact they rest on (`[[fact.rule]]` in
+//! `fixtures/facts/<section>.toml`), each with sentences or listings that must fire and close,
+//! correct ones that must not ([`rules`]).
+
+pub mod finding;
+pub mod rules;
+
+pub use finding::{Finding, Origin, Severity, Text};
+pub use rules::{FactRule, Rule, RuleKind};
