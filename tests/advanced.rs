@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use harness::errno;
 use harness::kernel::{self, Runtime};
-use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::peers::{self, Family, SocketKind};
 use harness::privileges::{as_unprivileged, sysctl};
 use harness::wait::{self, STEP};
 use harness::{claim, skip};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use rstest::rstest;
-use socket2::{Domain, Socket, Type};
+use socket2::{Socket, Type};
 
 use Family::{V4, V6};
 
@@ -37,14 +37,12 @@ fn ready(ep: &Epoll, timeout_ms: u16) -> Vec<u64> {
 fn epoll_reports_only_the_ready_descriptors() {
     claim("advanced.epoll.ready-list").run(|ctx| {
         let ep = epoll();
-        let pairs: Vec<_> = (0..200)
-            .map(|_| peers::unix_pair(UnixKind::Stream, UnixNaming::Socketpair))
-            .collect();
+        let pairs: Vec<_> = (0..200).map(|_| SocketKind::UNIX_STREAM.pair()).collect();
         for (i, pair) in pairs.iter().enumerate() {
-            ep.add(&pair.b, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
+            ep.add(&pair.server, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
                 .expect("EPOLL_CTL_ADD, once per descriptor");
         }
-        peers::write_all(&pairs[137].a, b"wake", "make one ready");
+        peers::write_all(&pairs[137].client, b"wake", "make one ready");
         let got = ready(&ep, 1000);
         ctx.observe("registered", pairs.len());
         ctx.observe("epoll_wait_returned", &got);
@@ -66,7 +64,7 @@ fn edge_triggered_epoll_reports_new_data_once(#[values(V4, V6)] family: Family) 
     claim("advanced.epoll.edge-triggered-drain")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             pair.server.set_nonblocking(true).expect("nonblocking");
             let (level, edge) = (epoll(), epoll());
             level
@@ -311,12 +309,17 @@ fn closing_a_reuseport_listener_resets_its_queued_connections() {
 /// The catalogue says which this kernel is; the test asserts that and records the answer.
 #[rstest]
 fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
-    #[values(UnixKind::Stream, UnixKind::Dgram, UnixKind::SeqPacket)] kind: UnixKind,
+    #[values(
+        SocketKind::UNIX_STREAM,
+        SocketKind::UNIX_DGRAM,
+        SocketKind::UNIX_SEQPACKET
+    )]
+    kind: SocketKind,
 ) {
     claim("advanced.reuseport.not-for-unix-sockets").run(move |ctx| {
         let scope = kernel::scope_of("advanced.reuseport.not-for-unix-sockets");
         let here = kernel::running();
-        let sock = Socket::new(Domain::UNIX, kind.ty(), None).expect("socket(AF_UNIX)");
+        let sock = Socket::new(kind.domain, kind.ty, None).expect("socket(AF_UNIX)");
         let got = sock.set_reuse_port(true).map_err(errno);
         let version = here.version.as_ref().map(ToString::to_string);
         ctx.observe("kernel_version", &version);

@@ -11,52 +11,20 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use harness::errno;
-use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::peers::{self, Family, SocketKind, SocketPair, UnixNaming};
 use harness::{claim, privileges, Cap};
 use nix::errno::Errno;
 use nix::sys::stat::SFlag;
 use proptest::prelude::*;
 use rstest::rstest;
 use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
-use tempfile::TempDir;
 
 use Family::{V4, V6};
 
-/// The kinds of connected socket a fact about "a socket" is checked on.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Tcp(Family),
-    Udp(Family),
-    Unix(UnixKind),
-}
-
-impl Kind {
-    fn is_v6(self) -> bool {
-        matches!(self, Kind::Tcp(V6) | Kind::Udp(V6))
-    }
-
-    fn is_stream(self) -> bool {
-        matches!(self, Kind::Tcp(_) | Kind::Unix(UnixKind::Stream))
-    }
-
-    /// A connected pair of this kind (and the directory of a path-named Unix pair).
-    fn pair(self) -> (Socket, Socket, Option<TempDir>) {
-        match self {
-            Kind::Tcp(f) => {
-                let p = peers::tcp_pair(f);
-                (p.client, p.server, None)
-            }
-            Kind::Udp(f) => {
-                let p = peers::udp_pair(f);
-                (p.a, p.b, None)
-            }
-            Kind::Unix(k) => {
-                let p = peers::unix_pair(k, UnixNaming::Path);
-                (p.a, p.b, p.dir)
-            }
-        }
-    }
-}
+/// The Unix kinds a fact about "a socket" is checked on are named by socket files.
+const UNIX_STREAM: SocketKind = SocketKind::UNIX_STREAM.named(UnixNaming::Path);
+const UNIX_DGRAM: SocketKind = SocketKind::UNIX_DGRAM.named(UnixNaming::Path);
+const UNIX_SEQPACKET: SocketKind = SocketKind::UNIX_SEQPACKET.named(UnixNaming::Path);
 
 /// An IPv4 or IPv6 socket address with a chosen length and family, built by hand the way a C
 /// program fills a sockaddr: `port` is stored exactly as given (no htons).
@@ -92,20 +60,25 @@ fn addr_bytes(addr: &SockAddr) -> Vec<u8> {
 #[rstest]
 fn socket_is_a_file_descriptor(
     #[values(
-        Kind::Tcp(V4),
-        Kind::Tcp(V6),
-        Kind::Udp(V4),
-        Kind::Udp(V6),
-        Kind::Unix(UnixKind::Stream),
-        Kind::Unix(UnixKind::Dgram),
-        Kind::Unix(UnixKind::SeqPacket)
+        SocketKind::TCP_V4,
+        SocketKind::TCP_V6,
+        SocketKind::UDP_V4,
+        SocketKind::UDP_V6,
+        UNIX_STREAM,
+        UNIX_DGRAM,
+        UNIX_SEQPACKET
     )]
-    kind: Kind,
+    kind: SocketKind,
 ) {
     claim("fundamentals.fd.socket-is-a-file-descriptor")
-        .needs_ipv6(kind.is_v6())
+        .needs_ipv6(kind.family() == Some(V6))
         .run(move |ctx| {
-            let (a, _b, _dir) = kind.pair();
+            let SocketPair {
+                client: a,
+                server: _b,
+                dir: _dir,
+                ..
+            } = kind.pair();
             let stat = nix::sys::stat::fstat(a.as_fd()).expect("fstat on a socket");
             let file_type = stat.st_mode & SFlag::S_IFMT.bits();
             let is_socket = file_type == SFlag::S_IFSOCK.bits();
@@ -124,19 +97,24 @@ fn socket_is_a_file_descriptor(
 #[rstest]
 fn read_write_and_close_work_on_a_socket(
     #[values(
-        Kind::Tcp(V4),
-        Kind::Tcp(V6),
-        Kind::Udp(V4),
-        Kind::Unix(UnixKind::Stream),
-        Kind::Unix(UnixKind::Dgram),
-        Kind::Unix(UnixKind::SeqPacket)
+        SocketKind::TCP_V4,
+        SocketKind::TCP_V6,
+        SocketKind::UDP_V4,
+        UNIX_STREAM,
+        UNIX_DGRAM,
+        UNIX_SEQPACKET
     )]
-    kind: Kind,
+    kind: SocketKind,
 ) {
     claim("fundamentals.fd.read-write-close-like-a-file")
-        .needs_ipv6(kind.is_v6())
+        .needs_ipv6(kind.family() == Some(V6))
         .run(move |ctx| {
-            let (a, b, _dir) = kind.pair();
+            let SocketPair {
+                client: a,
+                server: b,
+                dir: _dir,
+                ..
+            } = kind.pair();
             // On a stream, write(2) and read(2) may each move fewer bytes than asked, as on a
             // pipe: the loops take what the kernel hands over. A datagram moves whole.
             peers::write_all_by(b"ping", "write(2)", |rest| nix::unistd::write(&a, rest));
@@ -150,7 +128,7 @@ fn read_write_and_close_work_on_a_socket(
             ctx.observe("write_then_recv", String::from_utf8_lossy(&first));
             ctx.observe("send_then_read", String::from_utf8_lossy(&got));
             nix::unistd::close(a).expect("close(2)");
-            if kind.is_stream() || matches!(kind, Kind::Unix(UnixKind::SeqPacket)) {
+            if kind.ty != Type::DGRAM {
                 let mut plain = [0u8; 16];
                 let n = nix::unistd::read(&b, &mut plain).expect("read after the peer closed");
                 ctx.observe("read_after_peer_close", n);
@@ -161,10 +139,15 @@ fn read_write_and_close_work_on_a_socket(
 
 #[rstest]
 fn sockets_are_not_seekable_files(
-    #[values(Kind::Tcp(V4), Kind::Udp(V4), Kind::Unix(UnixKind::Stream))] kind: Kind,
+    #[values(SocketKind::TCP_V4, SocketKind::UDP_V4, UNIX_STREAM)] kind: SocketKind,
 ) {
     claim("fundamentals.fd.not-a-regular-file").run(move |ctx| {
-        let (a, _b, dir) = kind.pair();
+        let SocketPair {
+            client: a,
+            server: _b,
+            dir,
+            ..
+        } = kind.pair();
         let seek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
         ctx.observe("lseek", format!("{seek:?}"));
         assert_eq!(seek, Err(Errno::ESPIPE), "lseek on a socket");
@@ -191,7 +174,7 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
     claim("fundamentals.fd.read-may-return-less")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, &[7u8; 10], "send 10 bytes");
             peers::await_queued(&pair.server, 10, "the 10 bytes to arrive");
             // read(2) promises at least 1 byte and at most what is both queued and asked; the
@@ -564,22 +547,22 @@ fn sockaddr_sizes_match_what_the_kernel_returns() {
             ctx.observe("getsockname_len_inet6", len);
             assert_eq!(len as usize, size_of::<libc::sockaddr_in6>());
         }
-        let unnamed = peers::unix_pair(UnixKind::Stream, UnixNaming::Socketpair);
-        let len = unnamed.a.local_addr().expect("getsockname").len();
+        let unnamed = SocketKind::UNIX_STREAM.pair();
+        let len = unnamed.client.local_addr().expect("getsockname").len();
         ctx.observe("getsockname_len_unix_unnamed", len);
         assert_eq!(
             len as usize,
             size_of::<libc::sa_family_t>(),
             "unnamed: sun_family only"
         );
-        let named = peers::unix_pair(UnixKind::Stream, UnixNaming::Path);
+        let named = SocketKind::UNIX_STREAM.named(UnixNaming::Path).pair();
         let path = named
             .dir
             .as_ref()
             .expect("a directory")
             .path()
             .join("b.sock");
-        let addr = named.b.local_addr().expect("getsockname");
+        let addr = named.server.local_addr().expect("getsockname");
         let want = offset_of!(libc::sockaddr_un, sun_path) + path.as_os_str().len() + 1;
         ctx.observe("getsockname_len_unix_path", addr.len());
         assert_eq!(

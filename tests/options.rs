@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::errno;
-use harness::peers::{self, tcp_info, Family};
+use harness::peers::{self, tcp_info, Family, SocketKind};
 use harness::privileges::{self, as_unprivileged, sysctl};
 use harness::tools;
 use harness::wait::{self, STEP};
@@ -18,7 +18,7 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::socket::{setsockopt, sockopt};
 use rstest::rstest;
-use socket2::{Socket, Type};
+use socket2::{Protocol, Socket, Type};
 
 use Family::{V4, V6};
 
@@ -138,25 +138,21 @@ fn reuseaddr_cannot_share_a_listening_port_but_reuseport_can(#[values(V4, V6)] f
         });
 }
 
-/// The transport a case runs over.
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Udp,
-}
-
 #[rstest]
 fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
-    #[values(V4, V6)] family: Family,
-    #[values(Transport::Tcp, Transport::Udp)] transport: Transport,
+    #[values(
+        SocketKind::TCP_V4,
+        SocketKind::TCP_V6,
+        SocketKind::UDP_V4,
+        SocketKind::UDP_V6
+    )]
+    kind: SocketKind,
 ) {
+    let family = kind.family().expect("an IP kind");
     claim("options.reuseaddr.both-set-while-listening")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let ty = match transport {
-                Transport::Tcp => Type::STREAM,
-                Transport::Udp => Type::DGRAM,
-            };
+            let ty = kind.ty;
             let bind = |at: SocketAddr| {
                 let sock = peers::socket(family.domain(), ty);
                 sock.set_reuse_address(true).expect("SO_REUSEADDR");
@@ -164,8 +160,8 @@ fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
             };
             let old = bind(family.any_port()).expect("the old server binds");
             let addr = peers::local(&old);
-            match transport {
-                Transport::Tcp => {
+            match kind.protocol {
+                Some(Protocol::TCP) => {
                     let holding = bind(addr).map(drop);
                     ctx.observe(
                         "second_bind_TCP_old_bound_not_listening",
@@ -177,7 +173,7 @@ fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
                     ctx.observe("second_bind_TCP_old_listening", format!("{new:?}"));
                     assert_eq!(new, Err(Errno::EADDRINUSE), "not while the old one listens");
                 }
-                Transport::Udp => {
+                _ => {
                     let new = bind(addr);
                     ctx.observe("second_bind_UDP", format!("{:?}", new.as_ref().map(drop)));
                     let new = new.expect("UDP sockets that all set SO_REUSEADDR share the port");
@@ -214,7 +210,7 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
                 .parse()
                 .expect("a number");
             ctx.observe("tcp_fin_timeout", fin_timeout);
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             let port = peers::local(&pair.client).port();
             // The client closes first, so its end goes FIN_WAIT → TIME_WAIT.
             drop(pair.client);
@@ -248,7 +244,7 @@ fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: 
             // A client writes one byte, then another, then waits for the server's answer; the
             // server answers once it has both (write-write-read, Nagle's worst case).
             let connection = |nodelay: bool| {
-                let pair = peers::tcp_pair(family);
+                let pair = SocketKind::tcp(family).pair();
                 pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");
                 assert_eq!(pair.client.tcp_nodelay().expect("get"), nodelay);
                 let server = pair.server;
@@ -423,7 +419,7 @@ fn buffer_force_options_need_cap_net_admin() {
 
 /// Moves `bytes` from client to server of a new pair; the server's SO_RCVBUF before and after.
 fn receive_buffer_across_a_transfer(set: Option<usize>, bytes: usize) -> (usize, usize) {
-    let pair = peers::tcp_pair(V4);
+    let pair = SocketKind::tcp(V4).pair();
     if let Some(n) = set {
         pair.server.set_recv_buffer_size(n).expect("SO_RCVBUF");
     }
@@ -479,7 +475,7 @@ fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family)
     claim("options.monitoring.tcp-info")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, b"ping", "send");
             peers::read_exact(&pair.server, 4, "the data");
             let info = tcp_info(&pair.client);
@@ -525,7 +521,7 @@ fn proc_net_tcp_lists_sockets_with_state_uid_and_inode(#[values(V4, V6)] family:
     claim("options.monitoring.proc-net-tcp")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let file = if family.is_v6() { "tcp6" } else { "tcp" };
             let table = std::fs::read_to_string(format!("/proc/thread-self/net/{file}"))
                 .expect("read /proc/net/tcp");
@@ -546,7 +542,10 @@ fn proc_net_tcp_lists_sockets_with_state_uid_and_inode(#[values(V4, V6)] family:
                     })
                     .unwrap_or_else(|| panic!("no row for port {local} in /proc/net/{file}"))
             };
-            let listener = row(&pair.listener, false);
+            let listener = row(
+                pair.listener.as_ref().expect("the TCP pair's listener"),
+                false,
+            );
             let client = row(&pair.client, true);
             ctx.observe("listener_row", listener.join(" "));
             ctx.observe("client_row", client.join(" "));
@@ -582,11 +581,11 @@ fn protocol_counters_count_what_the_test_did() {
             ];
             let read = || counters.map(|(p, n)| ns.counter("snmp", p, n));
             let before = read();
-            let pairs = [peers::tcp_pair(V4), peers::tcp_pair(V4)];
-            let udp = peers::udp_pair(V4);
+            let pairs = [SocketKind::tcp(V4).pair(), SocketKind::tcp(V4).pair()];
+            let udp = SocketKind::udp(V4).pair();
             for _ in 0..3 {
-                udp.a.send(b"count me").expect("send");
-                peers::datagram(&udp.b, 16).expect("recv");
+                udp.client.send(b"count me").expect("send");
+                peers::datagram(&udp.server, 16).expect("recv");
             }
             let after = read();
             let delta: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::time::{Duration, Instant};
 
 use harness::errno;
-use harness::peers::{self, Family};
+use harness::peers::{self, Family, SocketKind};
 use harness::privileges::{fork_child, sysctl};
 use harness::wait::{self, STEP};
 use harness::{claim, Cap};
@@ -424,9 +424,19 @@ fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Famil
     claim("tcp.nonblocking.eagain-when-nothing-ready")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
-            pair.listener.set_nonblocking(true).expect("O_NONBLOCK");
-            let accept = pair.listener.accept().map(drop).map_err(errno);
+            let pair = SocketKind::tcp(family).pair();
+            pair.listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .set_nonblocking(true)
+                .expect("O_NONBLOCK");
+            let accept = pair
+                .listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .accept()
+                .map(drop)
+                .map_err(errno);
             ctx.observe("accept_empty_queue", format!("{accept:?}"));
             assert_eq!(accept, Err(Errno::EAGAIN));
             pair.server.set_nonblocking(true).expect("O_NONBLOCK");
@@ -449,7 +459,7 @@ fn send_into_a_full_buffer_is_partial_then_eagain(#[values(V4, V6)] family: Fami
     claim("tcp.nonblocking.partial-send-then-eagain")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             pair.client.set_send_buffer_size(4096).expect("SO_SNDBUF");
             pair.server.set_recv_buffer_size(4096).expect("SO_RCVBUF");
             pair.client.set_nonblocking(true).expect("O_NONBLOCK");
@@ -478,7 +488,7 @@ fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
         .and("tcp.tips.handle-every-error")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             drop(pair.server);
             let first = pair
                 .client
@@ -507,7 +517,7 @@ fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
 #[test]
 fn sigpipe_kills_a_writer_that_did_not_ask_for_msg_nosignal() {
     claim("tcp.errors.sigpipe-unless-nosignal").run(|ctx| {
-        let pair = peers::tcp_pair(V4);
+        let pair = SocketKind::tcp(V4).pair();
         drop(pair.server);
         pair.client
             .send_with_flags(b"one", libc::MSG_NOSIGNAL)
@@ -564,7 +574,7 @@ fn read_after_the_peer_reset_is_econnreset(
         .and("tcp.tips.reconnect")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             match how {
                 Abort::CloseWithUnreadData => {
                     peers::write_all(&pair.client, b"unread", "send");
@@ -582,12 +592,16 @@ fn read_after_the_peer_reset_is_econnreset(
             assert_eq!(got, Err(Errno::ECONNRESET));
             let again = pair
                 .client
-                .connect(&peers::local(&pair.listener).into())
+                .connect(
+                    &peers::local(pair.listener.as_ref().expect("the TCP pair's listener")).into(),
+                )
                 .map_err(errno);
             ctx.observe("connect_same_socket_again", format!("{again:?}"));
             let fresh = peers::socket(family.domain(), Type::STREAM);
             let reconnect = fresh
-                .connect(&peers::local(&pair.listener).into())
+                .connect(
+                    &peers::local(pair.listener.as_ref().expect("the TCP pair's listener")).into(),
+                )
                 .map_err(errno);
             ctx.observe("connect_new_socket", format!("{reconnect:?}"));
             assert_eq!(reconnect, Ok(()), "a new socket reconnects");
@@ -610,7 +624,7 @@ fn read_after_an_orderly_close_is_eof(
         .and("tcp.errors.half-close")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, b"last words", "send");
             match how {
                 Finish::Close => drop(pair.client),
@@ -651,7 +665,7 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
         .and("tcp.tips.set-timeouts")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let fresh = Socket::new(family.domain(), Type::STREAM, None).expect("socket");
             ctx.observe(
                 "default_SO_RCVTIMEO",
@@ -850,7 +864,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
             let writes = prop::collection::vec(prop::collection::vec(any::<u8>(), 1..2000), 1..20);
             let reads = prop::collection::vec(1usize..3000, 1..20);
             ctx.property(64, (writes, reads), |(writes, reads)| {
-                let pair = peers::tcp_pair(V4);
+                let pair = SocketKind::tcp(V4).pair();
                 let sent: Vec<u8> = writes.concat();
                 let total = sent.len();
                 let client = pair.client;
@@ -874,7 +888,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
                 prop_assert_eq!(got, sent);
                 Ok(())
             });
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             for part in [&b"abc"[..], b"def", b"ghi"] {
                 peers::write_all(&pair.client, part, "one of three writes");
             }
@@ -901,7 +915,7 @@ fn tcp_delivers_every_byte_in_order_or_fails_with_an_error(#[values(V4, V6)] fam
     claim("tcp.table.tcp-reliable-stream")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let kind = (pair.client.r#type(), pair.client.protocol());
             ctx.observe("SO_TYPE_SO_PROTOCOL", format!("{kind:?}"));
             assert_eq!(
@@ -968,7 +982,7 @@ fn a_lost_segment_holds_back_everything_behind_it() {
             // the receiver drops it, and its retransmissions, until it is detached).
             const LOST: u8 = 0xEE;
             let update = |n: u8| [if n == 0 { LOST } else { n }, n, 0, 0, 0, 0, 0, n];
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             pair.client.set_tcp_nodelay(true).expect("TCP_NODELAY");
             pair.server
                 .attach_filter(&drop_segments_starting_with(LOST))
@@ -1013,7 +1027,7 @@ fn a_lost_segment_holds_back_everything_behind_it() {
 #[test]
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
-        let pair = peers::tcp_pair(V4);
+        let pair = SocketKind::tcp(V4).pair();
         let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
         let server = pair.server;
         let child = fork_child(
@@ -1087,7 +1101,7 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
     claim("tcp.reuse.keep-alive-connection-reuse")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let echo = peers::echo(pair.server);
             let port = peers::local(&pair.client).port();
             for i in 0..100u32 {
@@ -1100,8 +1114,18 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
                 port,
                 "same connection throughout"
             );
-            pair.listener.set_nonblocking(true).expect("O_NONBLOCK");
-            let more = pair.listener.accept().map(drop).map_err(errno);
+            pair.listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .set_nonblocking(true)
+                .expect("O_NONBLOCK");
+            let more = pair
+                .listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .accept()
+                .map(drop)
+                .map_err(errno);
             ctx.observe("further_accepts", format!("{more:?}"));
             assert_eq!(more, Err(Errno::EAGAIN), "no new connection was made");
             pair.client.shutdown(Shutdown::Write).expect("shutdown");
@@ -1118,7 +1142,7 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
         .in_netns()
         .limit(Duration::from_secs(10))
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let sock = &pair.client;
             ctx.observe(
                 "SO_KEEPALIVE_default",
@@ -1188,7 +1212,7 @@ fn keepalive_probes_go_out_on_an_idle_connection() {
         .needs(Cap::NetRaw)
         .run(|ctx| {
             let sniffer = peers::sniffer();
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             pair.client.set_keepalive(true).expect("SO_KEEPALIVE");
             pair.client
                 .set_tcp_keepalive(

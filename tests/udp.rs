@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use harness::errno;
-use harness::peers::{self, Family};
+use harness::peers::{self, Family, SocketKind};
 use harness::privileges::as_unprivileged;
 use harness::tools;
 use harness::wait::{self, STEP};
@@ -70,12 +70,12 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
     claim("udp.basics.message-boundaries")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::udp_pair(family);
+            let pair = SocketKind::udp(family).pair();
             for d in [&b"abc"[..], b"defgh", &[9u8; 100]] {
-                pair.a.send(d).expect("send");
+                pair.client.send(d).expect("send");
             }
             let recv = |max| {
-                let m = peers::datagram(&pair.b, max).expect("recv");
+                let m = peers::datagram(&pair.server, max).expect("recv");
                 (m.data, m.truncated)
             };
             let (first, second, third) = (recv(64), recv(64), recv(10));
@@ -91,8 +91,8 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
                 (vec![9u8; 10], true),
                 "the rest of the datagram is gone"
             );
-            pair.a.send(&[1u8; 100]).expect("send");
-            let real = peers::recv_msg(&pair.b, 10, MsgFlags::MSG_TRUNC)
+            pair.client.send(&[1u8; 100]).expect("send");
+            let real = peers::recv_msg(&pair.server, 10, MsgFlags::MSG_TRUNC)
                 .expect("recv MSG_TRUNC")
                 .returned;
             ctx.observe("recv_with_msg_trunc_returns", real);
@@ -100,9 +100,9 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
                 real, 100,
                 "recv(MSG_TRUNC) gives the datagram's real length"
             );
-            pair.b.set_nonblocking(true).expect("nonblocking");
+            pair.server.set_nonblocking(true).expect("nonblocking");
             assert_eq!(
-                peers::datagram(&pair.b, 64).map(|d| d.data.len()),
+                peers::datagram(&pair.server, 64).map(|d| d.data.len()),
                 Err(Errno::EAGAIN)
             );
         });
@@ -146,14 +146,14 @@ fn a_datagram_over_the_size_limit_is_emsgsize(#[case] family: Family, #[case] ma
     claim("udp.basics.max-datagram-size")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::udp_pair(family);
-            let sent = pair.a.send(&vec![3u8; max]).map_err(errno);
-            let over = pair.a.send(&vec![3u8; max + 1]).map_err(errno);
+            let pair = SocketKind::udp(family).pair();
+            let sent = pair.client.send(&vec![3u8; max]).map_err(errno);
+            let over = pair.client.send(&vec![3u8; max + 1]).map_err(errno);
             ctx.observe("largest_send", format!("{max}: {sent:?}"));
             ctx.observe("one_byte_more", format!("{over:?}"));
             assert_eq!(sent, Ok(max));
             assert_eq!(over, Err(Errno::EMSGSIZE));
-            let got = peers::datagram(&pair.b, max + 1).expect("recv the largest");
+            let got = peers::datagram(&pair.server, max + 1).expect("recv the largest");
             assert_eq!((got.data.len(), got.truncated), (max, false));
         });
 }
@@ -694,7 +694,7 @@ fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
                 peers::datagram(&rx, 64).expect("the receiver gets it").data,
                 b"sniff me"
             );
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             peers::write_all(&pair.client, b"tcp", "some TCP traffic");
             let (mut udp_out, mut udp_in, mut tcp) = (false, false, false);
             let mut captured = Vec::new();
@@ -810,16 +810,16 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
         .in_netns()
         .run(|ctx| {
             netem(&["loss", "30%"]);
-            let pair = peers::udp_pair(V4);
+            let pair = SocketKind::udp(V4).pair();
             const N: u32 = 200;
             for seq in 0..N {
-                pair.a
+                pair.client
                     .send(&seq.to_be_bytes())
                     .expect("every send succeeds, lost or not");
             }
             let mut got = Vec::new();
-            while wait::poll_readable(pair.b.as_fd(), Duration::from_millis(100)) {
-                let d = peers::datagram(&pair.b, 16).expect("recv").data;
+            while wait::poll_readable(pair.server.as_fd(), Duration::from_millis(100)) {
+                let d = peers::datagram(&pair.server, 16).expect("recv").data;
                 got.push(u32::from_be_bytes(d.try_into().expect("a sequence number")));
             }
             let first_gap = (0..N).find(|s| !got.contains(s));
