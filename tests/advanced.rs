@@ -62,7 +62,7 @@ fn epoll_reports_only_the_ready_descriptors() {
 #[rstest]
 fn edge_triggered_epoll_reports_new_data_once(#[values(V4, V6)] family: Family) {
     claim("advanced.epoll.edge-triggered-drain")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             pair.server.set_nonblocking(true).expect("nonblocking");
@@ -123,7 +123,7 @@ fn edge_triggered_epoll_reports_new_data_once(#[values(V4, V6)] family: Family) 
 #[rstest]
 fn a_readable_listener_can_have_nothing_to_accept(#[values(V4, V6)] family: Family) {
     claim("advanced.epoll.nonblocking-accept")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             listener
@@ -202,7 +202,7 @@ fn accept_all(listeners: &[Socket], counts: &mut [usize], kept: &mut Vec<Socket>
 #[rstest]
 fn reuseport_spreads_connections_over_the_listeners(#[values(V4, V6)] family: Family) {
     claim("advanced.reuseport.load-balancing")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listeners, addr) = reuseport_listeners(family, 2);
             let clients: Vec<Socket> = (0..64)
@@ -316,35 +316,37 @@ fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
     )]
     kind: SocketKind,
 ) {
-    claim("advanced.reuseport.not-for-unix-sockets").run(move |ctx| {
-        let scope = kernel::scope_of("advanced.reuseport.not-for-unix-sockets");
-        let here = kernel::running();
-        let sock = Socket::new(kind.domain, kind.ty, None).expect("socket(AF_UNIX)");
-        let got = sock.set_reuse_port(true).map_err(errno);
-        let version = here.version.as_ref().map(ToString::to_string);
-        ctx.observe("kernel_version", &version);
-        ctx.observe("setsockopt_so_reuseport", format!("{got:?}"));
-        if scope.linux_only && here.runtime == Runtime::Gvisor {
-            skip(format!(
-                "gVisor is not Linux, whose versions the fact is about (it answered {got:?})"
-            ));
-        }
-        if scope.includes(&here) {
-            assert_eq!(
-                got,
-                Err(Errno::EOPNOTSUPP),
-                "{version:?} is {}: SO_REUSEPORT on AF_UNIX is refused",
-                scope.describe()
-            );
-        } else {
-            assert_eq!(
-                got,
-                Ok(()),
-                "{version:?} is before {}: SO_REUSEPORT on AF_UNIX is accepted",
-                scope.describe()
-            );
-        }
-    });
+    claim("advanced.reuseport.not-for-unix-sockets")
+        .kind(kind)
+        .run(move |ctx| {
+            let scope = kernel::scope_of("advanced.reuseport.not-for-unix-sockets");
+            let here = kernel::running();
+            let sock = Socket::new(kind.domain, kind.ty, None).expect("socket(AF_UNIX)");
+            let got = sock.set_reuse_port(true).map_err(errno);
+            let version = here.version.as_ref().map(ToString::to_string);
+            ctx.observe("kernel_version", &version);
+            ctx.observe("setsockopt_so_reuseport", format!("{got:?}"));
+            if scope.linux_only && here.runtime == Runtime::Gvisor {
+                skip(format!(
+                    "gVisor is not Linux, whose versions the fact is about (it answered {got:?})"
+                ));
+            }
+            if scope.includes(&here) {
+                assert_eq!(
+                    got,
+                    Err(Errno::EOPNOTSUPP),
+                    "{version:?} is {}: SO_REUSEPORT on AF_UNIX is refused",
+                    scope.describe()
+                );
+            } else {
+                assert_eq!(
+                    got,
+                    Ok(()),
+                    "{version:?} is before {}: SO_REUSEPORT on AF_UNIX is accepted",
+                    scope.describe()
+                );
+            }
+        });
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn socket_is_a_file_descriptor(
     kind: SocketKind,
 ) {
     claim("fundamentals.fd.socket-is-a-file-descriptor")
-        .needs_ipv6(kind.family() == Some(V6))
+        .kind(kind)
         .run(move |ctx| {
             let SocketPair {
                 client: a,
@@ -107,7 +107,7 @@ fn read_write_and_close_work_on_a_socket(
     kind: SocketKind,
 ) {
     claim("fundamentals.fd.read-write-close-like-a-file")
-        .needs_ipv6(kind.family() == Some(V6))
+        .kind(kind)
         .run(move |ctx| {
             let SocketPair {
                 client: a,
@@ -141,38 +141,40 @@ fn read_write_and_close_work_on_a_socket(
 fn sockets_are_not_seekable_files(
     #[values(SocketKind::TCP_V4, SocketKind::UDP_V4, UNIX_STREAM)] kind: SocketKind,
 ) {
-    claim("fundamentals.fd.not-a-regular-file").run(move |ctx| {
-        let SocketPair {
-            client: a,
-            server: _b,
-            dir,
-            ..
-        } = kind.pair();
-        let seek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
-        ctx.observe("lseek", format!("{seek:?}"));
-        assert_eq!(seek, Err(Errno::ESPIPE), "lseek on a socket");
-        let mut buf = [0u8; 8];
-        let pread = nix::sys::uio::pread(&a, &mut buf, 0);
-        ctx.observe("pread", format!("{pread:?}"));
-        assert_eq!(pread, Err(Errno::ESPIPE), "pread on a socket");
-        if let Some(dir) = dir {
-            let path = dir.path().join("b.sock");
-            let open = nix::fcntl::open(
-                &path,
-                nix::fcntl::OFlag::O_RDWR,
-                nix::sys::stat::Mode::empty(),
-            );
-            let open = open.map(drop);
-            ctx.observe("open_socket_file", format!("{open:?}"));
-            assert_eq!(open, Err(Errno::ENXIO), "open(2) on a socket file");
-        }
-    });
+    claim("fundamentals.fd.not-a-regular-file")
+        .kind(kind)
+        .run(move |ctx| {
+            let SocketPair {
+                client: a,
+                server: _b,
+                dir,
+                ..
+            } = kind.pair();
+            let seek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
+            ctx.observe("lseek", format!("{seek:?}"));
+            assert_eq!(seek, Err(Errno::ESPIPE), "lseek on a socket");
+            let mut buf = [0u8; 8];
+            let pread = nix::sys::uio::pread(&a, &mut buf, 0);
+            ctx.observe("pread", format!("{pread:?}"));
+            assert_eq!(pread, Err(Errno::ESPIPE), "pread on a socket");
+            if let Some(dir) = dir {
+                let path = dir.path().join("b.sock");
+                let open = nix::fcntl::open(
+                    &path,
+                    nix::fcntl::OFlag::O_RDWR,
+                    nix::sys::stat::Mode::empty(),
+                );
+                let open = open.map(drop);
+                ctx.observe("open_socket_file", format!("{open:?}"));
+                assert_eq!(open, Err(Errno::ENXIO), "open(2) on a socket file");
+            }
+        });
 }
 
 #[rstest]
 fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
     claim("fundamentals.fd.read-may-return-less")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, &[7u8; 10], "send 10 bytes");
@@ -203,7 +205,7 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn connect_with_an_unfilled_sockaddr_is_af_unspec(#[values(V4, V6)] family: Family) {
     claim("fundamentals.snippet.connect-needs-a-filled-sockaddr")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let sock = peers::socket(family.domain(), Type::STREAM);
             let len = match family {
@@ -776,27 +778,29 @@ fn inet_pton(family: i32, text: &str) -> Option<Vec<u8>> {
 
 #[rstest]
 fn inet_pton_and_inet_ntop_round_trip(#[values(V4, V6)] family: Family) {
-    claim("fundamentals.addr.inet-pton-ntop").run(move |ctx| match family {
-        V4 => {
-            ctx.property(2048, any::<[u8; 4]>(), |bytes| {
-                let text = inet_ntop(libc::AF_INET, &bytes);
-                prop_assert_eq!(&text, &Ipv4Addr::from(bytes).to_string());
-                prop_assert_eq!(inet_pton(libc::AF_INET, &text), Some(bytes.to_vec()));
-                Ok(())
-            });
-            ctx.observe("example", inet_ntop(libc::AF_INET, &[192, 0, 2, 1]));
-        }
-        V6 => {
-            ctx.property(2048, any::<[u8; 16]>(), |bytes| {
-                let text = inet_ntop(libc::AF_INET6, &bytes);
-                prop_assert_eq!(text.parse::<Ipv6Addr>().ok(), Some(Ipv6Addr::from(bytes)));
-                prop_assert_eq!(inet_pton(libc::AF_INET6, &text), Some(bytes.to_vec()));
-                Ok(())
-            });
-            let mapped = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped().octets();
-            ctx.observe("example", inet_ntop(libc::AF_INET6, &mapped));
-        }
-    });
+    claim("fundamentals.addr.inet-pton-ntop")
+        .case(family.to_string())
+        .run(move |ctx| match family {
+            V4 => {
+                ctx.property(2048, any::<[u8; 4]>(), |bytes| {
+                    let text = inet_ntop(libc::AF_INET, &bytes);
+                    prop_assert_eq!(&text, &Ipv4Addr::from(bytes).to_string());
+                    prop_assert_eq!(inet_pton(libc::AF_INET, &text), Some(bytes.to_vec()));
+                    Ok(())
+                });
+                ctx.observe("example", inet_ntop(libc::AF_INET, &[192, 0, 2, 1]));
+            }
+            V6 => {
+                ctx.property(2048, any::<[u8; 16]>(), |bytes| {
+                    let text = inet_ntop(libc::AF_INET6, &bytes);
+                    prop_assert_eq!(text.parse::<Ipv6Addr>().ok(), Some(Ipv6Addr::from(bytes)));
+                    prop_assert_eq!(inet_pton(libc::AF_INET6, &text), Some(bytes.to_vec()));
+                    Ok(())
+                });
+                let mapped = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped().octets();
+                ctx.observe("example", inet_ntop(libc::AF_INET6, &mapped));
+            }
+        });
 }
 
 #[rstest]
@@ -816,7 +820,7 @@ fn inet_pton_accepts_only_dotted_quads(#[case] text: &'static str) {
 #[rstest]
 fn bind_names_a_socket_once(#[values(V4, V6)] family: Family) {
     claim("fundamentals.bind.names-a-socket-once")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let sock = peers::socket(family.domain(), Type::STREAM);
             let before = peers::local(&sock);
@@ -841,7 +845,7 @@ fn bind_names_a_socket_once(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
     claim("fundamentals.bind.port-zero-ephemeral")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .limit(Duration::from_secs(10))
         .run(move |ctx| {
             let (lo, hi) = privileges::sysctl_range("net.ipv4.ip_local_port_range")
@@ -867,6 +871,11 @@ fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn port_zero_stays_inside_a_narrowed_range(#[values(Type::STREAM, Type::DGRAM)] ty: Type) {
     claim("fundamentals.bind.port-zero-ephemeral")
+        .case(if ty == Type::STREAM {
+            "stream"
+        } else {
+            "datagram"
+        })
         .and("fundamentals.bind.eaddrinuse")
         .in_netns()
         .run(move |ctx| {
@@ -905,7 +914,12 @@ fn bind_refuses_a_port_in_use(
     #[values(Type::STREAM, Type::DGRAM)] ty: Type,
 ) {
     claim("fundamentals.bind.eaddrinuse")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(if ty == Type::STREAM {
+            "stream"
+        } else {
+            "datagram"
+        })
         .run(move |ctx| {
             let first = peers::socket(family.domain(), ty);
             first.bind(&family.any_port().into()).expect("first bind");
@@ -1066,6 +1080,7 @@ fn dual_stack_listener_sees_ipv4_clients_as_mapped() {
 #[rstest]
 fn v6only_decides_whether_ipv4_shares_the_port(#[values(false, true)] v6only: bool) {
     claim("fundamentals.bind.ipv6-v6only")
+        .case(format!("IPV6_V6ONLY={}", u8::from(v6only)))
         .in_netns()
         .needs_ipv6(true)
         .run(move |ctx| {

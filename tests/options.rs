@@ -59,7 +59,12 @@ fn rebind_during_time_wait_needs_reuseaddr(
 ) {
     claim("options.reuseaddr.rebind-during-time-wait")
         .and("options.reuseaddr.set-before-bind")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(if old_server_set_it {
+            "the old server set SO_REUSEADDR"
+        } else {
+            "the old server did not set SO_REUSEADDR"
+        })
         // Its own namespace: nobody else can meet the TIME_WAIT port or take it afterwards.
         .in_netns()
         .run(move |ctx| {
@@ -108,7 +113,7 @@ fn rebind_during_time_wait_needs_reuseaddr(
 #[rstest]
 fn reuseaddr_cannot_share_a_listening_port_but_reuseport_can(#[values(V4, V6)] family: Family) {
     claim("options.reuseaddr.zero-downtime-deploy")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let listener = |reuseport: bool, at: SocketAddr| {
                 let sock = peers::socket(family.domain(), Type::STREAM);
@@ -150,7 +155,7 @@ fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
 ) {
     let family = kind.family().expect("an IP kind");
     claim("options.reuseaddr.both-set-while-listening")
-        .needs_ipv6(family.is_v6())
+        .kind(kind)
         .run(move |ctx| {
             let ty = kind.ty;
             let bind = |at: SocketAddr| {
@@ -239,7 +244,7 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
 #[rstest]
 fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: Family) {
     claim("options.nodelay.disables-nagle")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             // A client writes one byte, then another, then waits for the server's answer; the
             // server answers once it has both (write-write-read, Nagle's worst case).
@@ -365,32 +370,37 @@ impl Buffer {
 fn buffer_sizes_are_doubled_capped_and_floored(
     #[values(Buffer::Receive, Buffer::Send)] buffer: Buffer,
 ) {
-    claim("options.buffers.value-is-doubled").run(move |ctx| {
-        let sock = peers::socket(V4.domain(), Type::STREAM);
-        let max: usize = sysctl(buffer.max_sysctl())
-            .expect("read the cap")
-            .parse()
-            .expect("a number");
-        buffer.set(&sock, 10_000);
-        let doubled = buffer.get(&sock);
-        buffer.set(&sock, max * 4);
-        let capped = buffer.get(&sock);
-        buffer.set(&sock, 0);
-        let floor = buffer.get(&sock);
-        ctx.observe("max_sysctl", max);
-        ctx.observe("set_10000_reads", doubled);
-        ctx.observe("set_4x_max_reads", capped);
-        ctx.observe("set_0_reads", floor);
-        assert_eq!(doubled, 20_000, "the kernel stores twice what was asked");
-        assert_eq!(capped, 2 * max, "capped at the sysctl, then doubled");
-        // The floor is 2048 + one struct sk_buff (cache-aligned) for SO_RCVBUF, twice that for
-        // SO_SNDBUF; sk_buff's size varies with the kernel's configuration.
-        let unit = match buffer {
-            Buffer::Receive => floor,
-            Buffer::Send => floor / 2,
-        };
-        assert!((2048 + 128..=2048 + 1024).contains(&unit), "floor {floor}");
-    });
+    claim("options.buffers.value-is-doubled")
+        .case(match buffer {
+            Buffer::Receive => "SO_RCVBUF",
+            Buffer::Send => "SO_SNDBUF",
+        })
+        .run(move |ctx| {
+            let sock = peers::socket(V4.domain(), Type::STREAM);
+            let max: usize = sysctl(buffer.max_sysctl())
+                .expect("read the cap")
+                .parse()
+                .expect("a number");
+            buffer.set(&sock, 10_000);
+            let doubled = buffer.get(&sock);
+            buffer.set(&sock, max * 4);
+            let capped = buffer.get(&sock);
+            buffer.set(&sock, 0);
+            let floor = buffer.get(&sock);
+            ctx.observe("max_sysctl", max);
+            ctx.observe("set_10000_reads", doubled);
+            ctx.observe("set_4x_max_reads", capped);
+            ctx.observe("set_0_reads", floor);
+            assert_eq!(doubled, 20_000, "the kernel stores twice what was asked");
+            assert_eq!(capped, 2 * max, "capped at the sysctl, then doubled");
+            // The floor is 2048 + one struct sk_buff (cache-aligned) for SO_RCVBUF, twice that for
+            // SO_SNDBUF; sk_buff's size varies with the kernel's configuration.
+            let unit = match buffer {
+                Buffer::Receive => floor,
+                Buffer::Send => floor / 2,
+            };
+            assert!((2048 + 128..=2048 + 1024).contains(&unit), "floor {floor}");
+        });
 }
 
 #[test]
@@ -473,7 +483,7 @@ fn tcp_buffers_autotune_until_the_program_sets_them() {
 #[rstest]
 fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family) {
     claim("options.monitoring.tcp-info")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, b"ping", "send");
@@ -519,7 +529,7 @@ fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family)
 #[rstest]
 fn proc_net_tcp_lists_sockets_with_state_uid_and_inode(#[values(V4, V6)] family: Family) {
     claim("options.monitoring.proc-net-tcp")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             let file = if family.is_v6() { "tcp6" } else { "tcp" };

@@ -107,7 +107,7 @@ fn served(family: Family) -> (Socket, Socket, Socket, SocketAddr) {
 #[rstest]
 fn a_server_is_socket_bind_listen_accept(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.socket-bind-listen-accept")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr, accepting, listens) = listening(family);
             ctx.observe("SO_ACCEPTCONN_after_bind", accepting);
@@ -132,7 +132,7 @@ fn a_server_is_socket_bind_listen_accept(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn accept_returns_a_new_descriptor_and_the_clients_address(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.accept-returns-new-fd-and-peer")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, client, server, peer) = served(family);
             ctx.observe("listener_fd", listener.as_raw_fd());
@@ -159,7 +159,7 @@ fn accept_returns_a_new_descriptor_and_the_clients_address(#[values(V4, V6)] fam
 #[rstest]
 fn getsockname_of_one_end_is_getpeername_of_the_other(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.names-agree")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, client, server, _) = served(family);
             let name = |s: &Socket| peers::local(s);
@@ -185,7 +185,7 @@ fn getsockname_of_one_end_is_getpeername_of_the_other(#[values(V4, V6)] family: 
 #[rstest]
 fn an_http_exchange_is_bytes_on_one_accepted_connection(#[values(V4, V6)] family: Family) {
     claim("tcp.overview.http-server-on-tcp")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_listener, client, server, _) = served(family);
             // The request in two writes: nothing in the socket API marks where it ends.
@@ -214,7 +214,7 @@ fn an_http_exchange_is_bytes_on_one_accepted_connection(#[values(V4, V6)] family
 #[rstest]
 fn accept_on_a_socket_that_is_not_listening_is_einval(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.accept-needs-listen")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (bound, _) = closed_port(family);
             let got = bound.accept().map(drop).map_err(errno);
@@ -227,7 +227,7 @@ fn accept_on_a_socket_that_is_not_listening_is_einval(#[values(V4, V6)] family: 
 fn connect_to_a_port_without_listener_is_refused(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.connect-refused")
         .and("tcp.tips.handle-every-error")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_holder, addr) = closed_port(family);
             let client = peers::socket(family.domain(), Type::STREAM);
@@ -240,7 +240,7 @@ fn connect_to_a_port_without_listener_is_refused(#[values(V4, V6)] family: Famil
 #[rstest]
 fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.handshake-before-accept")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             let clients: Vec<Socket> = (0..3)
@@ -324,7 +324,11 @@ fn nonblocking_connect_is_einprogress_then_writable(
 ) {
     claim("tcp.nonblocking.connect-einprogress")
         .and("tcp.nonblocking.connect-ealready-then-eisconn")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(match how {
+            Nonblocking::Fcntl => "O_NONBLOCK by fcntl",
+            Nonblocking::SockNonblock => "SOCK_NONBLOCK",
+        })
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             let client = nonblocking_socket(family, how);
@@ -357,7 +361,7 @@ fn nonblocking_connect_is_einprogress_then_writable(
 #[rstest]
 fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-error-via-so-error")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_holder, addr) = closed_port(family);
             let client = nonblocking_socket(family, Nonblocking::SockNonblock);
@@ -384,7 +388,7 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
 #[rstest]
 fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-ealready-then-eisconn")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .limit(Duration::from_secs(8))
         .run(move |ctx| {
             let (listener, addr, _queued) = full_listener(family);
@@ -422,7 +426,7 @@ fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.eagain-when-nothing-ready")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             pair.listener
@@ -457,7 +461,7 @@ fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Famil
 #[rstest]
 fn send_into_a_full_buffer_is_partial_then_eagain(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.partial-send-then-eagain")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             pair.client.set_send_buffer_size(4096).expect("SO_SNDBUF");
@@ -486,7 +490,7 @@ fn send_into_a_full_buffer_is_partial_then_eagain(#[values(V4, V6)] family: Fami
 fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
     claim("tcp.errors.epipe-after-peer-close")
         .and("tcp.tips.handle-every-error")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             drop(pair.server);
@@ -572,7 +576,11 @@ fn read_after_the_peer_reset_is_econnreset(
 ) {
     claim("tcp.errors.econnreset-after-rst")
         .and("tcp.tips.reconnect")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(match how {
+            Abort::CloseWithUnreadData => "close with unread data",
+            Abort::LingerZero => "SO_LINGER 0",
+        })
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             match how {
@@ -622,7 +630,11 @@ fn read_after_an_orderly_close_is_eof(
 ) {
     claim("tcp.errors.eof-after-orderly-close")
         .and("tcp.errors.half-close")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(match how {
+            Finish::Close => "close",
+            Finish::ShutdownWrite => "shutdown(SHUT_WR)",
+        })
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, b"last words", "send");
@@ -663,7 +675,12 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 ) {
     claim("tcp.timeouts.so-rcvtimeo-sndtimeo")
         .and("tcp.tips.set-timeouts")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(if receive {
+            "SO_RCVTIMEO"
+        } else {
+            "SO_SNDTIMEO"
+        })
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             let fresh = Socket::new(family.domain(), Type::STREAM, None).expect("socket");
@@ -735,7 +752,7 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
     claim("tcp.timeouts.bounded-connect")
         .and("tcp.tips.set-timeouts")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_listener, addr, _queued) = full_listener(family);
             let client = nonblocking_socket(family, Nonblocking::SockNonblock);
@@ -760,7 +777,7 @@ fn a_blocking_connect_bounded_by_so_sndtimeo_fails_with_einprogress(
     #[values(V4, V6)] family: Family,
 ) {
     claim("tcp.nonblocking.connect-sndtimeo-einprogress")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .limit(Duration::from_secs(8))
         // Its own namespace: tcp_abort_on_overflow at its default (0), so SYNs to a full
         // accept queue are dropped and the handshake cannot finish.
@@ -819,7 +836,7 @@ fn is_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 #[rstest]
 fn accept_does_not_pass_o_nonblock_on_but_accept4_can(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.accept-does-not-inherit-nonblock")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             listener
@@ -913,7 +930,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
 #[rstest]
 fn tcp_delivers_every_byte_in_order_or_fails_with_an_error(#[values(V4, V6)] family: Family) {
     claim("tcp.table.tcp-reliable-stream")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             let kind = (pair.client.r#type(), pair.client.protocol());
@@ -1099,7 +1116,7 @@ fn sock_cloexec_keeps_a_socket_out_of_an_exec_program() {
 #[rstest]
 fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
     claim("tcp.reuse.keep-alive-connection-reuse")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             let echo = peers::echo(pair.server);
@@ -1136,7 +1153,7 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)] family: Family) {
     claim("tcp.keepalive.options")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         // Its own namespace, where the test holds CAP_NET_ADMIN: some kernels (this suite's
         // 6.18 host) refuse SO_ATTACH_FILTER to an unprivileged process with EPERM.
         .in_netns()
@@ -1256,7 +1273,7 @@ fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Fa
     claim("tcp.table.tcp-speed-medium")
         .and("udp.table.speed-high")
         .needs_native_speed()
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (udp, tcp) = match family {
                 V4 => (Transport::UdpV4, Transport::TcpV4),

@@ -46,7 +46,7 @@ fn udp_counter(ns: &Netns, family: Family, name: &str) -> u64 {
 #[rstest]
 fn sendto_needs_no_connection_and_autobinds(#[values(V4, V6)] family: Family) {
     claim("udp.basics.connectionless")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (receiver, to) = bound(family);
             let sender = peers::socket(family.domain(), Type::DGRAM);
@@ -68,7 +68,7 @@ fn sendto_needs_no_connection_and_autobinds(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] family: Family) {
     claim("udp.basics.message-boundaries")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::udp(family).pair();
             for d in [&b"abc"[..], b"defgh", &[9u8; 100]] {
@@ -111,7 +111,7 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
 #[rstest]
 fn only_a_connected_udp_socket_hears_of_an_unreachable_port(#[values(V4, V6)] family: Family) {
     claim("udp.basics.connected-udp-reports-icmp-errors")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .in_netns()
         .run(move |ctx| {
             // In the test's own namespace nobody else can take the port once it is closed.
@@ -161,7 +161,7 @@ fn a_datagram_over_the_size_limit_is_emsgsize(#[case] family: Family, #[case] ma
 #[rstest]
 fn a_full_receive_buffer_drops_datagrams_silently(#[values(V4, V6)] family: Family) {
     claim("udp.table.unreliable")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .in_netns()
         .run(move |ctx| {
             let ns = ctx.netns();
@@ -292,6 +292,7 @@ fn sender_on_lo() -> Socket {
 #[rstest]
 fn multicast_reaches_the_sockets_that_joined(#[values(true, false)] multicast_all: bool) {
     claim("udp.multicast.join-group")
+        .case(format!("IP_MULTICAST_ALL={}", u8::from(multicast_all)))
         .in_netns()
         .run(move |ctx| {
             let group = Ipv4Addr::new(239, 1, 1, 1);
@@ -343,6 +344,7 @@ fn multicast_reaches_the_sockets_that_joined(#[values(true, false)] multicast_al
 #[rstest]
 fn a_room_per_group_needs_ip_multicast_all_off(#[values(true, false)] multicast_all: bool) {
     claim("udp.multicast.room-broadcast")
+        .case(format!("IP_MULTICAST_ALL={}", u8::from(multicast_all)))
         .in_netns()
         .run(move |ctx| {
             let (room_a, room_b) = (Ipv4Addr::new(239, 1, 1, 1), Ipv4Addr::new(239, 2, 2, 2));
@@ -457,6 +459,11 @@ fn ip_multicast_loop_off_stops_the_own_copy_except_on_lo(
     #[values(true, false)] multicast_loop: bool,
 ) {
     claim("udp.multicast.loop-off-stops-own-copy")
+        .case(match out {
+            Out::Veth => "out a veth link",
+            Out::Lo => "out lo",
+        })
+        .case(format!("IP_MULTICAST_LOOP={}", u8::from(multicast_loop)))
         .in_netns()
         .run(move |ctx| {
             let group = Ipv4Addr::new(239, 1, 1, 4);

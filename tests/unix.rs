@@ -268,29 +268,31 @@ fn socketpair_gives_a_connected_pair_a_child_can_share(
     )]
     kind: SocketKind,
 ) {
-    claim("unix.socketpair.connected-pair").run(move |ctx| {
-        let pair = kind.pair();
-        let peer = pair
-            .client
-            .peer_addr()
-            .expect("getpeername on a socketpair end");
-        ctx.observe("peer_is_unnamed", peer.is_unnamed());
-        let child = fork_child("the child end of the pair", &[pair.server.as_fd()], || {
-            peers::write_all(&pair.server, b"from the child", "the child's send");
-            0
-        })
-        .wait(STEP);
-        assert!(matches!(child, WaitStatus::Exited(_, 0)), "{child:?}");
-        assert_eq!(
-            peers::read_exact(&pair.client, 14, "what the child sent"),
-            b"from the child"
-        );
-        let inet = Socket::pair(Domain::IPV4, Type::STREAM, None)
-            .map(|_| ())
-            .map_err(errno);
-        ctx.observe("socketpair_AF_INET", format!("{inet:?}"));
-        assert_eq!(inet, Err(Errno::EOPNOTSUPP));
-    });
+    claim("unix.socketpair.connected-pair")
+        .kind(kind)
+        .run(move |ctx| {
+            let pair = kind.pair();
+            let peer = pair
+                .client
+                .peer_addr()
+                .expect("getpeername on a socketpair end");
+            ctx.observe("peer_is_unnamed", peer.is_unnamed());
+            let child = fork_child("the child end of the pair", &[pair.server.as_fd()], || {
+                peers::write_all(&pair.server, b"from the child", "the child's send");
+                0
+            })
+            .wait(STEP);
+            assert!(matches!(child, WaitStatus::Exited(_, 0)), "{child:?}");
+            assert_eq!(
+                peers::read_exact(&pair.client, 14, "what the child sent"),
+                b"from the child"
+            );
+            let inet = Socket::pair(Domain::IPV4, Type::STREAM, None)
+                .map(|_| ())
+                .map_err(errno);
+            ctx.observe("socketpair_AF_INET", format!("{inet:?}"));
+            assert_eq!(inet, Err(Errno::EOPNOTSUPP));
+        });
 }
 
 #[test]
@@ -563,7 +565,7 @@ fn scm_rights_over_tcp_sends_the_data_and_no_descriptor(
     #[values(Family::V4, Family::V6)] family: Family,
 ) {
     claim("unix.scm-rights.ignored-over-tcp")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let pair = SocketKind::tcp(family).pair();
             let file = tempfile::tempfile().expect("a file");

@@ -17,6 +17,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::peers::{Family, SocketKind};
 use crate::privileges::{self, Cap};
 use crate::sandbox::{self, Netns, Plan, Reexec};
 use crate::{catalogue, wait};
@@ -51,6 +52,11 @@ pub struct Record {
     pub claim: String,
     /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
     pub test: String,
+    /// The case of a parametrised test in words (`IPv6, receive`), as the test named it with
+    /// [`Check::family`], [`Check::kind`] and [`Check::case`] (and an rstest `#[case::name]`'s
+    /// name); absent for a plain test and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -122,6 +128,7 @@ fn append(records: &[Record]) {
 pub fn claim(id: &'static str) -> Check {
     Check {
         ids: vec![id],
+        case: Vec::new(),
         netns: false,
         caps: Vec::new(),
         ipv6: false,
@@ -149,6 +156,8 @@ pub const MAX_LIMIT: Duration = Duration::from_secs(10);
 #[must_use = "a check does nothing until run"]
 pub struct Check {
     ids: Vec<&'static str>,
+    /// The parts of the case label, in the order the test gave them.
+    case: Vec<String>,
     netns: bool,
     caps: Vec<Cap>,
     ipv6: bool,
@@ -178,6 +187,27 @@ impl Check {
     /// Skip (visibly) when IPv6 is disabled on this kernel.
     pub fn needs_ipv6(mut self, yes: bool) -> Self {
         self.ipv6 |= yes;
+        self
+    }
+
+    /// This case runs over `family`: IPv6 is needed for [`Family::V6`], and the family names
+    /// the case (`IPv4`, `IPv6`).
+    pub fn family(self, family: Family) -> Self {
+        self.needs_ipv6(family == Family::V6)
+            .case(family.to_string())
+    }
+
+    /// This case runs on sockets of `kind`: IPv6 is needed for an IPv6 kind, and the kind's
+    /// description names the case.
+    pub fn kind(self, kind: SocketKind) -> Self {
+        self.needs_ipv6(kind.family() == Some(Family::V6))
+            .case(kind.description)
+    }
+
+    /// Names (a part of) this case in words for the report: what this case of a parametrised
+    /// test varies, beyond its family or kind.
+    pub fn case(mut self, label: impl Into<String>) -> Self {
+        self.case.push(label.into());
         self
     }
 
@@ -326,6 +356,7 @@ impl Check {
     ) {
         let kernel = privileges::kernel_release();
         let uid = privileges::host_uid();
+        let case = self.case_label(test);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -336,6 +367,7 @@ impl Check {
             .map(|id| Record {
                 claim: id.to_string(),
                 test: test.to_string(),
+                case: case.clone(),
                 outcome,
                 reason: reason.clone(),
                 observed: observed.clone(),
@@ -359,6 +391,22 @@ impl Check {
             }
             Outcome::Fail => panic!("{test}: {}", reason.unwrap_or_default()),
         }
+    }
+}
+
+impl Check {
+    /// The case label: the parts the test gave, then an rstest `#[case::name]`'s name
+    /// (`case_3_inet_rdm` is `inet rdm`), which only the generated test name carries.
+    fn case_label(&self, test: &str) -> Option<String> {
+        let described = test.split("::").filter_map(|segment| {
+            let rest = segment.strip_prefix("case_")?;
+            let (n, name) = rest.split_once('_')?;
+            n.chars()
+                .all(|c| c.is_ascii_digit())
+                .then(|| name.replace('_', " "))
+        });
+        let parts: Vec<String> = self.case.iter().cloned().chain(described).collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 }
 
@@ -520,6 +568,31 @@ mod tests {
         assert_eq!(outcome, Outcome::Fail);
         assert_eq!(reason.as_deref(), Some("expected EADDRINUSE"));
         assert_eq!(observed["errno"], "EINVAL");
+    }
+
+    #[test]
+    fn the_case_label_is_what_the_test_named_then_an_rstest_case_name() {
+        let labelled = check(DEFAULT_LIMIT)
+            .family(Family::V6)
+            .case("SO_RCVTIMEO")
+            .case_label("tcp::f::family_2_V6::receive_1_true");
+        assert_eq!(labelled.as_deref(), Some("IPv6, SO_RCVTIMEO"));
+        let kind = check(DEFAULT_LIMIT)
+            .kind(SocketKind::UNIX_DGRAM)
+            .case_label("unix::f::kind_2_SocketKind__UNIX_DGRAM");
+        assert_eq!(kind.as_deref(), Some("Unix datagram socketpair"));
+        let described = check(DEFAULT_LIMIT).case_label("f::x::case_02_unix_rdm");
+        assert_eq!(described.as_deref(), Some("unix rdm"));
+        assert_eq!(check(DEFAULT_LIMIT).case_label("tcp::plain_test"), None);
+    }
+
+    #[test]
+    fn a_record_written_before_case_labels_still_parses() {
+        let old = r#"{"claim":"a.b.c","test":"s::t","outcome":"pass","kernel":"6.1","uid":0,"elapsed_ms":1}"#;
+        let record: Record = serde_json::from_str(old).expect("an old record parses");
+        assert_eq!(record.case, None);
+        let line = serde_json::to_string(&record).expect("serialises");
+        assert!(!line.contains("case"), "no label, no field: {line}");
     }
 
     #[test]

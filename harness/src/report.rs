@@ -998,6 +998,7 @@ mod tests {
         Record {
             claim: claim.into(),
             test: test.into(),
+            case: None,
             outcome,
             reason: (outcome == Outcome::Skipped).then(|| "needs CAP_NET_RAW".into()),
             observed: observed
