@@ -1,24 +1,21 @@
-//! The harness every socket-claims suite uses: private network namespaces ([`sandbox`]),
-//! loopback peers ([`peers`]), bounded waits ([`wait`]), privilege and kernel detection
-//! ([`privileges`]), evidence recording ([`evidence`]), the claim catalogue ([`catalogue`]),
-//! the report ([`report`]), the speed bench ([`bench`]) and the command-line tools some claims
-//! need ([`tools`]).
+//! The test kit every socket-claims suite links: the [`claim`] check ([`check`]) and the
+//! evidence it records ([`record`]), the claim catalogue ([`catalogue`]), the running kernel
+//! ([`kernel`]), private network namespaces ([`sandbox`]), loopback peers ([`peers`]), bounded
+//! waits ([`wait`]), privilege detection ([`privileges`]), the command-line tools some claims
+//! need ([`tools`]) and the speed primitives of the short speed tests ([`bench`]).
 
 pub mod bench;
 pub mod catalogue;
-pub mod course;
-pub mod evidence;
-pub mod junit;
+pub mod check;
 pub mod kernel;
-pub mod matrix;
 pub mod peers;
 pub mod privileges;
-pub mod report;
+pub mod record;
 pub mod sandbox;
 pub mod tools;
 pub mod wait;
 
-pub use evidence::{claim, skip, Ctx};
+pub use check::{claim, skip, Ctx};
 pub use peers::Family;
 pub use privileges::Cap;
 

@@ -58,7 +58,7 @@ pub struct Netns {
 
 impl Netns {
     /// Moves the calling thread into a new network namespace and brings `lo` up.
-    pub(crate) fn unshare_thread() -> Result<Netns, String> {
+    pub fn unshare_thread() -> Result<Netns, String> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare(CLONE_NEWNET): {e:?}"))?;
         Self::adopt("thread netns (root)")
     }

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::measure::Transport;
-use crate::tools;
+use harness::bench::measure::Transport;
+use harness::tools;
 
 /// How far the Rust loop's median may be from the C loop's before the bench calls it out.
 pub const TOLERANCE: f64 = 0.10;
 
 /// Builds the reference into `out_dir`; why not, when there is no C compiler or it fails.
 pub fn build(out_dir: &Path) -> Result<PathBuf, String> {
-    let source = crate::workspace_root().join("benches/pingpong.c");
+    let source = harness::workspace_root().join("benches/pingpong.c");
     let binary = out_dir.join("pingpong");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let child = Command::new(&cc)

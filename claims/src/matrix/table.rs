@@ -6,11 +6,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalogue::{Catalogue, TestIndex, Verdict};
-use crate::evidence::Record;
+use crate::index::TestIndex;
 use crate::junit;
-use crate::kernel::Running;
 use crate::report::{self, Status};
+use harness::catalogue::{Catalogue, Verdict};
+use harness::kernel::Running;
+use harness::record::Record;
 
 /// How the run under one kernel went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -186,7 +187,7 @@ pub fn build(
             index,
             &records,
             None,
-            crate::privileges::Privileges::current(),
+            harness::privileges::Privileges::current(),
             String::new(),
         );
         // The speed claims take the guest's bench status, as the host report takes the host's.
@@ -576,8 +577,8 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::{Claim, Kind};
-    use crate::evidence::Outcome;
+    use harness::catalogue::{Claim, Kind};
+    use harness::record::Outcome;
 
     fn claim(id: &str) -> Claim {
         Claim {
@@ -781,7 +782,7 @@ mod tests {
 
     #[test]
     fn a_difference_outside_the_facts_kernels_is_documented_not_a_finding() {
-        use crate::kernel::{Running, Runtime, Version};
+        use harness::kernel::{Running, Runtime, Version};
         let mut bounded = claim("tcp.d.since");
         bounded.since = vec!["6.12.9".into(), "6.13".into()];
         bounded.kernel_ref = Some("commit 5b0af621c3f6".into());

@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::stats::Status;
 use super::{verdicts, BenchFile, RatioRow};
 use crate::report::{self, Lang, Report};
+use harness::bench::stats::Status;
 
 /// Reads `dir/bench.json`: `Ok(None)` when there is none.
 pub fn load(dir: &Path) -> Result<Option<BenchFile>, String> {

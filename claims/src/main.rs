@@ -5,9 +5,17 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use harness::catalogue::{self, Catalogue, TestIndex, SECTIONS};
-use harness::report::Lang;
-use harness::{bench, course, evidence, junit, privileges, report, sandbox};
+mod bench;
+mod course;
+mod index;
+mod junit;
+mod matrix;
+mod report;
+
+use harness::catalogue::{self, Catalogue, SECTIONS};
+use harness::{privileges, record, sandbox};
+use index::TestIndex;
+use report::Lang;
 
 const USAGE: &str = "\
 cargo claims — check the course's socket claims against the running kernel
@@ -98,7 +106,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("matrix") => return harness::matrix::main(args[1..].to_vec()),
+        Some("matrix") => return matrix::main(args[1..].to_vec()),
         Some("course") => return course_main(&args[1..]),
         Some("bench") => return bench::main(args[1..].to_vec()),
         _ => {}
@@ -139,7 +147,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let records = match evidence::read_all(&evidence::results_dir()) {
+    let records = match record::read_all(&record::results_dir()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: unreadable evidence: {e}");
@@ -168,7 +176,7 @@ fn main() -> ExitCode {
             course::DEFAULT_COURSE
         ),
     }
-    let out = evidence::claims_dir();
+    let out = record::claims_dir();
     let speed = match bench::report::load(&out) {
         Ok(bench) => bench::report::apply(&mut report, bench.as_ref(), opts.lang),
         Err(e) => {
@@ -282,7 +290,7 @@ fn step_summary(markdown: &str) {
 
 /// Runs `cargo test` with fresh evidence; true if every test passed.
 fn run_suite(root: &Path, index: &TestIndex, opts: &Options) -> Result<bool, String> {
-    let results = evidence::results_dir();
+    let results = record::results_dir();
     if results.exists() {
         std::fs::remove_dir_all(&results)
             .map_err(|e| format!("clearing old evidence in {}: {e}", results.display()))?;
@@ -292,7 +300,7 @@ fn run_suite(root: &Path, index: &TestIndex, opts: &Options) -> Result<bool, Str
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .env("SOCKET_CLAIMS_RESULTS", &results)
+        .env(record::RESULTS_ENV, &results)
         .args(["test", "--no-fail-fast"]);
     if opts.quiet {
         cmd.arg("--quiet");

@@ -760,7 +760,7 @@ source = "gvisor"
 
     #[test]
     fn the_fixture_parses() {
-        let root = crate::workspace_root();
+        let root = harness::workspace_root();
         let list =
             load(&root.join("fixtures/kernels.toml"), &root).unwrap_or_else(|e| panic!("{e}"));
         assert!(list.kernels.iter().any(|k| k.source == Source::Host));

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::measure::SIZES;
 use super::verdicts::Metric;
 use super::{BenchFile, ResultRow};
+use harness::bench::measure::SIZES;
 
 const COLOURS: [RGBColor; 3] = [
     RGBColor(31, 119, 180),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::evidence::Record;
+use harness::record::Record;
 
 /// The qemu this matrix drives (x86-64 hosts and kernels).
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -338,7 +338,7 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bo
         "data \"{MARK} kernel $(uname -r) booted=$(cut -d' ' -f1 /proc/uptime)\"\n"
     ));
     if accel == Accel::Tcg {
-        s.push_str(&format!("export {}=tcg\n", crate::evidence::EMULATED_ENV));
+        s.push_str(&format!("export {}=tcg\n", harness::record::EMULATED_ENV));
     }
     for m in modules {
         s.push_str(&format!(

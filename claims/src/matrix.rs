@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::catalogue::{self, Catalogue, TestIndex};
-use crate::evidence::{self, Record};
+use crate::index::TestIndex;
 use crate::junit;
-use crate::kernel::{Running, Runtime, Version};
 use guest::{Accel, Initramfs, Suite};
+use harness::catalogue::{self, Catalogue};
+use harness::kernel::{Running, Runtime, Version};
+use harness::record::{self, Record};
 use kernels::{Kernel, Source};
 use table::{KernelRun, RunStatus, SuiteExit};
 
@@ -49,10 +50,6 @@ OPTIONS:
                       one, the host runs alone, then N kernels run side by side
     --file PATH       the kernel list (default fixtures/kernels.toml)
     -h, --help        this text";
-
-/// Test binaries that are not kernel tests: the catalogue self-test reads tests/*.rs through a
-/// compile-time path, which a guest does not have.
-const NOT_KERNEL_TESTS: [&str; 1] = ["catalogue"];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -157,7 +154,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
 
 /// The whole matrix; Ok(false) when some kernel did not run its suite.
 fn run(opts: &Options) -> Result<bool, String> {
-    let root = crate::workspace_root();
+    let root = harness::workspace_root();
     let catalogue = Catalogue::load(&catalogue::default_dir())
         .map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
     let index = TestIndex::scan(&root.join("tests"))
@@ -186,7 +183,7 @@ fn run(opts: &Options) -> Result<bool, String> {
     } else {
         None
     };
-    let out = evidence::claims_dir();
+    let out = record::claims_dir();
     let cache = out.join("kernels");
     let mut vm = Vm {
         accel: opts.accel,
@@ -325,7 +322,7 @@ fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
         else {
             continue;
         };
-        if is_test && !NOT_KERNEL_TESTS.contains(&name) {
+        if is_test {
             suites.push(Suite {
                 name: name.to_string(),
                 path: exe.into(),
@@ -350,7 +347,7 @@ fn build_claims(root: &Path, profile: &str) -> Result<PathBuf, String> {
     let out = Command::new(cargo)
         .current_dir(root)
         .args(["build", "--message-format=json", "--profile", profile])
-        .args(["--package", "harness", "--bin", "claims"])
+        .args(["--package", "claims", "--bin", "claims"])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
@@ -417,7 +414,7 @@ impl Job<'_> {
         };
         result.prepare_seconds = self.prepare_seconds;
         result.running = match &kernel.source {
-            Source::Host => Some(crate::kernel::running()),
+            Source::Host => Some(harness::kernel::running()),
             Source::Gvisor => records.first().map(|r| Running {
                 version: Version::parse(&r.kernel),
                 runtime: Runtime::Gvisor,
@@ -559,7 +556,7 @@ fn run_native(
     let (source, release, accel) = match &how {
         Native::Host => (
             Source::Host.describe(),
-            crate::privileges::kernel_release(),
+            harness::privileges::kernel_release(),
             "native",
         ),
         Native::Gvisor(runsc) => {
@@ -652,7 +649,7 @@ fn run_native(
         };
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
         let found = match &how {
-            Native::Host => evidence::read_all(&results),
+            Native::Host => record::read_all(&results),
             Native::Gvisor(_) => fs::read_to_string(&data_path)
                 .map_err(|e| format!("{}: {e}", data_path.display()))
                 .and_then(|text| guest::parse_stream(&text))
@@ -844,7 +841,7 @@ impl Vm {
             return Err(format!("/dev/kvm: {e}"));
         }
         let memo = self.cache.join("kvm-probe");
-        let host = crate::privileges::kernel_release();
+        let host = harness::privileges::kernel_release();
         let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
             let (release, answer) = text.split_once('\n')?;
             (release == host).then(|| answer.trim().to_string())

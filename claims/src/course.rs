@@ -34,7 +34,7 @@ pub const DEFAULT_COURSE: &str = "../shared/course/000_586990a613066f87.txt";
 
 /// `DEFAULT_COURSE` from the workspace root, if it exists.
 pub fn default_file() -> Option<PathBuf> {
-    crate::workspace_root()
+    harness::workspace_root()
         .join(DEFAULT_COURSE)
         .canonicalize()
         .ok()
@@ -106,7 +106,7 @@ impl Drift {
     pub fn load(file: &Path) -> Result<Drift, String> {
         let text =
             fs::read_to_string(file).map_err(|e| format!("course file {}: {e}", file.display()))?;
-        let catalogue = crate::catalogue::Catalogue::load(&crate::catalogue::default_dir())
+        let catalogue = harness::catalogue::Catalogue::load(&harness::catalogue::default_dir())
             .map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
         let claims: Vec<(&str, &str)> = catalogue
             .claims
@@ -522,7 +522,7 @@ pub fn acknowledged(path: &Path) -> Result<Vec<String>, String> {
 
 /// `fixtures/course-acknowledged.toml` of this workspace.
 pub fn acknowledged_file() -> PathBuf {
-    crate::workspace_root()
+    harness::workspace_root()
         .join("fixtures")
         .join("course-acknowledged.toml")
 }

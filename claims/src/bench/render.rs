@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::measure::{Transport, SIZES};
 use super::verdicts::{self, Metric};
 use super::{reference, stats, BenchFile, RatioRow, Run, REFERENCE_ROUNDS, RTT_PER_ROUND};
+use harness::bench::measure::{Transport, SIZES};
 
 /// The C and Rust loops' medians-of-rounds per transport, and Rust's over C's.
 fn reference_rows(run: &Run) -> Vec<(Transport, f64, f64, f64)> {

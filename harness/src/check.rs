@@ -1,128 +1,25 @@
-//! Evidence: every conformance test runs its body through [`claim`], which checks the claim ids
+//! The check: every conformance test runs its body through [`claim`], which checks the claim ids
 //! against the catalogue, applies the gates (private namespace, capabilities, IPv6), bounds the
 //! whole test in time, and records per claim what happened (pass / fail / skipped + reason) and
-//! what the kernel did (errno names, sizes, addresses) as JSON lines for the report.
+//! what the kernel did (errno names, sizes, addresses) as evidence ([`crate::record`]).
 
 use std::any::Any;
-use std::fs::{self, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::peers::{Family, SocketKind};
 use crate::privileges::{self, Cap};
+use crate::record::{self, Outcome, Record, EMULATED_ENV, INJECTED_ENV};
 use crate::sandbox::{self, Netns, Plan, Reexec};
 use crate::{catalogue, wait};
-
-/// `<target dir>/claims`: where the report is written.
-pub fn claims_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"))
-        .join("claims")
-}
-
-/// Where test processes append evidence: `$SOCKET_CLAIMS_RESULTS`, else
-/// `<target dir>/claims/evidence`.
-pub fn results_dir() -> PathBuf {
-    std::env::var_os("SOCKET_CLAIMS_RESULTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| claims_dir().join("evidence"))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Pass,
-    Fail,
-    Skipped,
-}
-
-/// One line of evidence: what one test (one rstest case) observed for one claim.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record {
-    pub claim: String,
-    /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
-    pub test: String,
-    /// The case of a parametrised test in words (`IPv6, receive`), as the test named it with
-    /// [`Check::family`], [`Check::kind`] and [`Check::case`] (and an rstest `#[case::name]`'s
-    /// name); absent for a plain test and in records written before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<String>,
-    pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub observed: Map<String, Value>,
-    pub kernel: String,
-    /// The uid that ran the suite (outside the user namespace of a re-executed test).
-    pub uid: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub netns: Option<String>,
-    pub elapsed_ms: u64,
-    /// When it was recorded (ms since the Unix epoch): the newest record of a test wins.
-    #[serde(default)]
-    pub at_ms: u64,
-}
-
-/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line.
-pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
-    let mut records = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(records),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    for file in files {
-        let reader = io::BufReader::new(
-            fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?,
-        );
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            records.push(
-                serde_json::from_str(&line)
-                    .map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?,
-            );
-        }
-    }
-    Ok(records)
-}
-
-fn append(records: &[Record]) {
-    let dir = results_dir();
-    let mut text = String::new();
-    for r in records {
-        text.push_str(&serde_json::to_string(r).expect("evidence serialises"));
-        text.push('\n');
-    }
-    let file = dir.join(format!("{}.jsonl", std::process::id()));
-    let written = fs::create_dir_all(&dir).and_then(|()| {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&file)?
-            .write_all(text.as_bytes())
-    });
-    if let Err(e) = written {
-        panic!("cannot record evidence in {}: {e}", file.display());
-    }
-}
 
 /// Starts a check of one claim of the catalogue.
 pub fn claim(id: &'static str) -> Check {
@@ -136,14 +33,6 @@ pub fn claim(id: &'static str) -> Check {
         limit: DEFAULT_LIMIT,
     }
 }
-
-/// Set (to the accelerator's name, `tcg`) where the suite runs under CPU emulation, as in a
-/// kernel-matrix guest without KVM.
-pub const EMULATED_ENV: &str = "SOCKET_CLAIMS_EMULATED";
-
-/// Set where short reads and writes and delays are injected into the socket calls (by
-/// `.ci/inject`): semantic verdicts must survive that, speed comparisons mean nothing there.
-pub const INJECTED_ENV: &str = "SOCKET_CLAIMS_INJECTED";
 
 /// A test's overall bound unless it asks for another: a few seconds, so no test hangs the run.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5);
@@ -355,8 +244,8 @@ impl Check {
         started: Instant,
     ) {
         let kernel = privileges::kernel_release();
-        let uid = privileges::host_uid();
         let case = self.case_label(test);
+        let uid = privileges::host_uid();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -378,7 +267,7 @@ impl Check {
                 at_ms,
             })
             .collect();
-        append(&records);
+        record::append(&records);
         match outcome {
             Outcome::Pass => {}
             Outcome::Skipped => {

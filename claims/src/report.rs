@@ -10,11 +10,12 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::catalogue::{Catalogue, Claim, Correction, Kind, TestIndex, Verdict, SECTIONS};
 use crate::course::{Drift, Span};
-use crate::evidence::{Outcome, Record};
+use crate::index::TestIndex;
 use crate::junit;
-use crate::privileges::Privileges;
+use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, SECTIONS};
+use harness::privileges::Privileges;
+use harness::record::{Outcome, Record};
 
 /// What this run established about a claim. The one status type of the report, the kernel
 /// matrix and the JUnit output.
@@ -344,7 +345,7 @@ pub fn build(
         })
         .collect();
     let mut report = Report {
-        kernel: crate::privileges::kernel_release(),
+        kernel: harness::privileges::kernel_release(),
         privileges,
         netns,
         course_text: None,

@@ -1,0 +1,510 @@
+//! `cargo claims bench`: the speed claims measured like a benchmark. Interleaved rounds over
+//! six loopback transports (round-trip time, throughput at three message sizes, Nagle's
+//! write-write-read stall), a bootstrap confidence interval for every ratio a claim names, a
+//! verdict from each interval, a C reference for the round-trip loop, and plots. Writes
+//! `target/claims/bench.json` and `target/claims/bench.md`; the report reads the JSON.
+
+mod plot;
+mod reference;
+mod render;
+pub mod report;
+pub mod verdicts;
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use harness::bench::measure::{self, Transport, SIZES};
+use harness::bench::stats::{self, Ratio, Status};
+use harness::bench::verdicts::{FIVE_MS, FIVE_MS_US};
+use verdicts::Metric;
+
+pub use render::ratio_line;
+
+/// The whole bench's bound on a 2-core machine; each phase ends by its share of it.
+const TOTAL: Duration = Duration::from_secs(60);
+/// When each phase must be done, from the start (the rest is plots and files).
+const RTT_BY: Duration = Duration::from_secs(9);
+const RAW_BY: Duration = Duration::from_secs(13);
+const REFERENCE_BY: Duration = Duration::from_secs(19);
+const NAGLE_BY: Duration = Duration::from_secs(23);
+const THROUGHPUT_BY: Duration = Duration::from_secs(TOTAL.as_secs() - 4);
+
+/// Round trips per transport per round, and rounds: 10 × 2 000 = 20 000 per transport.
+const RTT_ROUNDS: usize = 10;
+const RTT_PER_ROUND: usize = 2_000;
+/// Throughput rounds; each point gets 1 s in total across them (less if time runs short).
+const THROUGHPUT_ROUNDS: usize = 6;
+const THROUGHPUT_PER_POINT: Duration = Duration::from_secs(1);
+/// Nagle rounds and exchanges per round (a stalled exchange costs a delayed ACK, ~40 ms).
+const NAGLE_ROUNDS: usize = 8;
+const NAGLE_PER_ROUND: usize = 3;
+/// C reference rounds (each: the C loop, then the Rust loop, per transport).
+const REFERENCE_ROUNDS: usize = 5;
+
+/// `target/claims/bench.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchFile {
+    pub kernel: String,
+    /// Why nothing was measured (CPU emulation, whose speed says nothing about the kernel):
+    /// then every claim is not-measured and `results` and `ratios` are empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_measured: Option<String>,
+    pub results: Vec<ResultRow>,
+    pub ratios: Vec<RatioRow>,
+}
+
+impl BenchFile {
+    /// The measured ratio for one row of a claim's spec.
+    pub fn ratio(&self, claim: &str, row: &verdicts::Row) -> Option<&RatioRow> {
+        self.ratios.iter().find(|r| {
+            r.claim == claim
+                && r.metric == row.metric
+                && r.message_bytes == row.message_bytes
+                && r.a == row.a
+                && r.b == row.b
+                && r.threshold == row.threshold
+        })
+    }
+
+    /// A claim's status from its measured ratios.
+    pub fn claim_status(&self, spec: &verdicts::Spec) -> Status {
+        if self.not_measured.is_some() {
+            return Status::NotMeasured;
+        }
+        let statuses: Vec<Status> = spec
+            .rows
+            .iter()
+            .filter_map(|row| self.ratio(spec.claim, row))
+            .map(|r| r.status)
+            .collect();
+        verdicts::combine(&spec.rows, &statuses)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResultRow {
+    pub transport: String,
+    pub metric: Metric,
+    pub message_bytes: usize,
+    /// rtt: the median of every round trip; throughput: the median of the rounds.
+    pub median: f64,
+    /// rtt only: the 99th percentile of every round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
+    /// The 95% bootstrap interval of the median over the rounds (of the rounds' medians).
+    pub ci95: [f64; 2],
+    pub rounds: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RatioRow {
+    pub claim: String,
+    pub metric: Metric,
+    pub message_bytes: usize,
+    pub a: String,
+    pub b: String,
+    /// How many times faster `a` was than `b` (the median of the per-round ratios).
+    pub ratio: f64,
+    pub ci95: [f64; 2],
+    pub threshold: f64,
+    pub status: Status,
+}
+
+/// One measured point: its per-round values and, for round trips, every sample.
+#[derive(Default)]
+struct Series {
+    rounds: Vec<f64>,
+    samples: Vec<f64>,
+}
+
+type Key = (String, Metric, usize);
+
+/// Everything one bench run measured.
+#[derive(Default)]
+struct Run {
+    series: BTreeMap<Key, Series>,
+    /// Transports that failed or could not run, with why.
+    dropped: BTreeMap<String, String>,
+    /// Per transport: the C loop's and the Rust loop's round-trip medians, per round.
+    reference: BTreeMap<Transport, (Vec<f64>, Vec<f64>)>,
+    reference_skipped: Option<String>,
+    notes: Vec<String>,
+}
+
+impl Run {
+    fn push(&mut self, key: (&str, Metric, usize), round: f64, samples: &[f64]) {
+        let s = self
+            .series
+            .entry((key.0.to_string(), key.1, key.2))
+            .or_default();
+        s.rounds.push(round);
+        s.samples.extend_from_slice(samples);
+    }
+
+    /// Runs one point; a panic (a bounded call that timed out, a refused socket) drops the
+    /// transport from the rest of the run, with the reason.
+    fn attempt<T>(&mut self, who: &str, f: impl FnOnce() -> T) -> Option<T> {
+        if self.dropped.contains_key(who) {
+            return None;
+        }
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => Some(v),
+            Err(payload) => {
+                let why = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "failed".into());
+                self.dropped.insert(who.to_string(), why);
+                None
+            }
+        }
+    }
+}
+
+const USAGE: &str = "\
+cargo claims bench — the course's speed claims, measured
+
+USAGE:
+    cargo claims bench
+
+Measures on loopback, in interleaved rounds: 1-byte round-trip time (median, p99; both ends
+pinned to one CPU, so a round trip is the kernel's path, not a cross-CPU wake-up), receiver-side
+throughput at 64 B, 1 KiB and 65 000 B messages, and Nagle's write-write-read stall, over Unix
+stream and datagram sockets, TCP and UDP over IPv4 and IPv6. Each ratio a speed claim names gets
+a 95% bootstrap interval and a status: holds (interval above the threshold), fails (below) or
+inconclusive. A C ping-pong (benches/pingpong.c, built with cc) checks the Rust loop. Bounded
+by 60 s. Writes target/claims/bench.json and target/claims/bench.md (with SVG plots); `cargo
+claims` then takes the speed claims' statuses from them.";
+
+pub fn main(args: Vec<String>) -> ExitCode {
+    if let Some(arg) = args.first() {
+        if arg == "-h" || arg == "--help" {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("error: unknown option {arg:?} (see cargo claims bench --help)");
+        return ExitCode::from(2);
+    }
+    let out = harness::record::claims_dir();
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        eprintln!("error: creating {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    let started = Instant::now();
+    let emulated = std::env::var(harness::record::EMULATED_ENV)
+        .ok()
+        .filter(|v| !v.is_empty());
+    // Under emulation the figures would be the emulator's: skip the 60 s of measuring.
+    let run = match &emulated {
+        Some(_) => Run::default(),
+        None => measure_all(started, &out),
+    };
+    let mut file = summarise(&run);
+    file.not_measured = emulated
+        .as_deref()
+        .map(|how| format!("not measured under CPU emulation ({how})"));
+    print!("{}", render::terminal(&file, &run));
+    let plots = plot::draw(&file, &out);
+    let md = render::markdown(&file, &run, &plots, emulated.as_deref(), started.elapsed());
+    let json = serde_json::to_string_pretty(&file).expect("bench.json serialises");
+    let written = std::fs::write(out.join("bench.json"), json)
+        .and_then(|()| std::fs::write(out.join("bench.md"), md));
+    if let Err(e) = written {
+        eprintln!("error: writing the bench to {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "bench: {} and bench.md in {:.1} s",
+        out.join("bench.json").display(),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+fn measure_all(started: Instant, out: &std::path::Path) -> Run {
+    let mut run = Run::default();
+    let transports: Vec<Transport> = Transport::ALL
+        .into_iter()
+        .filter(|t| {
+            let ok = !t.is_v6() || harness::check::ipv6_available();
+            if !ok {
+                run.dropped
+                    .insert(t.name().into(), "IPv6 is disabled on this kernel".into());
+            }
+            ok
+        })
+        .collect();
+    let left = |by: Duration| by.saturating_sub(started.elapsed());
+
+    let c_binary = reference::build(out);
+    run.notes.push(match measure::pinning() {
+        Ok(cpu) => format!(
+            "round trips and Nagle's exchange ran with both ends pinned to one CPU (CPU {cpu} \
+             when checked), as did the C reference"
+        ),
+        Err(why) => format!(
+            "round trips ran unpinned ({why}): they include cross-CPU wake-ups, which on an \
+             idle virtual machine add tens of microseconds at random"
+        ),
+    });
+    eprintln!("bench: round trips ({RTT_ROUNDS} rounds × {RTT_PER_ROUND} per transport)");
+    for round in 0..RTT_ROUNDS {
+        for (i, t) in rotated(&transports, round).into_iter().enumerate() {
+            let points_left = (RTT_ROUNDS - round) * transports.len() - i;
+            let limit = left(RTT_BY) / points_left as u32;
+            if limit.is_zero() {
+                break;
+            }
+            if let Some(times) =
+                run.attempt(t.name(), || measure::round_trips(t, RTT_PER_ROUND, limit))
+            {
+                run.push((t.name(), Metric::Rtt, 1), stats::median(&times), &times);
+            }
+        }
+    }
+
+    eprintln!("bench: raw IP round trips (in a private network namespace)");
+    measure_raw(&mut run, left(RAW_BY));
+
+    match c_binary {
+        Err(why) => run.reference_skipped = Some(why),
+        Ok(binary) => {
+            eprintln!("bench: the C reference ({REFERENCE_ROUNDS} rounds)");
+            'rounds: for round in 0..REFERENCE_ROUNDS {
+                for t in rotated(&transports, round) {
+                    if left(REFERENCE_BY).is_zero() {
+                        run.notes
+                            .push("the C comparison ran out of its time share".into());
+                        break 'rounds;
+                    }
+                    let c = match reference::median_us(&binary, t, RTT_PER_ROUND) {
+                        Ok((c, true)) => c,
+                        Ok((c, false)) => {
+                            let note = "the C reference could not pin its threads to one CPU";
+                            if !run.notes.iter().any(|n| n == note) {
+                                run.notes.push(note.into());
+                            }
+                            c
+                        }
+                        Err(why) => {
+                            run.reference_skipped = Some(why);
+                            break 'rounds;
+                        }
+                    };
+                    let limit = left(REFERENCE_BY);
+                    if let Some(times) =
+                        run.attempt(t.name(), || measure::round_trips(t, RTT_PER_ROUND, limit))
+                    {
+                        let entry = run.reference.entry(t).or_default();
+                        entry.0.push(c);
+                        entry.1.push(stats::median(&times));
+                    }
+                }
+            }
+        }
+    }
+
+    eprintln!("bench: Nagle ({NAGLE_ROUNDS} rounds)");
+    for round in 0..NAGLE_ROUNDS {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for nodelay in order {
+            let limit = left(NAGLE_BY) / 2;
+            if limit.is_zero() {
+                break;
+            }
+            let name = nagle_name(nodelay);
+            if let Some(times) = run.attempt(name, || {
+                measure::write_write_read(nodelay, NAGLE_PER_ROUND, limit)
+            }) {
+                if !times.is_empty() {
+                    run.push(
+                        (name, Metric::WriteWriteRead, 2),
+                        stats::median(&times),
+                        &times,
+                    );
+                }
+            }
+        }
+    }
+
+    eprintln!(
+        "bench: throughput ({THROUGHPUT_ROUNDS} rounds × {} points)",
+        SIZES.len() * transports.len()
+    );
+    let points = SIZES.len() * transports.len();
+    for round in 0..THROUGHPUT_ROUNDS {
+        for (j, &size) in SIZES.iter().enumerate() {
+            for (i, t) in rotated(&transports, round + j).into_iter().enumerate() {
+                let points_left = (THROUGHPUT_ROUNDS - round) * points - j * transports.len() - i;
+                // The share of what is left, less a tenth for warm-up, setup and draining.
+                let share = left(THROUGHPUT_BY) / points_left as u32;
+                let span = (THROUGHPUT_PER_POINT / THROUGHPUT_ROUNDS as u32).min(share * 8 / 10);
+                if span < Duration::from_millis(20) {
+                    continue;
+                }
+                if let Some(mb_s) = run.attempt(t.name(), || measure::throughput(t, size, span)) {
+                    run.push((t.name(), Metric::Throughput, size), mb_s, &[]);
+                }
+            }
+        }
+    }
+    run
+}
+
+/// The names of the raw comparison's sides: all three run in the same private namespace.
+pub const NETNS_RAW: &str = "netns:raw-v4";
+pub const NETNS_UDP: &str = "netns:udp-v4";
+pub const NETNS_TCP: &str = "netns:tcp-v4";
+
+/// Raw sockets need CAP_NET_RAW and, so that nothing they send reaches the host, a network
+/// namespace of their own. As root a thread unshares one (the harness's sandbox) and runs raw,
+/// UDP and TCP round trips there in interleaved rounds; elsewhere the comparison is left out,
+/// with the reason (`cargo test` runs the short version in a user namespace).
+fn measure_raw(run: &mut Run, budget: Duration) {
+    use harness::privileges::{has, Cap};
+    let names = [
+        (Transport::RawV4, NETNS_RAW),
+        (Transport::UdpV4, NETNS_UDP),
+        (Transport::TcpV4, NETNS_TCP),
+    ];
+    if !has(Cap::SysAdmin) || !has(Cap::NetRaw) {
+        run.dropped.insert(
+            NETNS_RAW.into(),
+            "raw sockets are measured only as root (in a private network namespace)".into(),
+        );
+        return;
+    }
+    let measured = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                harness::sandbox::Netns::unshare_thread()?;
+                let started = Instant::now();
+                let mut rounds: Vec<(&str, Vec<f64>)> = Vec::new();
+                for round in 0..RTT_ROUNDS {
+                    for (t, name) in rotated(&names, round) {
+                        let limit = budget.saturating_sub(started.elapsed()) / 3;
+                        if limit.is_zero() {
+                            return Ok(rounds);
+                        }
+                        let times = catch_unwind(|| measure::round_trips(t, RTT_PER_ROUND, limit))
+                            .map_err(|_| format!("{name}: the round trips failed"))?;
+                        rounds.push((name, times));
+                    }
+                }
+                Ok::<_, String>(rounds)
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the namespace thread failed".into()))
+    });
+    match measured {
+        Ok(rounds) => {
+            for (name, times) in rounds {
+                run.push((name, Metric::Rtt, 1), stats::median(&times), &times);
+            }
+        }
+        Err(why) => {
+            run.dropped.insert(NETNS_RAW.into(), why);
+        }
+    }
+}
+
+/// `items` rotated by `by`: each round starts with a different transport.
+fn rotated<T: Copy>(items: &[T], by: usize) -> Vec<T> {
+    let mut v = items.to_vec();
+    if !v.is_empty() {
+        let n = by % v.len();
+        v.rotate_left(n);
+    }
+    v
+}
+
+fn nagle_name(nodelay: bool) -> &'static str {
+    if nodelay {
+        "tcp-v4-nodelay"
+    } else {
+        "tcp-v4-nagle"
+    }
+}
+
+/// The per-round values of one side of a ratio (the 5 ms budget is a constant).
+fn rounds_of<'a>(run: &'a Run, side: &str, metric: Metric, size: usize) -> Option<Vec<f64>> {
+    if side == FIVE_MS {
+        let n = run
+            .series
+            .get(&("udp-v4".to_string(), metric, size))?
+            .rounds
+            .len();
+        return Some(vec![FIVE_MS_US; n]);
+    }
+    run.series
+        .get(&(side.to_string(), metric, size))
+        .map(|s: &'a Series| s.rounds.clone())
+}
+
+fn summarise(run: &Run) -> BenchFile {
+    let results = run
+        .series
+        .iter()
+        .map(|((transport, metric, size), s)| {
+            let pooled = !s.samples.is_empty();
+            ResultRow {
+                transport: transport.clone(),
+                metric: *metric,
+                message_bytes: *size,
+                median: if pooled {
+                    stats::median(&s.samples)
+                } else {
+                    stats::median(&s.rounds)
+                },
+                p99: (*metric == Metric::Rtt).then(|| stats::percentile(&s.samples, 99.0)),
+                ci95: stats::bootstrap(&s.rounds, stats::median),
+                rounds: s.rounds.len(),
+            }
+        })
+        .collect();
+    let mut ratios = Vec::new();
+    for spec in verdicts::specs() {
+        for row in &spec.rows {
+            let (Some(a), Some(b)) = (
+                rounds_of(run, row.a, row.metric, row.message_bytes),
+                rounds_of(run, row.b, row.metric, row.message_bytes),
+            ) else {
+                continue;
+            };
+            let ratio = if row.metric.bigger_is_faster() {
+                Ratio::paired(&a, &b)
+            } else {
+                Ratio::paired(&b, &a)
+            };
+            if ratio.rounds == 0 {
+                continue;
+            }
+            ratios.push(RatioRow {
+                claim: spec.claim.into(),
+                metric: row.metric,
+                message_bytes: row.message_bytes,
+                a: row.a.into(),
+                b: row.b.into(),
+                ratio: ratio.ratio,
+                ci95: ratio.ci95,
+                threshold: row.threshold,
+                status: ratio.against(row.threshold),
+            });
+        }
+    }
+    BenchFile {
+        kernel: harness::privileges::kernel_release(),
+        not_measured: None,
+        results,
+        ratios,
+    }
+}

@@ -1,0 +1,123 @@
+//! The evidence record format, shared by the check that writes it and the runner that reads
+//! it: one JSON line per claim a test proves, in one file per test process, and the environment
+//! variables the runner sets for the suite.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where test processes append evidence (the runner sets it to a fresh directory).
+pub const RESULTS_ENV: &str = "SOCKET_CLAIMS_RESULTS";
+
+/// Set (to the accelerator's name, `tcg`) where the suite runs under CPU emulation, as in a
+/// kernel-matrix guest without KVM.
+pub const EMULATED_ENV: &str = "SOCKET_CLAIMS_EMULATED";
+
+/// Set where short reads and writes and delays are injected into the socket calls (by
+/// `.ci/inject`): semantic verdicts must survive that, speed comparisons mean nothing there.
+pub const INJECTED_ENV: &str = "SOCKET_CLAIMS_INJECTED";
+
+/// `<target dir>/claims`: where the report is written.
+pub fn claims_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target"))
+        .join("claims")
+}
+
+/// Where test processes append evidence: `$SOCKET_CLAIMS_RESULTS` ([`RESULTS_ENV`]), else
+/// `<target dir>/claims/evidence`.
+pub fn results_dir() -> PathBuf {
+    std::env::var_os(RESULTS_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| claims_dir().join("evidence"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Skipped,
+}
+
+/// One line of evidence: what one test (one rstest case) observed for one claim.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub claim: String,
+    /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
+    pub test: String,
+    /// The case of a parametrised test in words (`IPv6, SO_RCVTIMEO`), as the test named it
+    /// (`Check::family`, `Check::kind`, `Check::case`, and an rstest `#[case::name]`'s name);
+    /// absent for a plain test and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub observed: Map<String, Value>,
+    pub kernel: String,
+    /// The uid that ran the suite (outside the user namespace of a re-executed test).
+    pub uid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    pub elapsed_ms: u64,
+    /// When it was recorded (ms since the Unix epoch): the newest record of a test wins.
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line.
+pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
+    let mut records = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(records),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for file in files {
+        let reader = io::BufReader::new(
+            fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?,
+        );
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            records.push(
+                serde_json::from_str(&line)
+                    .map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?,
+            );
+        }
+    }
+    Ok(records)
+}
+
+pub(crate) fn append(records: &[Record]) {
+    let dir = results_dir();
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).expect("evidence serialises"));
+        text.push('\n');
+    }
+    let file = dir.join(format!("{}.jsonl", std::process::id()));
+    let written = fs::create_dir_all(&dir).and_then(|()| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)?
+            .write_all(text.as_bytes())
+    });
+    if let Err(e) = written {
+        panic!("cannot record evidence in {}: {e}", file.display());
+    }
+}
