@@ -473,16 +473,23 @@ enum Out {
     Lo,
 }
 
+impl Out {
+    /// The case label.
+    fn case(self) -> &'static str {
+        match self {
+            Out::Veth => "out a veth link",
+            Out::Lo => "out lo",
+        }
+    }
+}
+
 #[rstest]
 fn ip_multicast_loop_off_stops_the_own_copy_except_on_lo(
     #[values(Out::Veth, Out::Lo)] out: Out,
     #[values(true, false)] multicast_loop: bool,
 ) {
     claim("udp.multicast.loop-off-stops-own-copy")
-        .case(match out {
-            Out::Veth => "out a veth link",
-            Out::Lo => "out lo",
-        })
+        .case(out.case())
         .case(format!("IP_MULTICAST_LOOP={}", u8::from(multicast_loop)))
         .in_netns()
         .run(move |ctx| {
@@ -773,6 +780,7 @@ fn a_raw_socket_sees_what_it_sent_only_where_it_comes_back_in(
     #[values(Out::Lo, Out::Veth)] out: Out,
 ) {
     claim("udp.raw.sniffer-needs-packet-socket")
+        .case(out.case())
         .and("udp.scenario.raw-capture-and-analysis")
         .and("udp.table.raw-use-cases")
         .in_netns()
