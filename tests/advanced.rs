@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use harness::catalogue;
 use harness::errno;
 use harness::kernel::{self, Runtime};
 use harness::peers::{self, Family, SocketKind};
@@ -357,7 +358,7 @@ fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
     claim("advanced.reuseport.not-for-unix-sockets")
         .kind(kind)
         .run(move |ctx| {
-            let scope = kernel::scope_of("advanced.reuseport.not-for-unix-sockets");
+            let scope = catalogue::scope_of("advanced.reuseport.not-for-unix-sockets");
             let here = kernel::running();
             let sock = Socket::new(kind.domain, kind.ty, None).expect("socket(AF_UNIX)");
             let got = sock.set_reuse_port(true).map_err(errno);

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{verdicts, BenchFile, RatioRow};
+use crate::bench::{ratio_line, verdicts, BenchFile, RatioRow};
 use crate::report::{self, Lang, Report};
 use harness::bench::stats::Status;
 
@@ -81,13 +81,13 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>, lang: Lang) -> Stri
             let _ = writeln!(
                 md,
                 "- {}: **{}** ({fact})",
-                super::ratio_line(r),
+                ratio_line(r),
                 r.status.as_str()
             );
         }
         let summary = rows
             .iter()
-            .map(|r| super::ratio_line(r))
+            .map(|r| ratio_line(r))
             .collect::<Vec<_>>()
             .join("; ");
         (claim.status, claim.reason) = match status {
