@@ -1398,10 +1398,10 @@ fn keepalive_probes_go_out_on_an_idle_connection() {
 /// UDP's is shorter, by less than 2×, the bound the fact states for every method (the other
 /// methods are `cargo claims bench`'s to measure).
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Family) {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("tcp.table.tcp-speed-medium")
+        .alone()
         .and("udp.table.speed-high")
         .needs_native_speed()
         .family(family)
