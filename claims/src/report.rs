@@ -1103,6 +1103,7 @@ mod tests {
         Record {
             claim: claim.into(),
             test: test.into(),
+            case: None,
             outcome,
             reason: (outcome == Outcome::Skipped).then(|| "needs CAP_NET_RAW".into()),
             observed: observed
