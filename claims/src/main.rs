@@ -109,21 +109,12 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
     let out = record::claims_dir();
     let bench = speed::load(&out).map_err(|e| format!("unreadable bench results: {e}"))?;
     // A bench measured beside another run says nothing about this one.
-    let bench = bench.filter(|b| {
-        let ours = b.run == run.id;
-        if !ours {
-            eprintln!(
-                "note: {} is of another run ({}): the speed claims keep their short tests' \
-                 status",
-                out.join("bench.json").display(),
-                if b.run.is_empty() {
-                    "no run id"
-                } else {
-                    &b.run
-                }
-            );
+    let bench = bench.filter(|b| match runs::bench_of_another_run(b, &run) {
+        Some(why) => {
+            eprintln!("note: {}: {why}", out.join("bench.json").display());
+            false
         }
-        ours
+        None => true,
     });
     let speed = speed::apply(&mut report, bench.as_ref(), opts.lang);
     print!("{}", report.terminal(opts.lang));
@@ -134,13 +125,8 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
         "report: {} (also report.json, junit.xml)",
         shown(&out.join("report.md"), &root)
     );
-    let t = &report.totals;
-    if t.holds + t.fails + t.inconclusive == 0 {
-        eprintln!(
-            "error: nothing was checked: of {} claims none holds, fails or is inconclusive in \
-             this run ({} skipped, {} not run, {} untestable, {} pending)",
-            t.claims, t.skipped, t.not_run, t.untestable, t.pending
-        );
+    if let Some(why) = report.totals.nothing_checked() {
+        eprintln!("error: nothing was checked: {why}");
         return Ok(true);
     }
     Ok(tests_failed || report.totals.fails > 0)
