@@ -306,6 +306,44 @@ fn closing_a_reuseport_listener_resets_its_queued_connections() {
         });
 }
 
+#[test]
+fn with_tcp_migrate_req_a_closing_listeners_queue_moves_to_the_others() {
+    claim("advanced.reuseport.closing-listener-drops-its-queue")
+        .in_netns()
+        .run(|ctx| {
+            if sysctl("net.ipv4.tcp_migrate_req").is_err() {
+                skip("this kernel has no net.ipv4.tcp_migrate_req (added in Linux 5.14)");
+            }
+            ctx.netns().write_sysctl("net.ipv4.tcp_migrate_req", "1");
+            let (mut listeners, addr) = reuseport_listeners(V4, 2);
+            const N: usize = 32;
+            let clients: Vec<Socket> = (0..N)
+                .map(|_| {
+                    let c = peers::socket(V4.domain(), Type::STREAM);
+                    c.connect(&addr.into()).expect("connect");
+                    c.set_nonblocking(true).expect("nonblocking");
+                    c
+                })
+                .collect();
+            drop(listeners.remove(0)); // closes with its queue unaccepted
+            let (mut accepted, mut kept) = (vec![0], Vec::new());
+            wait::until(STEP, "the survivor to accept all 32", || {
+                accept_all(&listeners, &mut accepted, &mut kept);
+                (accepted[0] == N).then_some(())
+            });
+            let resets = clients
+                .iter()
+                .filter(|c| peers::read_some(c, 1) == Err(Errno::ECONNRESET))
+                .count();
+            ctx.observe("accepted_by_the_other", accepted[0]);
+            ctx.observe("reset", resets);
+            assert_eq!(
+                resets, 0,
+                "with tcp_migrate_req = 1 no queued connection is reset"
+            );
+        });
+}
+
 /// A Unix socket has no port to share. Linux 6.13 (and the stable updates the claim's `since`
 /// lists) refuses SO_REUSEPORT on one with EOPNOTSUPP; older kernels accept it and ignore it.
 /// The catalogue says which this kernel is; the test asserts that and records the answer.
@@ -344,36 +382,96 @@ fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
     });
 }
 
+/// The sysctls a new network namespace copies from the initial one instead of starting from
+/// the kernel's defaults (tcp_sk_init: "copied from init_net").
+const COPIED_FROM_THE_INITIAL_NAMESPACE: [&str; 3] = [
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_congestion_control",
+];
+
+/// A value for `key` unlike `now` (written in the test's namespace only).
+fn another_value(key: &str, now: &str) -> String {
+    if key.ends_with("congestion_control") {
+        return if now == "reno" { "cubic" } else { "reno" }.to_string();
+    }
+    let fields: Vec<u64> = now
+        .split_whitespace()
+        .map(|f| f.parse().expect("a number"))
+        .collect();
+    format!("{}\t{}\t{}", fields[0], fields[1] + 1024, fields[2] + 1024)
+}
+
 #[test]
 fn sysctls_belong_to_the_network_namespace() {
+    let read = |key: &str| sysctl(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+    // Read where the test starts: as root the initial (host) namespace; unprivileged, the test
+    // already runs in a namespace of its own, whose values are copies too.
+    let netns_inode = || {
+        std::fs::metadata("/proc/thread-self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .expect("this thread's network namespace")
+    };
+    let started_in = netns_inode();
+    let outside = COPIED_FROM_THE_INITIAL_NAMESPACE.map(read);
     claim("advanced.tuning.per-namespace-sysctls")
         .in_netns()
-        .run(|ctx| {
+        .run(move |ctx| {
             let ns = ctx.netns();
-            let read = |key: &str| sysctl(key).unwrap_or_else(|e| panic!("{key}: {e}"));
             let fresh = [
                 read("net.core.somaxconn"),
                 read("net.ipv4.ip_local_port_range"),
             ];
             ctx.observe("new_namespace_somaxconn_port_range", &fresh);
+            let copied = COPIED_FROM_THE_INITIAL_NAMESPACE.map(read);
+            ctx.observe("new_namespace_tcp_rmem_wmem_congestion", &copied);
+            if netns_inode() == started_in {
+                ctx.observe(
+                    "initial_namespace_values",
+                    "not readable here: unprivileged, the test started in a namespace already",
+                );
+            } else {
+                ctx.observe("initial_namespace_values", &outside);
+                assert_eq!(
+                    copied, outside,
+                    "a new namespace starts with the host's values"
+                );
+            }
             ns.write_sysctl("net.core.somaxconn", "77");
+            let written = COPIED_FROM_THE_INITIAL_NAMESPACE.map(|key| {
+                let value = another_value(key, &read(key));
+                ns.write_sysctl(key, &value);
+                value
+            });
+            ctx.observe("written_here", &written);
             let elsewhere = peers::spawn("a thread in another new namespace", || {
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
                     .expect("unshare a second namespace");
-                sysctl("net.core.somaxconn").expect("somaxconn there")
+                (
+                    sysctl("net.core.somaxconn").expect("somaxconn there"),
+                    COPIED_FROM_THE_INITIAL_NAMESPACE.map(|key| sysctl(key).expect(key)),
+                )
             })
             .join(STEP);
             let here = read("net.core.somaxconn");
             ctx.observe(
                 "somaxconn_here_and_in_another_namespace",
-                [&here, &elsewhere],
+                [&here, &elsewhere.0],
             );
+            ctx.observe("another_namespace_tcp_rmem_wmem_congestion", &elsewhere.1);
             assert_eq!(
                 fresh,
                 ["4096", "32768\t60999"],
                 "a new namespace has the kernel's defaults"
             );
-            assert_eq!((here.as_str(), elsewhere.as_str()), ("77", "4096"));
+            assert_eq!((here.as_str(), elsewhere.0.as_str()), ("77", "4096"));
+            assert_eq!(
+                COPIED_FROM_THE_INITIAL_NAMESPACE.map(read),
+                written,
+                "the writes hold in this namespace"
+            );
+            // The next namespace copies the initial namespace's values, not this one's.
+            assert_eq!(elsewhere.1, copied, "copied from the initial namespace");
         });
 }
 

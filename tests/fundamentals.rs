@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::mem::{offset_of, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use harness::errno;
 use harness::peers::{self, Family, UnixKind, UnixNaming};
 use harness::{claim, privileges, Cap};
 use nix::errno::Errno;
+use nix::poll::PollFlags;
 use nix::sys::stat::SFlag;
 use proptest::prelude::*;
 use rstest::rstest;
@@ -204,16 +205,36 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
                 "read returns what has arrived (1..=10), not the 1024 asked for: {first}"
             );
             peers::read_exact(&pair.server, 10 - first, "the rest of the 10 bytes");
-            peers::write_all(&pair.client, &[9u8; 3000], "send 3000 bytes");
-            let got =
-                nix::unistd::read(&pair.server, &mut buf).expect("read after a 3000-byte send");
-            ctx.observe("read_1024_after_3000_sent", got);
+            // One 3000-byte send, all of it arrived: a 1024-byte read takes part of it and
+            // leaves the rest queued, so only a loop of reads gets all 3000, in order.
+            let sent: Vec<u8> = (0..3000).map(|i| (i % 251) as u8).collect();
+            peers::write_all(&pair.client, &sent, "send 3000 bytes");
+            peers::await_queued(&pair.server, 3000, "the 3000 bytes to arrive");
+            let mut got = Vec::new();
+            let mut reads = Vec::new();
+            while got.len() < sent.len() {
+                let n = nix::unistd::read(&pair.server, &mut buf).expect("read(sock, buf, 1024)");
+                assert!(
+                    (1..=1024).contains(&n),
+                    "a read returns 1..=1024 bytes: {n}"
+                );
+                got.extend_from_slice(&buf[..n]);
+                reads.push(n);
+                if reads.len() == 1 {
+                    let left = peers::queued(&pair.server);
+                    ctx.observe("queued_after_the_first_read", left);
+                    assert_eq!(left, 3000 - n, "the rest of the send stays queued");
+                }
+            }
+            ctx.observe("reads_of_1024_after_3000_sent", &reads);
             assert!(
-                (1..=1024).contains(&got),
-                "a read never returns more than asked"
+                reads.len() >= 3,
+                "3000 bytes take at least three reads of 1024"
             );
-            let rest = peers::read_exact(&pair.server, 3000 - got, "the rest of the 3000 bytes");
-            assert_eq!(rest.len(), 3000 - got);
+            assert!(
+                got == sent,
+                "the reads return the 3000 bytes sent, in order"
+            );
         });
 }
 
@@ -620,6 +641,89 @@ fn bind_checks_the_address_length_and_family(
             assert_eq!(
                 got, expected,
                 "bind with sa_family {sa_family}, addrlen {len}"
+            );
+        });
+}
+
+/// recvfrom(2) with the address length given in: the bytes and the length it returns.
+fn recvfrom_with_len(sock: &Socket, given: libc::socklen_t) -> (Vec<u8>, libc::socklen_t) {
+    harness::wait::ready(
+        sock.as_fd(),
+        PollFlags::POLLIN,
+        harness::wait::STEP,
+        "a datagram to arrive",
+    );
+    let mut addr = [0xAA_u8; size_of::<libc::sockaddr_storage>()];
+    let mut len = given;
+    let mut data = [0_u8; 16];
+    // SAFETY: every pointer is valid for the call: data for its length, addr for the
+    // whole sockaddr_storage (more than any `given` here), len for one socklen_t.
+    let n = unsafe {
+        libc::recvfrom(
+            sock.as_raw_fd(),
+            data.as_mut_ptr().cast(),
+            data.len(),
+            0,
+            addr.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    assert!(n > 0, "recvfrom: {}", std::io::Error::last_os_error());
+    (addr.to_vec(), len)
+}
+
+#[rstest]
+#[case::inet(V4, 16)]
+#[case::inet6(V6, 28)]
+fn recvfrom_and_accept_write_at_most_the_given_address_length_and_return_the_real_one(
+    #[case] family: Family,
+    #[case] full: usize,
+) {
+    claim("fundamentals.sockaddr.addrlen-value-result")
+        .needs_ipv6(family.is_v6())
+        .run(move |ctx| {
+            let pair = peers::udp_pair(family);
+            let sender = addr_bytes(&pair.a.local_addr().expect("getsockname"));
+            for given in [0, 4, full] {
+                pair.a.send(b"x").expect("send a datagram");
+                let (addr, len) = recvfrom_with_len(&pair.b, given as libc::socklen_t);
+                ctx.observe(&format!("given_{given}"), format!("returned length {len}"));
+                assert_eq!(
+                    len as usize, full,
+                    "the length returned for a buffer of {given}"
+                );
+                assert_eq!(&addr[..given], &sender[..given], "the first {given} bytes");
+                assert!(
+                    addr[given..].iter().all(|b| *b == 0xAA),
+                    "nothing written past {given} bytes"
+                );
+            }
+            let (listener, at) = peers::tcp_listener(family);
+            let client = peers::socket(family.domain(), Type::STREAM);
+            client.connect(&at.into()).expect("connect");
+            harness::wait::ready(
+                listener.as_fd(),
+                PollFlags::POLLIN,
+                harness::wait::STEP,
+                "a connection to accept",
+            );
+            let mut addr = [0xAA_u8; size_of::<libc::sockaddr_storage>()];
+            let mut len: libc::socklen_t = 0;
+            // SAFETY: addr is valid for any length the kernel may write (it writes none for a
+            // length of 0) and len for one socklen_t; the descriptor returned is owned below.
+            let fd =
+                unsafe { libc::accept(listener.as_raw_fd(), addr.as_mut_ptr().cast(), &mut len) };
+            assert!(fd >= 0, "accept: {}", std::io::Error::last_os_error());
+            // SAFETY: accept returned a new descriptor nothing else owns.
+            drop(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+            ctx.observe("accept_given_0", format!("returned length {len}"));
+            assert_eq!(
+                len as usize, full,
+                "the length accept returns for a buffer of 0"
+            );
+            assert!(
+                addr.iter().all(|b| *b == 0xAA),
+                "accept wrote nothing into a buffer of 0"
             );
         });
 }

@@ -2,6 +2,7 @@
 //! SO_REUSEADDR and TIME_WAIT, TCP_NODELAY, buffer sizes and autotuning, TCP_INFO, /proc/net and
 //! the protocol counters, and the debugging commands the course lists (ss, lsof, nc/telnet).
 
+use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
@@ -366,6 +367,76 @@ impl Buffer {
     }
 }
 
+/// An int socket option at a level and name given as numbers: the test is about the level,
+/// which the typed options of nix and socket2 fix by construction.
+fn set_int_option(sock: &Socket, level: i32, name: i32, value: i32) -> Result<(), Errno> {
+    // SAFETY: the value pointer is valid for the size given, for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+fn get_int_option(sock: &Socket, level: i32, name: i32) -> i32 {
+    let mut value = 0_i32;
+    let mut len = size_of::<i32>() as libc::socklen_t;
+    // SAFETY: value and len are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    Errno::result(rc).unwrap_or_else(|e| panic!("getsockopt({level}, {name}): {e}"));
+    value
+}
+
+#[test]
+fn tcp_nodelay_at_the_socket_level_is_so_debug_and_leaves_nagle_on() {
+    claim("options.nodelay.level-is-ipproto-tcp").run(|ctx| {
+        ctx.observe("TCP_NODELAY", libc::TCP_NODELAY);
+        assert_eq!(
+            libc::TCP_NODELAY,
+            libc::SO_DEBUG,
+            "the two options share a number"
+        );
+        let unprivileged = as_unprivileged("TCP_NODELAY at SOL_SOCKET", STEP, || {
+            let sock = Socket::new(V4.domain(), Type::STREAM, None).map_err(errno)?;
+            set_int_option(&sock, libc::SOL_SOCKET, libc::TCP_NODELAY, 1)?;
+            Ok(0)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        ctx.observe("unprivileged", format!("{unprivileged:?}"));
+        assert_eq!(
+            unprivileged,
+            Err(Errno::EACCES),
+            "SO_DEBUG needs CAP_NET_ADMIN"
+        );
+        if privileges::has(Cap::NetAdmin) {
+            let sock = peers::socket(V4.domain(), Type::STREAM);
+            set_int_option(&sock, libc::SOL_SOCKET, libc::TCP_NODELAY, 1)
+                .expect("SO_DEBUG with CAP_NET_ADMIN");
+            let debug = get_int_option(&sock, libc::SOL_SOCKET, libc::SO_DEBUG);
+            let nodelay = sock.tcp_nodelay().expect("getsockopt TCP_NODELAY");
+            ctx.observe("privileged_SO_DEBUG", debug);
+            ctx.observe("privileged_TCP_NODELAY", nodelay);
+            assert_eq!(debug, 1, "the call set SO_DEBUG");
+            assert!(!nodelay, "Nagle stays on");
+        } else {
+            ctx.observe("privileged", "not run: no CAP_NET_ADMIN");
+        }
+    });
+}
+
 #[rstest]
 fn buffer_sizes_are_doubled_capped_and_floored(
     #[values(Buffer::Receive, Buffer::Send)] buffer: Buffer,
@@ -630,23 +701,124 @@ fn ss_lists_a_listener_with_its_process() {
     });
 }
 
+/// A TCP listener and a UDP socket on one port number (port 0 for the listener, the same
+/// number for UDP; retried while some other UDP socket holds it).
+fn tcp_and_udp_on_one_port() -> (Socket, Socket, u16) {
+    for _ in 0..16 {
+        let (listener, addr) = peers::tcp_listener(V4);
+        let udp = peers::socket(V4.domain(), Type::DGRAM);
+        if udp.bind(&addr.into()).is_ok() {
+            return (listener, udp, addr.port());
+        }
+    }
+    panic!("no port free for both TCP and UDP in 16 tries");
+}
+
+/// lsof's lines (after the header) whose PID column is `pid`.
+fn lsof_lines_of(out: &str, pid: u32) -> Vec<String> {
+    let pid = pid.to_string();
+    out.lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(pid.as_str()))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
-fn lsof_lists_the_socket_on_a_port() {
+fn lsof_lists_the_tcp_and_udp_sockets_on_a_port() {
     claim("options.debug.lsof-port")
         .limit(Duration::from_secs(10))
         .run(|ctx| {
-            let (_listener, addr) = peers::tcp_listener(V4);
-            let spec = format!(":{}", addr.port());
+            let (_listener, _udp, port) = tcp_and_udp_on_one_port();
+            let spec = format!(":{port}");
             // As the course writes it: every process, names looked up.
             let out = tools::run("lsof", &["-i", &spec], Duration::from_secs(8));
             ctx.observe("lsof -i :PORT", out.trim());
-            let pid = std::process::id().to_string();
-            let ours = out
-                .lines()
-                .find(|l| l.split_whitespace().nth(1) == Some(&pid))
-                .unwrap_or_else(|| panic!("no line for pid {pid}: {out}"));
-            assert!(ours.contains("TCP") && ours.ends_with("(LISTEN)"), "{ours}");
+            let ours = lsof_lines_of(&out, std::process::id());
+            assert!(
+                ours.iter()
+                    .any(|l| l.contains("TCP") && l.ends_with("(LISTEN)")),
+                "the TCP listener: {ours:?}"
+            );
+            assert!(
+                ours.iter().any(|l| l.contains("UDP")),
+                "the UDP socket: {ours:?}"
+            );
         });
+}
+
+#[test]
+fn lsof_as_a_normal_user_does_not_list_roots_socket() {
+    claim("options.debug.lsof-port")
+        .limit(Duration::from_secs(10))
+        .run(|ctx| {
+            if privileges::host_uid() != 0 || !nix::unistd::Uid::effective().is_root() {
+                harness::skip(
+                    "needs real root: the socket must belong to another user than lsof's",
+                );
+            }
+            let (_listener, _udp, port) = tcp_and_udp_on_one_port();
+            let spec = format!(":{port}");
+            let nobody = privileges::NOBODY.to_string();
+            let (uid, gid) = (format!("--reuid={nobody}"), format!("--regid={nobody}"));
+            let args = [
+                &uid[..],
+                &gid,
+                "--clear-groups",
+                "lsof",
+                "-n",
+                "-P",
+                "-i",
+                &spec,
+            ];
+            let child = tools::spawn("setpriv", &args);
+            let run = tools::finish(
+                child,
+                "lsof -i :PORT as uid 65534",
+                Duration::from_secs(8),
+                || {},
+            );
+            let out = String::from_utf8_lossy(&run.stdout);
+            ctx.observe("lsof -n -P -i :PORT as uid 65534", out.trim());
+            ctx.observe("exit_status", run.status.code());
+            let seen = lsof_lines_of(&out, std::process::id());
+            assert!(seen.is_empty(), "uid 65534 saw root's sockets: {seen:?}");
+            let as_root = tools::run("lsof", &["-n", "-P", "-i", &spec], Duration::from_secs(8));
+            let by_root = lsof_lines_of(&as_root, std::process::id());
+            ctx.observe("lines_root_sees", &by_root);
+            assert_eq!(
+                by_root.len(),
+                2,
+                "root sees the TCP and the UDP socket: {by_root:?}"
+            );
+        });
+}
+
+#[test]
+fn grep_8080_also_matches_a_listener_on_18080() {
+    claim("options.debug.ss-tlnp").in_netns().run(|ctx| {
+        // The namespace is private, so the course's own port numbers are free here.
+        let listen = |port: u16| {
+            let sock = peers::socket(V4.domain(), Type::STREAM);
+            sock.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+                .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
+            sock.listen(4).expect("listen");
+            sock
+        };
+        let (_a, _b) = (listen(8080), listen(18080));
+        let all = tools::run("ss", &["-tlnpH"], STEP);
+        let grepped: Vec<&str> = all.lines().filter(|l| l.contains("8080")).collect();
+        ctx.observe("ss -tlnp | grep 8080", &grepped);
+        assert!(
+            grepped.iter().any(|l| l.contains("127.0.0.1:18080")),
+            "the grep matches 18080 too: {grepped:?}"
+        );
+        assert_eq!(grepped.len(), 2, "{grepped:?}");
+        let exact = tools::run("ss", &["-tlnpH", "sport = :8080"], STEP);
+        ctx.observe("ss -tlnpH 'sport = :8080'", exact.trim());
+        let exact: Vec<&str> = exact.lines().collect();
+        assert_eq!(exact.len(), 1, "{exact:?}");
+        assert!(exact[0].contains("127.0.0.1:8080 "), "{exact:?}");
+    });
 }
 
 /// A TCP listener on 127.0.0.1 only, in the test's namespace: nothing listens on ::1.
@@ -700,21 +872,51 @@ fn a_server_on_127_0_0_1_refuses_localhost_over_ipv6() {
         });
 }
 
+/// Where the test's only server listens.
+#[derive(Clone, Copy, Debug)]
+enum OnlyOn {
+    /// 127.0.0.1: the attempt on ::1 is refused first.
+    V4,
+    /// [::1]: the first attempt is served.
+    V6,
+}
+
+/// An /etc/hosts that resolves localhost to ::1 first, then 127.0.0.1 (as many distributions'
+/// do), seen only by the tool, through a private mount namespace.
+const HOSTS_V6_FIRST: &str = "::1 localhost\n127.0.0.1 localhost\n";
+
 #[rstest]
 #[case::nc("nc", &["-v", "-z", "-w", "2", "localhost"])]
 #[case::telnet("telnet", &["localhost"])]
-fn telnet_and_nc_reach_a_server_on_127_0_0_1_as_localhost(
+fn telnet_and_nc_try_each_localhost_address_in_turn(
     #[case] tool: &'static str,
     #[case] args: &'static [&'static str],
+    #[values(OnlyOn::V4, OnlyOn::V6)] only_on: OnlyOn,
 ) {
     claim("options.debug.telnet-nc-localhost")
+        .needs_ipv6(true)
         .in_netns()
         .run(move |ctx| {
-            let (listener, port) = listener_on_127_0_0_1();
-            let port = port.to_string();
-            let mut args = args.to_vec();
-            args.push(&port);
-            let child = tools::spawn(tool, &args);
+            let ip: IpAddr = match only_on {
+                OnlyOn::V4 => Ipv4Addr::LOCALHOST.into(),
+                OnlyOn::V6 => Ipv6Addr::LOCALHOST.into(),
+            };
+            let listener = peers::socket(if ip.is_ipv6() { V6 } else { V4 }.domain(), Type::STREAM);
+            listener
+                .bind(&SocketAddr::new(ip, 0).into())
+                .expect("bind the loopback address");
+            listener.listen(4).expect("listen");
+            let port = peers::local(&listener).port().to_string();
+            let dir = tempfile::tempdir().expect("a directory for the private /etc/hosts");
+            let hosts = dir.path().join("hosts");
+            std::fs::write(&hosts, HOSTS_V6_FIRST).expect("write the private hosts file");
+            ctx.observe("etc_hosts_seen_by_the_tool", HOSTS_V6_FIRST);
+            let script = "mount --bind \"$0\" /etc/hosts && exec \"$@\"";
+            let hosts = hosts.to_string_lossy();
+            let mut argv = vec!["-m", "sh", "-c", script, &hosts, tool];
+            argv.extend_from_slice(args);
+            argv.push(&port);
+            let child = tools::spawn("unshare", &argv);
             // The server takes the connection and closes it, so the client ends on its own.
             let mut accepted = 0;
             listener.set_nonblocking(true).expect("O_NONBLOCK");
@@ -724,15 +926,21 @@ fn telnet_and_nc_reach_a_server_on_127_0_0_1_as_localhost(
                     drop(conn);
                 }
             });
-            let (out, err) = (
+            let said = format!(
+                "{}{}",
                 String::from_utf8_lossy(&run.stdout),
-                String::from_utf8_lossy(&run.stderr),
+                String::from_utf8_lossy(&run.stderr)
             );
-            let said = format!("{}{}", out, err);
             ctx.observe(&format!("{tool} localhost PORT"), said.trim());
             ctx.observe("exit_status", run.status.code());
             // A client that ended first left its connection in the accept queue.
             accepted += usize::from(listener.accept().is_ok());
+            if accepted == 0 && (said.contains("mount:") || said.contains("unshare:")) {
+                harness::skip(format!(
+                    "no private mount namespace for /etc/hosts here: {}",
+                    said.trim()
+                ));
+            }
             // Another implementation (busybox's nc) may refuse the course's options: then this
             // machine cannot run the course's command, which says nothing about localhost.
             if accepted == 0
@@ -745,10 +953,14 @@ fn telnet_and_nc_reach_a_server_on_127_0_0_1_as_localhost(
                     said.trim()
                 ));
             }
-            assert_eq!(
-                accepted, 1,
-                "{tool} reached the server on 127.0.0.1: {said}"
-            );
+            assert_eq!(accepted, 1, "{tool} reached the server on {ip}: {said}");
+            if let OnlyOn::V4 = only_on {
+                // It tried ::1 first, was refused, and went on to 127.0.0.1.
+                assert!(
+                    said.contains("::1") && said.contains("refused"),
+                    "{tool} names the refused attempt on ::1 before it connects: {said}"
+                );
+            }
         });
 }
 

@@ -364,21 +364,28 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
             let client = nonblocking_socket(family, Nonblocking::SockNonblock);
             let started = client.connect(&addr.into()).map_err(errno);
             ctx.observe("connect", format!("{started:?}"));
-            if started == Err(Errno::ECONNREFUSED) {
-                return; // refused before connect returned: also allowed by connect(2)
-            }
+            // connect(2) also allows the refusal to come at once; the fact names EINPROGRESS,
+            // which Linux gives even on loopback (the RST is handled after connect returns).
             assert_eq!(started, Err(Errno::EINPROGRESS));
             let revents = wait::ready(client.as_fd(), PollFlags::POLLOUT, STEP, "connect to fail");
             ctx.observe("poll", format!("{revents:?}"));
-            let so_error = client
-                .take_error()
-                .expect("SO_ERROR")
-                .and_then(|e| e.raw_os_error());
-            ctx.observe(
-                "so_error",
-                so_error.map(|e| format!("{:?}", Errno::from_raw(e))),
+            let expected = PollFlags::POLLOUT | PollFlags::POLLERR | PollFlags::POLLHUP;
+            assert!(
+                revents.contains(expected),
+                "poll reports {expected:?}: {revents:?}"
             );
-            assert_eq!(so_error, Some(libc::ECONNREFUSED));
+            let so_error = |what: &str| {
+                let e = client.take_error().expect("SO_ERROR");
+                let e = e.and_then(|e| e.raw_os_error()).map(Errno::from_raw);
+                ctx.observe(what, e.map(|e| format!("{e:?}")));
+                e
+            };
+            assert_eq!(so_error("so_error"), Some(Errno::ECONNREFUSED));
+            assert_eq!(
+                so_error("so_error_again"),
+                None,
+                "reading SO_ERROR clears it"
+            );
         });
 }
 
@@ -582,18 +589,41 @@ fn read_after_the_peer_reset_is_econnreset(
             let got = peers::read_some(&pair.client, 16);
             ctx.observe("recv", format!("{got:?}"));
             assert_eq!(got, Err(Errno::ECONNRESET));
-            let again = pair
-                .client
-                .connect(&peers::local(&pair.listener).into())
-                .map_err(errno);
+            let server = peers::local(&pair.listener).into();
+            let again = pair.client.connect(&server).map_err(errno);
             ctx.observe("connect_same_socket_again", format!("{again:?}"));
+            assert_eq!(
+                again,
+                Err(Errno::EISCONN),
+                "the reset socket stays connected"
+            );
             let fresh = peers::socket(family.domain(), Type::STREAM);
-            let reconnect = fresh
-                .connect(&peers::local(&pair.listener).into())
-                .map_err(errno);
+            let reconnect = fresh.connect(&server).map_err(errno);
             ctx.observe("connect_new_socket", format!("{reconnect:?}"));
             assert_eq!(reconnect, Ok(()), "a new socket reconnects");
+            let dissolved = pair.client.connect(&af_unspec()).map_err(errno);
+            ctx.observe("connect_af_unspec", format!("{dissolved:?}"));
+            assert_eq!(
+                dissolved,
+                Ok(()),
+                "connect(AF_UNSPEC) dissolves the association"
+            );
+            let reused = pair.client.connect(&server).map_err(errno);
+            ctx.observe("connect_same_socket_after_af_unspec", format!("{reused:?}"));
+            assert_eq!(
+                reused,
+                Ok(()),
+                "after AF_UNSPEC the same socket connects again"
+            );
         });
+}
+
+/// A socket address whose family is AF_UNSPEC: connect(2) with it dissolves an association.
+fn af_unspec() -> socket2::SockAddr {
+    let len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
+    // SAFETY: zeroed storage is a valid address of family 0 (AF_UNSPEC), and `len` covers
+    // only its family field.
+    unsafe { socket2::SockAddr::new(socket2::SockAddrStorage::zeroed(), len) }
 }
 
 /// How the peer ends its sending direction.
@@ -1068,6 +1098,70 @@ fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
     });
 }
 
+/// A process's state letter in /proc/PID/stat (`Z` for a zombie), or none once it is gone.
+fn process_state(pid: nix::unistd::Pid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+#[test]
+fn an_exited_child_stays_a_zombie_until_waited_for_unless_sigchld_is_ignored() {
+    claim("tcp.multiprocess.zombie-until-reaped").run(|ctx| {
+        let child = fork_child("a child that exits at once", &[], || 0);
+        let pid = child.pid();
+        let state = wait::until(STEP, "the exited child to become a zombie", || {
+            process_state(pid).filter(|s| *s == 'Z')
+        });
+        ctx.observe("exited_child_state", state.to_string());
+        let status = child.wait(STEP);
+        assert_eq!(status, WaitStatus::Exited(pid, 0));
+        let after_wait = process_state(pid);
+        ctx.observe("state_after_wait", format!("{after_wait:?}"));
+        assert_eq!(after_wait, None, "waitpid removed the zombie");
+
+        // With SIGCHLD ignored (in a child of its own, so the test process keeps its
+        // disposition) the kernel reaps an exiting grandchild: it leaves /proc and wait finds
+        // no child (ECHILD).
+        let reaper = fork_child("a parent that ignores SIGCHLD", &[], || {
+            // SAFETY: SIG_IGN installs no handler; this single-threaded child only makes
+            // system calls afterwards.
+            if unsafe {
+                nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigIgn)
+            }
+            .is_err()
+            {
+                return 2;
+            }
+            let grandchild = fork_child("a grandchild that exits at once", &[], || 0);
+            let gpid = grandchild.pid();
+            // Reaped by the kernel: no kill or wait on a pid that may be reused.
+            std::mem::forget(grandchild);
+            let deadline = Instant::now() + STEP;
+            while process_state(gpid).is_some() {
+                if Instant::now() > deadline {
+                    return 3;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            match nix::sys::wait::waitpid(gpid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                Err(Errno::ECHILD) => 0,
+                _ => 4,
+            }
+        });
+        let ignored = reaper.wait(STEP);
+        ctx.observe("sigchld_ignored", format!("{ignored:?}"));
+        assert!(
+            matches!(ignored, WaitStatus::Exited(_, 0)),
+            "with SIGCHLD ignored the grandchild left no zombie (1-4: see the child): {ignored:?}"
+        );
+    });
+}
+
 #[test]
 fn sock_cloexec_keeps_a_socket_out_of_an_exec_program() {
     claim("tcp.multiprocess.sock-cloexec").run(|ctx| {
@@ -1124,6 +1218,11 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
         .in_netns()
         .limit(Duration::from_secs(10))
         .run(move |ctx| {
+            // Values no kernel ships, so equal defaults can only come from the sysctls.
+            for (key, value) in [("time", "3333"), ("intvl", "44"), ("probes", "5")] {
+                ctx.netns()
+                    .write_sysctl(&format!("net.ipv4.tcp_keepalive_{key}"), value);
+            }
             let pair = peers::tcp_pair(family);
             let sock = &pair.client;
             ctx.observe(
@@ -1131,12 +1230,36 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
                 sock.keepalive().expect("SO_KEEPALIVE"),
             );
             assert!(!sock.keepalive().expect("SO_KEEPALIVE"), "off by default");
-            for key in ["time", "intvl", "probes"] {
+            // An unconfigured socket's values are the namespace's sysctls, read now.
+            let defaults = [
+                (
+                    "TCP_KEEPIDLE",
+                    sock.tcp_keepalive_time().expect("TCP_KEEPIDLE").as_secs(),
+                    "time",
+                ),
+                (
+                    "TCP_KEEPINTVL",
+                    sock.tcp_keepalive_interval()
+                        .expect("TCP_KEEPINTVL")
+                        .as_secs(),
+                    "intvl",
+                ),
+                (
+                    "TCP_KEEPCNT",
+                    u64::from(sock.tcp_keepalive_retries().expect("TCP_KEEPCNT")),
+                    "probes",
+                ),
+            ];
+            for (option, value, key) in defaults {
                 let key = format!("net.ipv4.tcp_keepalive_{key}");
-                ctx.observe(&key, sysctl(&key).ok());
+                let sysctl: u64 = sysctl(&key)
+                    .unwrap_or_else(|e| panic!("reading {key}: {e}"))
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+                ctx.observe(&key, sysctl);
+                ctx.observe(&format!("{option}_default"), value);
+                assert_eq!(value, sysctl, "{option} defaults to {key}");
             }
-            let default_idle = sock.tcp_keepalive_time().expect("TCP_KEEPIDLE").as_secs();
-            ctx.observe("TCP_KEEPIDLE_default", default_idle);
             let (idle, intvl, cnt) = (1, 1, 2);
             sock.set_keepalive(true).expect("SO_KEEPALIVE");
             sock.set_tcp_keepalive(
@@ -1230,8 +1353,9 @@ fn keepalive_probes_go_out_on_an_idle_connection() {
         });
 }
 
-/// The short version of the bench's UDP-vs-TCP round trips: UDP's is shorter at all (far
-/// outside the noise); whether by a step of the course's scale is the bench's to measure.
+/// The short version of the bench's UDP-vs-TCP round trips, between two threads on one CPU:
+/// UDP's is shorter, by less than 2×, the bound the fact states for every method (the other
+/// methods are `cargo claims bench`'s to measure).
 #[rstest]
 #[serial_test::file_serial(timing)]
 fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Family) {
@@ -1246,6 +1370,12 @@ fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Fa
                 V6 => (Transport::UdpV6, Transport::TcpV6),
             };
             let ratio = bench::measure::compare_round_trips(udp, tcp);
-            bench::require(ctx, "udp_over_tcp_round_trip", ratio, verdicts::FASTER);
+            bench::require_between(
+                ctx,
+                "udp_over_tcp_round_trip",
+                ratio,
+                verdicts::FASTER,
+                verdicts::TWO_STEPS,
+            );
         });
 }

@@ -237,9 +237,49 @@ fn unix_datagrams_block_instead_of_dropping() {
     });
 }
 
-/// The short version of the bench's Unix-vs-TCP comparison: only "faster at all", which is
-/// far outside the noise for round trips; the size of the gap (the course's 매우높음) is
-/// `cargo claims bench`'s to measure.
+#[test]
+fn datagrams_queued_for_a_receiver_that_closes_are_discarded() {
+    claim("unix.table.reliable-and-types").run(|ctx| {
+        let dir = open_dir();
+        let path = dir.path().join("receiver");
+        let bind = || {
+            let sock = peers::socket(Domain::UNIX, Type::DGRAM);
+            sock.bind(&unix_addr(&path))
+                .expect("bind the receiver's path");
+            sock
+        };
+        let receiver = bind();
+        let sender = peers::socket(Domain::UNIX, Type::DGRAM);
+        for n in 0u8..3 {
+            let sent = sender.send_to(&[n], &unix_addr(&path)).map_err(errno);
+            assert_eq!(sent, Ok(1), "datagram {n} is accepted");
+        }
+        ctx.observe("datagrams_sent_and_queued", 3);
+        drop(receiver);
+        let after = sender.send_to(b"x", &unix_addr(&path)).map_err(errno);
+        ctx.observe("send_after_the_receiver_closed", format!("{after:?}"));
+        assert_eq!(
+            after,
+            Err(Errno::ECONNREFUSED),
+            "nobody receives at the path"
+        );
+        // A new receiver at the same path: the three queued datagrams are gone.
+        fs::remove_file(&path).expect("unlink the old socket file");
+        let receiver = bind();
+        receiver.set_nonblocking(true).expect("O_NONBLOCK");
+        let got = record(&receiver, 16);
+        ctx.observe("new_receiver_at_the_path_reads", format!("{got:?}"));
+        assert_eq!(
+            got,
+            Err(Errno::EAGAIN),
+            "the queued datagrams were discarded"
+        );
+    });
+}
+
+/// The short version of the bench's Unix-vs-TCP comparison, between two threads on one CPU:
+/// shorter round trips, the one bound the fact states for every method. How many times shorter
+/// depends on the method (the course's 매우높음), which needs `cargo claims bench`.
 #[test]
 #[serial_test::file_serial(timing)]
 fn unix_stream_round_trips_beat_loopback_tcp() {
@@ -350,6 +390,41 @@ fn so_peercred_names_the_connecting_process() {
         assert_eq!(cred.gid(), nix::unistd::getegid().as_raw());
         conn.send(b"k").expect("release the child");
         assert!(matches!(child.wait(STEP), WaitStatus::Exited(_, 0)));
+    });
+}
+
+#[test]
+fn a_listening_socket_handed_over_keeps_its_port_and_its_queue() {
+    claim("options.reuseaddr.zero-downtime-deploy").run(|ctx| {
+        let (old, addr) = peers::tcp_listener(Family::V4);
+        let early = peers::socket(Domain::IPV4, Type::STREAM);
+        early
+            .connect(&addr.into())
+            .expect("a client while the old server runs");
+        let channel = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        send_fds(&channel.a, &[old.as_raw_fd()]).expect("send the listening socket");
+        let (mut fds, _) = recv_fds(&channel.b, 1);
+        assert_eq!(fds.len(), 1, "the new server receives one descriptor");
+        drop(old); // the old server exits without accepting
+        let new = peers::bounded(Socket::from(fds.remove(0)));
+        let late = peers::socket(Domain::IPV4, Type::STREAM);
+        let connect = late.connect(&addr.into()).map_err(errno);
+        ctx.observe(
+            "connect_after_the_old_server_closed",
+            format!("{connect:?}"),
+        );
+        assert_eq!(connect, Ok(()), "the port never stopped listening");
+        let peers_seen: Vec<_> = (0..2)
+            .map(|_| peers::accept(&new, "the new server accepts").1.as_socket())
+            .collect();
+        ctx.observe("accepted_by_the_new_server", format!("{peers_seen:?}"));
+        for client in [&early, &late] {
+            assert!(
+                peers_seen.contains(&Some(peers::local(client))),
+                "{:?} is accepted by the new server",
+                peers::local(client)
+            );
+        }
     });
 }
 

@@ -7,8 +7,25 @@
 //! `fixtures/facts/<section>.toml`), each with sentences or listings that must fire and close,
 //! correct ones that must not ([`rules`]).
 
+pub mod code;
+pub mod compile;
+pub mod document;
+pub mod examples;
 pub mod finding;
+pub mod load;
+pub mod prose;
+pub mod render;
 pub mod rules;
 
+pub use document::Document;
 pub use finding::{Finding, Origin, Severity, Text};
+pub use load::Rules;
+pub use render::{FactStatus, Status};
 pub use rules::{FactRule, Rule, RuleKind};
+
+/// Every finding of the rules on one document, in document order.
+pub fn check(doc: &Document, rules: &Rules) -> Vec<Finding> {
+    let mut findings = prose::check(doc, &rules.prose);
+    findings.sort_by_key(|f| (f.line, f.column, f.rule.clone()));
+    findings
+}

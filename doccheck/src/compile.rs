@@ -1,0 +1,867 @@
+//! Compiles a document's C listings with the system C compiler, as a reader would.
+//!
+//! Policy:
+//! - A listing that defines `main` is a complete program: it is built alone (compiled and
+//!   linked), and every error is a finding; a function it calls that nothing defines shows as
+//!   the linker's undefined reference.
+//! - Any other listing is a fragment, checked with `-fsyntax-only`. A fragment whose top level
+//!   holds statements (or declarations initialised by a call) is compiled with those items,
+//!   in order, in the body of `void __listing_N(void)`; its `#` lines, type and function
+//!   definitions stay at file scope. A fragment of declarations is compiled as it is.
+//! - The fragments are also compiled together, in document order, as a reader assembles them.
+//!   A fragment's diagnostic is a finding only when it appears alone *and* assembled (a later
+//!   block may use an earlier one's definitions), and only of a kind that a surrounding
+//!   program cannot explain: a header it needs (an API name undeclared; not when any listing
+//!   of the document includes that header), a struct member glibc does not have, conflicting
+//!   types, an incompatible pointer, an integer-pointer conversion, a wrong argument count.
+//!   Names a fragment merely takes from its context (`fd`, `buf`) are never findings.
+//! - Flags: `-std=gnu11 -Wall` with GCC 14's errors (incompatible pointer types, implicit
+//!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]) and
+//!   runs in parallel with the others. `#line` directives make the compiler report the
+//!   document's own lines.
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::code::tree::Parsed;
+use crate::code::{is_c, Listing};
+use crate::finding::{Finding, Origin, Severity, Text};
+
+/// The longest one compiler run may take.
+pub const CC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// GCC 14's defaults on any GCC or Clang: these diagnostics are errors there.
+const FLAGS: &[&str] = &[
+    "-std=gnu11",
+    "-Wall",
+    "-Werror=incompatible-pointer-types",
+    "-Werror=implicit-function-declaration",
+    "-Werror=int-conversion",
+    "-fdiagnostics-column-unit=byte",
+    "-fno-diagnostics-show-caret",
+    "-fno-diagnostics-color",
+];
+
+/// A program's build, only for the linker's word on functions nothing defines: every
+/// compiler diagnostic is a warning here, and hidden (the syntax check reports them).
+const BUILD_FLAGS: &[&str] = &[
+    "-std=gnu11",
+    "-w",
+    "-Wno-error=implicit-function-declaration",
+    "-Wno-error=incompatible-pointer-types",
+    "-Wno-error=int-conversion",
+    "-g",
+];
+
+/// Why no listing could be compiled.
+#[derive(Debug)]
+pub enum CompileError {
+    /// No C compiler (`$CC`, else `cc`) on this machine: the check is skipped, visibly.
+    NoCompiler(String),
+    /// The compiler could not run (a temporary directory, a pipe).
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::NoCompiler(cc) => write!(
+                f,
+                "skipped: no C compiler ({cc}) found to compile the listings"
+            ),
+            CompileError::Io(e) => write!(f, "could not run the C compiler: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// The compiler: `$CC` if set, else `cc`.
+pub fn compiler() -> String {
+    std::env::var("CC")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| "cc".to_owned())
+}
+
+/// Compiles the document's C listings; `file` names the document in the findings.
+pub fn compile(file: &str, listings: &[Listing<'_>]) -> Result<Vec<Finding>, CompileError> {
+    let cc = compiler();
+    match Command::new(&cc)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CompileError::NoCompiler(cc))
+        }
+        Err(e) => return Err(CompileError::Io(e)),
+        Ok(_) => {}
+    }
+    let c: Vec<&Listing<'_>> = listings.iter().filter(|l| is_c(l.lang)).collect();
+    let units: Vec<Unit<'_>> = c.iter().enumerate().map(|(i, l)| Unit::new(i, l)).collect();
+    let dir = tempfile::Builder::new()
+        .prefix("doccheck-cc")
+        .tempdir()
+        .map_err(CompileError::Io)?;
+    let included: HashSet<String> = units
+        .iter()
+        .flat_map(|u| u.includes.iter().cloned())
+        .collect();
+
+    // Per listing: a syntax check alone (and, for a program, a build); then the fragments
+    // assembled. All run at once.
+    let mut alone = Vec::new();
+    for u in &units {
+        let source = if u.program {
+            u.program_source()
+        } else {
+            u.fragment_source()
+        };
+        let check = Job::new(
+            &cc,
+            dir.path(),
+            &format!("alone{}", u.index),
+            &source,
+            false,
+        )?;
+        let build = if u.program {
+            Some(Job::new(
+                &cc,
+                dir.path(),
+                &format!("build{}", u.index),
+                &source,
+                true,
+            )?)
+        } else {
+            None
+        };
+        alone.push((check, build));
+    }
+    let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program).collect();
+    let assembled = if fragments.len() > 1 {
+        let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
+        Some(Job::new(&cc, dir.path(), "assembled", &source, false)?)
+    } else {
+        None
+    };
+    let mut outputs = Vec::new();
+    for (check, build) in alone {
+        outputs.push((check.finish()?, build.map(Job::finish).transpose()?));
+    }
+    let assembled = assembled.map(Job::finish).transpose()?;
+
+    let mut out = Vec::new();
+    for (u, (stderr, build)) in units.iter().zip(&outputs) {
+        let diags = diagnostics(stderr, u.index);
+        let mut seen = HashSet::new();
+        if let Some(build) = build {
+            let undefined: HashSet<String> = build
+                .lines()
+                .filter_map(|l| {
+                    l.split("undefined reference to `")
+                        .nth(1)?
+                        .split('\'')
+                        .next()
+                        .map(str::to_owned)
+                })
+                .collect();
+            for mut d in diags {
+                let header = match &d.kind {
+                    Kind::Needs(name) if undefined.contains(name) => {
+                        d.words = format!("undefined reference to `{name}'");
+                        d.kind = Kind::Undefined(name.clone());
+                        None
+                    }
+                    Kind::Needs(name) => match header_of(name)
+                        .map(|h| (name.clone(), h))
+                        .or_else(|| u.struct_header(d.line))
+                    {
+                        Some((name, h)) => {
+                            d.kind = Kind::Needs(name);
+                            Some(h)
+                        }
+                        None => None,
+                    },
+                    _ => None,
+                };
+                if let Some(f) = u.finding(file, &d, header) {
+                    if seen.insert(
+                        header
+                            .map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
+                    ) {
+                        out.push(f);
+                    }
+                }
+            }
+            // A function declared (so no implicit declaration) but defined nowhere.
+            let reported: HashSet<String> = out
+                .iter()
+                .filter(|f: &&Finding| f.line >= u.listing.first_line)
+                .map(|f| f.message.en.clone())
+                .collect();
+            for name in undefined {
+                let Some(line) = u.first_call(&name) else {
+                    continue;
+                };
+                let d = Diagnostic {
+                    line,
+                    column: 1,
+                    words: format!("undefined reference to `{name}'"),
+                    kind: Kind::Undefined(name),
+                };
+                if let Some(f) = u.finding(file, &d, None) {
+                    if !reported.contains(&f.message.en) {
+                        out.push(f);
+                    }
+                }
+            }
+            continue;
+        }
+        let alone: HashSet<(usize, Kind)> =
+            diags.iter().map(|d| (d.line, d.kind.clone())).collect();
+        let together = match &assembled {
+            Some(text) => diagnostics(text, u.index),
+            None => diags,
+        };
+        for mut d in together {
+            let header = match &d.kind {
+                Kind::Needs(name) => match header_of(name)
+                    .map(|h| (name.clone(), h))
+                    .or_else(|| u.struct_header(d.line))
+                {
+                    Some((name, h)) if !included.contains(h) => {
+                        d.kind = Kind::Needs(name);
+                        Some(h)
+                    }
+                    _ => continue,
+                },
+                Kind::Member
+                | Kind::Conflict
+                | Kind::Pointer
+                | Kind::IntConversion
+                | Kind::ArgCount => None,
+                Kind::Other | Kind::Undefined(_) => continue,
+            };
+            // A missing name or a conflict that only the assembled text shows comes from
+            // another listing (a definition shown twice); the other kinds are this
+            // listing's own, seen once its context is declared.
+            let own = !matches!(d.kind, Kind::Needs(_) | Kind::Conflict);
+            if !own && !alone.contains(&(d.line, d.kind.clone())) {
+                continue;
+            }
+            if let Some(f) = u.finding(file, &d, header) {
+                if seen.insert(
+                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
+                ) {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    out.sort_by_key(|f| (f.line, f.column));
+    Ok(out)
+}
+
+/// A listing ready for the compiler.
+struct Unit<'a> {
+    index: usize,
+    listing: &'a Listing<'a>,
+    program: bool,
+    /// Top-level items as (first row, last row, stays at file scope).
+    items: Vec<(usize, usize, bool)>,
+    /// Whether any item goes into the wrapper function.
+    statements: bool,
+    /// The headers it includes (`sys/socket.h`).
+    includes: BTreeSet<String>,
+}
+
+impl<'a> Unit<'a> {
+    fn new(index: usize, listing: &'a Listing<'a>) -> Unit<'a> {
+        let p = Parsed::plain(listing.code);
+        let root = p.root();
+        let mut items = Vec::new();
+        let mut includes = BTreeSet::new();
+        let mut program = false;
+        let mut cursor = root.walk();
+        for item in root.named_children(&mut cursor) {
+            let kind = item.kind();
+            if kind == "preproc_include" {
+                if let Some(path) = item.child_by_field_name("path") {
+                    includes.insert(
+                        p.text(path)
+                            .trim_matches(|c| c == '<' || c == '>' || c == '"')
+                            .to_owned(),
+                    );
+                }
+            }
+            if kind == "function_definition" && defines_main(&p, item) {
+                program = true;
+            }
+            let file_scope = kind.starts_with("preproc_")
+                || matches!(
+                    kind,
+                    "function_definition" | "type_definition" | "comment" | "linkage_specification"
+                )
+                || kind == "declaration"
+                    && !has_call(item)
+                    && item.child_by_field_name("declarator").is_some()
+                || kind == "declaration" && item.child_by_field_name("declarator").is_none()
+                || matches!(
+                    kind,
+                    "struct_specifier" | "union_specifier" | "enum_specifier"
+                );
+            let (start, mut end) = (item.start_position().row, item.end_position().row);
+            if item.end_position().column == 0 && end > start {
+                end -= 1;
+            }
+            items.push((start, end, file_scope));
+        }
+        let statements = !program && items.iter().any(|(_, _, file_scope)| !file_scope);
+        Unit {
+            index,
+            listing,
+            program,
+            items,
+            statements,
+            includes,
+        }
+    }
+
+    fn line(&self, row: usize) -> String {
+        format!(
+            "#line {} \"L{}\"\n",
+            self.listing.first_line + row,
+            self.index
+        )
+    }
+
+    fn rows(&self, start: usize, end: usize) -> String {
+        let mut s: String = self
+            .listing
+            .code
+            .lines()
+            .skip(start)
+            .take(end + 1 - start)
+            .collect::<Vec<_>>()
+            .join("\n");
+        s.push('\n');
+        s
+    }
+
+    fn program_source(&self) -> String {
+        format!("{}{}\n", self.line(0), self.listing.code)
+    }
+
+    fn fragment_source(&self) -> String {
+        if !self.statements {
+            return self.program_source();
+        }
+        let mut outside = String::new();
+        let mut body = String::new();
+        for &(start, end, file_scope) in &self.items {
+            let target = if file_scope { &mut outside } else { &mut body };
+            target.push_str(&self.line(start));
+            target.push_str(&self.rows(start, end));
+        }
+        format!(
+            "{outside}void __listing_{}(void) {{\n{body}}}\n",
+            self.index
+        )
+    }
+
+    /// The document line of the first call to `name` in the listing.
+    fn first_call(&self, name: &str) -> Option<usize> {
+        let p = Parsed::plain(self.listing.code);
+        let nodes = p.nodes();
+        let call = nodes
+            .iter()
+            .find(|n| crate::code::tree::call_name(&p, **n) == Some(name))?;
+        Some(self.listing.first_line + call.start_position().row)
+    }
+
+    /// The header of a `struct sockaddr_in`-like type named on a line the compiler found
+    /// incomplete (`storage size of 'addr' isn't known` names the variable, not the type).
+    fn struct_header(&self, line: usize) -> Option<(String, &'static str)> {
+        let text = self
+            .listing
+            .code
+            .lines()
+            .nth(line.checked_sub(self.listing.first_line)?)?;
+        let mut words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        while let Some(w) = words.next() {
+            if w == "struct" {
+                if let Some(name) = words.find(|w| !w.is_empty()) {
+                    if let Some(h) = header_of(name) {
+                        return Some((format!("struct {name}"), h));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The finding for one diagnostic at this listing's line, or none when its line is not
+    /// the listing's.
+    fn finding(&self, file: &str, d: &Diagnostic, header: Option<&str>) -> Option<Finding> {
+        let row = d.line.checked_sub(self.listing.first_line)?;
+        let text = self.listing.code.lines().nth(row)?;
+        let column = text
+            .get(..d.column.saturating_sub(1))
+            .map_or(1, |p| p.chars().count() + 1);
+        let (message, correction) = match (&d.kind, header) {
+            (Kind::Needs(name), Some(h)) => (
+                Text {
+                    ko: format!("이 코드는 {name}을(를) 쓰지만 <{h}>를 include하지 않아 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("The listing uses {name} but never includes <{h}>, so it does not compile (cc: {})", d.words),
+                },
+                Some(Text { ko: format!("#include <{h}>"), en: format!("#include <{h}>") }),
+            ),
+            (Kind::Undefined(name), _) => (
+                Text {
+                    ko: format!("{name}()를 호출하지만 어디에도 정의되어 있지 않아 링크되지 않습니다 (ld: {})", d.words),
+                    en: format!("The program calls {name}() but nothing defines it, so it does not link (ld: {})", d.words),
+                },
+                Some(Text {
+                    ko: format!("{name}()의 정의를 코드에 넣거나, 그 정의가 있는 앞의 코드를 가리킵니다."),
+                    en: format!("Add the definition of {name}() to the listing, or point to the listing that defines it."),
+                }),
+            ),
+            (Kind::Member, _) => (
+                Text {
+                    ko: format!("glibc의 구조체에 없는 멤버를 씁니다 (cc: {})", d.words),
+                    en: format!("The listing uses a struct member glibc does not have (cc: {})", d.words),
+                },
+                None,
+            ),
+            _ => (
+                Text {
+                    ko: format!("이 코드는 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("The listing does not compile (cc: {})", d.words),
+                },
+                None,
+            ),
+        };
+        Some(Finding {
+            file: file.to_owned(),
+            line: d.line,
+            column,
+            end_line: d.line,
+            end_column: text.chars().count() + 1,
+            origin: Origin::Compile,
+            rule: "c-compile".to_owned(),
+            fact: None,
+            severity: Severity::Error,
+            message,
+            correction,
+            excerpt: text.trim().to_owned(),
+        })
+    }
+}
+
+fn defines_main(p: &Parsed, function: tree_sitter::Node<'_>) -> bool {
+    let mut d = function.child_by_field_name("declarator");
+    while let Some(n) = d {
+        if n.kind() == "identifier" {
+            return p.text(n) == "main";
+        }
+        d = n.child_by_field_name("declarator");
+    }
+    false
+}
+
+fn has_call(node: tree_sitter::Node<'_>) -> bool {
+    if node.kind() == "call_expression" {
+        return true;
+    }
+    let mut cursor = node.walk();
+    let found = node.named_children(&mut cursor).any(has_call);
+    found
+}
+
+/// A running compiler.
+struct Job {
+    child: Child,
+    started: Instant,
+    args: String,
+}
+
+impl Job {
+    fn new(
+        cc: &str,
+        dir: &Path,
+        name: &str,
+        source: &str,
+        build: bool,
+    ) -> Result<Job, CompileError> {
+        let src = dir.join(format!("{name}.c"));
+        std::fs::write(&src, source).map_err(CompileError::Io)?;
+        let mut cmd = Command::new(cc);
+        cmd.env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if build {
+            cmd.args(BUILD_FLAGS).arg("-o").arg(dir.join(name));
+        } else {
+            cmd.args(FLAGS).arg("-fsyntax-only");
+        }
+        cmd.arg(&src);
+        let child = cmd.spawn().map_err(CompileError::Io)?;
+        Ok(Job {
+            child,
+            started: Instant::now(),
+            args: format!("{cc} {}", src.display()),
+        })
+    }
+
+    /// Waits (bounded by [`CC_TIMEOUT`]) and returns what the compiler wrote to stderr.
+    fn finish(mut self) -> Result<String, CompileError> {
+        let mut stderr = self.child.stderr.take().expect("stderr is piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        loop {
+            if self.child.try_wait().map_err(CompileError::Io)?.is_some() {
+                break;
+            }
+            if self.started.elapsed() > CC_TIMEOUT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(CompileError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("{} took longer than {CC_TIMEOUT:?}", self.args),
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(reader.join().unwrap_or_default())
+    }
+}
+
+/// What kind of trouble a diagnostic reports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    /// A name declared by a header the listing lacks (function, type, macro, struct).
+    Needs(String),
+    /// A function nothing defines (the linker's undefined reference).
+    Undefined(String),
+    Member,
+    Conflict,
+    Pointer,
+    IntConversion,
+    ArgCount,
+    Other,
+}
+
+#[derive(Debug)]
+struct Diagnostic {
+    line: usize,
+    column: usize,
+    kind: Kind,
+    /// The compiler's own words.
+    words: String,
+}
+
+/// The errors of one compiler run that sit on listing `index`'s lines.
+fn diagnostics(stderr: &str, index: usize) -> Vec<Diagnostic> {
+    let prefix = format!("L{index}:");
+    let mut out = Vec::new();
+    for line in stderr.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        let mut parts = rest.splitn(3, ':');
+        let (Some(l), Some(c), Some(msg)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(l), Ok(c)) = (l.parse::<usize>(), c.parse::<usize>()) else {
+            continue;
+        };
+        let Some(words) = msg.trim().strip_prefix("error: ") else {
+            continue;
+        };
+        let words = words.trim().to_owned();
+        out.push(Diagnostic {
+            line: l,
+            column: c,
+            kind: classify(&words),
+            words,
+        });
+    }
+    out
+}
+
+/// The first quoted name in a diagnostic (`'htons'`).
+fn quoted(words: &str) -> Option<&str> {
+    words.split('\'').nth(1)
+}
+
+fn classify(words: &str) -> Kind {
+    let name = quoted(words).unwrap_or_default();
+    if words.starts_with("implicit declaration of function")
+        || words.starts_with("unknown type name")
+        || words.contains("undeclared")
+        || words.starts_with("storage size of")
+        || words.starts_with("invalid application of 'sizeof' to incomplete type")
+        || words.contains("has initializer but incomplete type")
+    {
+        let name = if words.starts_with("storage size of") {
+            ""
+        } else {
+            name
+        };
+        return Kind::Needs(name.trim_start_matches("struct ").to_owned());
+    }
+    if words.contains("has no member named") {
+        Kind::Member
+    } else if words.starts_with("conflicting types for") {
+        Kind::Conflict
+    } else if words.contains("incompatible pointer type") {
+        Kind::Pointer
+    } else if words.contains("without a cast") || words.contains("-Werror=int-conversion") {
+        Kind::IntConversion
+    } else if words.starts_with("too many arguments") || words.starts_with("too few arguments") {
+        Kind::ArgCount
+    } else {
+        Kind::Other
+    }
+}
+
+/// The header that declares a name of the socket API (and the libc calls socket code uses).
+pub fn header_of(name: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &[&str])] = &[
+        (
+            "sys/socket.h",
+            &[
+                "socket",
+                "bind",
+                "listen",
+                "accept",
+                "accept4",
+                "connect",
+                "send",
+                "recv",
+                "sendto",
+                "recvfrom",
+                "sendmsg",
+                "recvmsg",
+                "setsockopt",
+                "getsockopt",
+                "shutdown",
+                "getsockname",
+                "getpeername",
+                "socketpair",
+                "socklen_t",
+                "sockaddr",
+                "sockaddr_storage",
+                "msghdr",
+                "cmsghdr",
+                "SOL_SOCKET",
+                "SOMAXCONN",
+                "SHUT_RD",
+                "SHUT_WR",
+                "SHUT_RDWR",
+                "CMSG_FIRSTHDR",
+                "CMSG_DATA",
+                "CMSG_LEN",
+                "CMSG_SPACE",
+                "SCM_RIGHTS",
+                "SCM_CREDENTIALS",
+            ],
+        ),
+        (
+            "arpa/inet.h",
+            &[
+                "htons",
+                "htonl",
+                "ntohs",
+                "ntohl",
+                "inet_pton",
+                "inet_ntop",
+                "inet_addr",
+                "inet_aton",
+                "inet_ntoa",
+            ],
+        ),
+        (
+            "netinet/in.h",
+            &[
+                "sockaddr_in",
+                "sockaddr_in6",
+                "in_addr",
+                "in6_addr",
+                "in_port_t",
+                "in_addr_t",
+                "ip_mreq",
+                "ipv6_mreq",
+                "in6addr_any",
+                "in6addr_loopback",
+                "INET_ADDRSTRLEN",
+                "INET6_ADDRSTRLEN",
+            ],
+        ),
+        ("netinet/tcp.h", &[]),
+        ("sys/un.h", &["sockaddr_un"]),
+        (
+            "unistd.h",
+            &[
+                "close", "read", "write", "fork", "pipe", "dup", "dup2", "sleep", "usleep",
+                "_exit", "execl", "execlp", "execv", "execvp", "getpid", "getppid", "unlink",
+                "lseek", "ssize_t", "pid_t",
+            ],
+        ),
+        (
+            "netdb.h",
+            &[
+                "getaddrinfo",
+                "freeaddrinfo",
+                "gai_strerror",
+                "getnameinfo",
+                "addrinfo",
+                "gethostbyname",
+                "hostent",
+            ],
+        ),
+        (
+            "fcntl.h",
+            &[
+                "fcntl",
+                "F_GETFL",
+                "F_SETFL",
+                "F_GETFD",
+                "F_SETFD",
+                "FD_CLOEXEC",
+                "O_NONBLOCK",
+            ],
+        ),
+        ("errno.h", &["errno"]),
+        ("poll.h", &["poll", "pollfd", "nfds_t"]),
+        (
+            "sys/select.h",
+            &[
+                "select",
+                "pselect",
+                "fd_set",
+                "FD_SET",
+                "FD_CLR",
+                "FD_ISSET",
+                "FD_ZERO",
+                "FD_SETSIZE",
+            ],
+        ),
+        (
+            "sys/epoll.h",
+            &[
+                "epoll_create",
+                "epoll_create1",
+                "epoll_ctl",
+                "epoll_wait",
+                "epoll_event",
+            ],
+        ),
+        (
+            "signal.h",
+            &[
+                "signal",
+                "sigaction",
+                "sigemptyset",
+                "kill",
+                "SIG_IGN",
+                "SIG_DFL",
+                "sig_atomic_t",
+            ],
+        ),
+        (
+            "sys/wait.h",
+            &["wait", "waitpid", "WNOHANG", "WIFEXITED", "WEXITSTATUS"],
+        ),
+        (
+            "stdio.h",
+            &[
+                "printf", "fprintf", "perror", "puts", "fputs", "fgets", "snprintf", "sprintf",
+                "stderr", "stdout", "stdin", "getchar", "fflush", "fwrite", "fread", "FILE",
+            ],
+        ),
+        (
+            "stdlib.h",
+            &[
+                "exit",
+                "malloc",
+                "calloc",
+                "realloc",
+                "free",
+                "atoi",
+                "atol",
+                "strtol",
+                "strtoul",
+                "EXIT_FAILURE",
+                "EXIT_SUCCESS",
+                "abort",
+            ],
+        ),
+        (
+            "string.h",
+            &[
+                "memset", "memcpy", "memmove", "memcmp", "strlen", "strcpy", "strncpy", "strcmp",
+                "strncmp", "strerror", "strchr", "strstr", "strcat",
+            ],
+        ),
+        ("strings.h", &["bzero"]),
+        (
+            "stdint.h",
+            &[
+                "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int32_t", "int64_t",
+            ],
+        ),
+        ("stdbool.h", &["bool", "true", "false"]),
+        ("sys/time.h", &["timeval", "gettimeofday"]),
+        (
+            "time.h",
+            &["time", "time_t", "timespec", "clock_gettime", "nanosleep"],
+        ),
+        (
+            "pthread.h",
+            &[
+                "pthread_create",
+                "pthread_join",
+                "pthread_t",
+                "pthread_detach",
+            ],
+        ),
+    ];
+    let prefixed: &[(&str, &str)] = &[
+        ("AF_", "sys/socket.h"),
+        ("PF_", "sys/socket.h"),
+        ("SOCK_", "sys/socket.h"),
+        ("SO_", "sys/socket.h"),
+        ("MSG_", "sys/socket.h"),
+        ("INADDR_", "netinet/in.h"),
+        ("IPPROTO_", "netinet/in.h"),
+        ("IPV6_", "netinet/in.h"),
+        ("IP_", "netinet/in.h"),
+        ("TCP_", "netinet/tcp.h"),
+        ("AI_", "netdb.h"),
+        ("NI_", "netdb.h"),
+        ("EPOLL", "sys/epoll.h"),
+        ("POLL", "poll.h"),
+        ("SIG", "signal.h"),
+        ("E", "errno.h"),
+    ];
+    if let Some((h, _)) = TABLE.iter().find(|(_, names)| names.contains(&name)) {
+        return Some(h);
+    }
+    let upper = name
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    prefixed
+        .iter()
+        .find(|(p, _)| upper && name.starts_with(p) && (*p != "E" || name.len() > 2))
+        .map(|(_, h)| *h)
+}
