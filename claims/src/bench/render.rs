@@ -136,9 +136,15 @@ pub fn ratio_line(r: &RatioRow) -> String {
         r.ratio,
         r.ci95[0],
         r.ci95[1],
-        r.threshold,
+        threshold(r.threshold),
         verdicts::side(r.status)
     )
+}
+
+/// A threshold as written: `2`, `1.5`, `0.67`.
+fn threshold(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The course table's rows whose speed the bench measures, in its order: the label, the
@@ -290,7 +296,7 @@ pub(super) fn markdown(
                 r.ratio,
                 r.ci95[0],
                 r.ci95[1],
-                r.threshold,
+                threshold(r.threshold),
                 verdicts::side(r.status),
                 match row.expect {
                     verdicts::Expect::Either => "(reported only)",

@@ -166,7 +166,9 @@ pub fn specs() -> Vec<Spec> {
         Spec {
             claim: "udp.table.raw-speed-high",
             rows: rtt(NETNS_RAW, NETNS_UDP, ONE_STEP, [Below; 3])
+                .chain(rtt(NETNS_RAW, NETNS_UDP, 1.0 / ONE_STEP, [Above; 3]))
                 .chain(rtt(NETNS_RAW, NETNS_TCP, ONE_STEP, [Below; 3]))
+                .chain(rtt(NETNS_RAW, NETNS_TCP, FASTER, FASTER_THAN_TCP))
                 .collect(),
         },
         Spec {
