@@ -16,7 +16,9 @@
 //! - any other line with a digit, an errno name (`EAGAIN`) or a socket constant (`SO_…`,
 //!   `TCP_…`, `IP_…`, `IPV6_…`, `MSG_…`, `SCM_…`, `SOCK_…`, `AF_…`).
 //!
-//! It is unchecked unless a located claim's words cover it, or it is listed in
+//! It is unchecked unless a located claim's words are on it (a piece of the words matched part of
+//! that line: a line inside a claim's span that no piece matched, such as a row inserted between
+//! two claimed rows, is not covered), or it is listed in
 //! `fixtures/course-acknowledged.toml` (by its text, not its number): lines that look checkable
 //! but say nothing about sockets (metadata, navigation, study advice). A new line therefore shows
 //! up as unchecked until a claim covers it or the file acknowledges it.
@@ -41,11 +43,13 @@ pub fn default_file() -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
-/// The lines, 1-based, a claim's words occupy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The lines, 1-based, a claim's words occupy: from the first to the last, and the lines the
+/// words' pieces matched (a piece's text on them), which are the ones the claim covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Span {
     pub first: usize,
     pub last: usize,
+    pub lines: Vec<usize>,
 }
 
 /// Why the heuristic calls a line checkable.
@@ -255,7 +259,7 @@ impl Text {
             return None;
         }
         if let Some(at) = self.joined.find(&whole) {
-            return Some(vec![self.span(at, at + whole.len())]);
+            return Some(vec![self.span(&[(at, at + whole.len())])]);
         }
         let mut spans = Vec::new();
         for group in words.split(" / ") {
@@ -274,30 +278,40 @@ impl Text {
     /// The shortest stretch of text holding `pieces` in order.
     fn ordered(&self, pieces: &[String]) -> Option<Span> {
         let (first, rest) = pieces.split_first()?;
-        let mut best: Option<(usize, usize)> = None;
+        let mut best: Option<Vec<(usize, usize)>> = None;
         for (start, _) in self.joined.match_indices(first.as_str()) {
-            let mut end = start + first.len();
-            let mut complete = true;
+            let mut matched = vec![(start, start + first.len())];
             for piece in rest {
+                let end = matched[matched.len() - 1].1;
                 match self.joined[end..].find(piece.as_str()) {
-                    Some(at) => end += at + piece.len(),
-                    None => {
-                        complete = false;
-                        break;
-                    }
+                    Some(at) => matched.push((end + at, end + at + piece.len())),
+                    None => break,
                 }
             }
-            if complete && best.is_none_or(|(s, e)| end - start < e - s) {
-                best = Some((start, end));
+            let length = |m: &[(usize, usize)]| m[m.len() - 1].1 - m[0].0;
+            if matched.len() == pieces.len()
+                && best.as_deref().is_none_or(|b| length(&matched) < length(b))
+            {
+                best = Some(matched);
             }
         }
-        best.map(|(s, e)| self.span(s, e))
+        best.map(|matched| self.span(&matched))
     }
 
-    fn span(&self, start: usize, end: usize) -> Span {
+    /// The span of the matched byte ranges of `joined`, each `(start, end)`.
+    fn span(&self, matched: &[(usize, usize)]) -> Span {
+        let mut lines: Vec<usize> = matched
+            .iter()
+            .flat_map(|&(start, end)| {
+                self.line_at(start)..=self.line_at(end.saturating_sub(1).max(start))
+            })
+            .filter(|&line| !self.norm(line).is_empty())
+            .collect();
+        lines.dedup();
         Span {
-            first: self.line_at(start),
-            last: self.line_at(end.saturating_sub(1).max(start)),
+            first: lines[0],
+            last: lines[lines.len() - 1],
+            lines,
         }
     }
 
@@ -547,7 +561,7 @@ pub fn check(file: &str, text: &str, claims: &[(&str, &str)], acknowledged: &[St
         located
             .values()
             .flatten()
-            .any(|s: &Span| s.first <= line && line <= s.last)
+            .any(|s: &Span| s.lines.contains(&line))
     };
     let mut unchecked = Vec::new();
     let mut acked = 0;
@@ -658,7 +672,7 @@ read(sock, buffer, 1024);
             ),
             (
                 "fundamentals.fd.snippet",
-                "// 네트워크 통신 ... read(sock, buffer, 1024);",
+                "// 네트워크 통신 ... socket(AF_INET, SOCK_STREAM, 0); ... read(sock, buffer, 1024);",
             ),
         ];
         let acked = vec![normalize("- 학습 순서를 지키세요", false)];
@@ -678,5 +692,37 @@ read(sock, buffer, 1024);
             "{out}"
         );
         assert!(out.contains("line   17 [list item]"), "{out}");
+    }
+
+    #[test]
+    fn a_line_inside_a_claims_span_that_its_words_do_not_name_is_unchecked() {
+        let claims = [
+            ("tcp.table.row", "프로토콜 ... TCP | SOCK_STREAM | 보통"),
+            (
+                "fundamentals.fd.snippet",
+                "// 네트워크 통신 ... read(sock, buffer, 1024);",
+            ),
+        ];
+        let text = Text::parse(COURSE);
+        let span = &text.locate(claims[1].1).expect("the snippet is located")[0];
+        assert_eq!(
+            (span.first, span.last, &span.lines[..]),
+            (21, 23, &[21, 23][..])
+        );
+        let table = &text.locate(claims[0].1).expect("the row is located")[0];
+        assert_eq!(
+            table.lines,
+            [11, 13],
+            "the header's piece and the row's, not the rule"
+        );
+
+        let acked = vec![normalize("- 학습 순서를 지키세요", false)];
+        let drift = check("c.md", COURSE, &claims, &acked);
+        let lines: Vec<usize> = drift.unchecked.iter().map(|u| u.line).collect();
+        assert_eq!(
+            lines,
+            [17, 22, 26],
+            "the socket() line between the snippet's two pieces"
+        );
     }
 }
