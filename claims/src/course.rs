@@ -328,12 +328,7 @@ impl Text {
             } else if raw.starts_with('#') || raw.chars().all(|c| "-*_ ".contains(c)) {
                 None
             } else if raw.starts_with('|') {
-                let rule = |l: &Line| {
-                    let t = l.raw.trim();
-                    t.starts_with('|') && t.chars().all(|c| "|-: ".contains(c))
-                };
-                let header = self.lines.get(i + 1).is_some_and(rule);
-                (!rule(line) && !header).then_some(Checkable::TableRow)
+                self.is_table_row(i + 1).then_some(Checkable::TableRow)
             } else if list_item(raw) {
                 Some(Checkable::ListItem)
             } else {
@@ -346,17 +341,42 @@ impl Text {
         found
     }
 
+    /// Whether `line` (1-based) is a table's header: a row outside code followed by the rule.
+    pub fn is_table_header(&self, line: usize) -> bool {
+        let row = |l: &Line| !l.code && l.raw.trim().starts_with('|');
+        self.lines
+            .get(line - 1)
+            .is_some_and(|l| row(l) && !is_rule(l))
+            && self.lines.get(line).is_some_and(|l| row(l) && is_rule(l))
+    }
+
+    /// Whether `line` (1-based) is a table row: neither the header nor the `|---|` rule.
+    pub fn is_table_row(&self, line: usize) -> bool {
+        self.lines
+            .get(line - 1)
+            .is_some_and(|l| !l.code && l.raw.trim().starts_with('|') && !is_rule(l))
+            && !self.is_table_header(line)
+    }
+
     pub fn line_count(&self) -> usize {
         self.lines.len()
     }
 
-    fn raw(&self, line: usize) -> &str {
+    /// The line as written, trimmed.
+    pub fn raw(&self, line: usize) -> &str {
         self.lines[line - 1].raw.trim()
     }
 
-    fn norm(&self, line: usize) -> &str {
+    /// The line normalised for matching ([`normalize`]).
+    pub fn norm(&self, line: usize) -> &str {
         &self.lines[line - 1].norm
     }
+}
+
+/// A table's `|---|---|` rule.
+fn is_rule(line: &Line) -> bool {
+    let t = line.raw.trim();
+    t.starts_with('|') && t.chars().all(|c| "|-: ".contains(c))
 }
 
 /// A line with markdown and spacing taken out.

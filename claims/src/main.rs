@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod corrections;
 mod course;
 mod index;
 mod junit;
@@ -164,7 +165,13 @@ fn main() -> ExitCode {
     );
     match opts.course.clone().or_else(course::default_file) {
         Some(file) => match course::Drift::load(&file) {
-            Ok(drift) => report.locate(&drift),
+            Ok(drift) => {
+                if let Err(e) = pasteable(&file, &catalogue) {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+                report.locate(&drift)
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
@@ -222,6 +229,43 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The report refuses to offer two different replacements for one place of the course text,
+/// or a table cell's correction that is not a cell (those of claims being rewritten are noted).
+fn pasteable(file: &Path, catalogue: &Catalogue) -> Result<(), String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("course file {}: {e}", file.display()))?;
+    let text = course::Text::parse(&text);
+    let conflicts = corrections::conflicts(&text, &catalogue.claims);
+    let misfits = corrections::misfits(&text, &catalogue.claims);
+    let mut refused: Vec<String> = conflicts
+        .iter()
+        .filter(|c| !c.being_rewritten())
+        .map(|c| format!("  {c}"))
+        .collect();
+    refused.extend(
+        misfits
+            .iter()
+            .filter(|m| !m.being_rewritten())
+            .map(|m| format!("  {m}")),
+    );
+    let pending = conflicts.iter().filter(|c| c.being_rewritten()).count()
+        + misfits.iter().filter(|m| m.being_rewritten()).count();
+    if pending > 0 {
+        eprintln!(
+            "note: {pending} corrections of claims being rewritten (issue 15) conflict or do not \
+             fit their table cell; `cargo test -p claims corrections -- --nocapture` lists them"
+        );
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: corrections an author cannot paste as they are (fixtures/claims/):\n{}",
+        file.display(),
+        refused.join("\n")
+    ))
 }
 
 const COURSE_USAGE: &str = "\
