@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use harness::catalogue;
 use harness::errno;
 use harness::kernel::{self, Runtime};
 use harness::peers::{self, Family, UnixKind, UnixNaming};
@@ -352,7 +353,7 @@ fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
     #[values(UnixKind::Stream, UnixKind::Dgram, UnixKind::SeqPacket)] kind: UnixKind,
 ) {
     claim("advanced.reuseport.not-for-unix-sockets").run(move |ctx| {
-        let scope = kernel::scope_of("advanced.reuseport.not-for-unix-sockets");
+        let scope = catalogue::scope_of("advanced.reuseport.not-for-unix-sockets");
         let here = kernel::running();
         let sock = Socket::new(Domain::UNIX, kind.ty(), None).expect("socket(AF_UNIX)");
         let got = sock.set_reuse_port(true).map_err(errno);

@@ -8,7 +8,6 @@
 mod plot;
 mod reference;
 mod render;
-pub mod report;
 pub mod verdicts;
 
 use std::collections::BTreeMap;
@@ -18,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::exit::{bad_input, Exit};
 use harness::bench::measure::{self, Method, Transport, SIZES};
 use harness::bench::stats::{self, Ratio, Status};
 use harness::bench::verdicts::{FIVE_MS, FIVE_MS_US};
 use verdicts::Metric;
 
-pub use render::ratio_line;
+pub use render::{methods_table, ratio_line};
 
 /// The whole bench's bound on a 2-core machine; each phase ends by its share of it.
 const TOTAL: Duration = Duration::from_secs(60);
@@ -190,37 +190,11 @@ impl Run {
     }
 }
 
-const USAGE: &str = "\
-cargo claims bench — the course's speed claims, measured
-
-USAGE:
-    cargo claims bench
-
-Measures on loopback, in interleaved rounds: 1-byte round-trip time (median, p99, spread) by
-three methods (one-thread: send, receive on the peer, send back, receive, the kernel's path
-alone; same-cpu: an echo thread, both pinned to one CPU, each message a wake-up and a context
-switch; two-cpus: an echo thread, neither pinned, as an application's), receiver-side
-throughput at 64 B, 1 KiB and 65 000 B messages, and Nagle's write-write-read stall, over Unix
-stream and datagram sockets, TCP and UDP over IPv4 and IPv6, and (as root, in a private
-network namespace) raw IP, UDP and TCP. Each ratio a speed claim names gets
-a 95% bootstrap interval and a status: holds (interval above the threshold), fails (below) or
-inconclusive; a claim holds when each ratio is on the side its fact states. A C ping-pong (benches/pingpong.c, built with cc) checks the Rust loop. Bounded
-by 60 s. Writes target/claims/bench.json and target/claims/bench.md (with SVG plots); `cargo
-claims` then takes the speed claims' statuses from them.";
-
-pub fn main(args: Vec<String>) -> ExitCode {
-    if let Some(arg) = args.first() {
-        if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        eprintln!("error: unknown option {arg:?} (see cargo claims bench --help)");
-        return ExitCode::from(2);
-    }
+/// `cargo claims bench`.
+pub fn main() -> ExitCode {
     let out = harness::record::claims_dir();
     if let Err(e) = std::fs::create_dir_all(&out) {
-        eprintln!("error: creating {}: {e}", out.display());
-        return ExitCode::from(2);
+        return bad_input(format!("creating {}: {e}", out.display()));
     }
     let started = Instant::now();
     let emulated = std::env::var(harness::record::EMULATED_ENV)
@@ -242,15 +216,14 @@ pub fn main(args: Vec<String>) -> ExitCode {
     let written = std::fs::write(out.join("bench.json"), json)
         .and_then(|()| std::fs::write(out.join("bench.md"), md));
     if let Err(e) = written {
-        eprintln!("error: writing the bench to {}: {e}", out.display());
-        return ExitCode::from(2);
+        return bad_input(format!("writing the bench to {}: {e}", out.display()));
     }
     println!(
         "bench: {} and bench.md in {:.1} s",
         out.join("bench.json").display(),
         started.elapsed().as_secs_f64()
     );
-    ExitCode::SUCCESS
+    Exit::Ok.into()
 }
 
 fn measure_all(started: Instant, out: &std::path::Path) -> Run {
@@ -550,7 +523,7 @@ fn summarise(run: &Run) -> BenchFile {
     }
     BenchFile {
         format: FORMAT,
-        kernel: harness::privileges::kernel_release(),
+        kernel: harness::kernel::release(),
         not_measured: None,
         results,
         ratios,
@@ -590,6 +563,8 @@ mod tests {
         synthetic(&[
             ("tcp-v4", [2.6, 4.3, 4.3]),
             ("udp-v4", [1.9, 3.4, 3.4]),
+            ("tcp-v6", [2.7, 4.4, 4.4]),
+            ("udp-v6", [1.9, 3.5, 3.5]),
             ("unix-stream", [1.3, 3.2, 3.3]),
             (NETNS_TCP, [2.7, 4.4, 4.4]),
             (NETNS_UDP, [1.9, 3.4, 3.5]),

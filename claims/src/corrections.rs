@@ -25,29 +25,6 @@ pub const VOCABULARY: [(&str, &[&str]); 2] = [
     ("신뢰성", &["낮음", "높음"]),
 ];
 
-/// Claims whose corrections branch `catalogue` is rewriting for issue 15 (line 64's two
-/// replacements; the comparison table's cells, too long for a cell or outside its column's
-/// words, and the header claim whose words span the rows): their conflicts and misfits are
-/// reported, not refused, until the rewrite lands. Drop each id as it does (the self-tests
-/// name the ones that no longer conflict or misfit).
-pub const BEING_REWRITTEN: [&str; 11] = [
-    "options.reuseaddr.rebind-during-time-wait",
-    "options.nodelay.disables-nagle",
-    "fundamentals.table.protocol-column-lists-types",
-    "tcp.table.tcp-speed-medium",
-    "udp.table.speed-high",
-    "udp.table.use-cases",
-    "udp.table.raw-direct-control",
-    "udp.table.raw-speed-high",
-    "udp.table.raw-use-cases",
-    "unix.table.reliable-and-types",
-    "unix.table.faster-than-loopback-tcp",
-];
-
-fn being_rewritten(id: &str) -> bool {
-    BEING_REWRITTEN.contains(&id)
-}
-
 /// What part of a line a correction replaces.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
@@ -162,13 +139,6 @@ pub struct Conflict {
     pub claims: [String; 2],
 }
 
-impl Conflict {
-    /// Whether one of its claims is [`BEING_REWRITTEN`].
-    pub fn being_rewritten(&self) -> bool {
-        self.claims.iter().any(|id| being_rewritten(id))
-    }
-}
-
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -218,13 +188,6 @@ pub struct Misfit {
     pub why: String,
 }
 
-impl Misfit {
-    /// Whether its claim is [`BEING_REWRITTEN`].
-    pub fn being_rewritten(&self) -> bool {
-        being_rewritten(&self.claim)
-    }
-}
-
 impl fmt::Display for Misfit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: claim {}: {}", self.place, self.claim, self.why)
@@ -239,7 +202,13 @@ impl fmt::Display for Misfit {
 pub fn misfits(text: &Text, claims: &[Claim]) -> Vec<Misfit> {
     let mut found = Vec::new();
     for claim in claims.iter().filter(|c| replaces_course_words(c)) {
-        let ko = claim.correction.as_ref().map_or("", |c| c.ko.trim());
+        // Lines of a correction are joined by ` / `: the first takes the words' place, the
+        // others are notes (under the table).
+        let ko = claim
+            .correction
+            .as_ref()
+            .and_then(|c| c.ko.split(" / ").next())
+            .map_or("", str::trim);
         for place in places(text, &claim.course) {
             if !text.is_table_row(place.line) {
                 continue;
@@ -344,34 +313,16 @@ mod tests {
             .claims
     }
 
-    /// Fails on `found` outside [`BEING_REWRITTEN`]; shows the rest, and names each listed
-    /// claim that `found` no longer holds (to drop from the list).
-    fn refuse_unless_being_rewritten(what: &str, found: &[(String, bool)], ids: &[String]) {
-        let (pending, refused): (Vec<_>, Vec<_>) = found.iter().partition(|(_, b)| *b);
-        for (shown, _) in &pending {
-            eprintln!("PENDING (issue 15, branch catalogue) {what}: {shown}");
-        }
-        for id in BEING_REWRITTEN {
-            if !ids.iter().any(|i| i == id) {
-                eprintln!("corrections::BEING_REWRITTEN: {id} no longer fails {what}: drop it");
-            }
-        }
-        let refused: Vec<&str> = refused.iter().map(|(s, _)| s.as_str()).collect();
-        assert!(refused.is_empty(), "{}", refused.join("\n"));
-    }
-
     #[test]
     fn the_real_course_gets_one_correction_per_place() {
         let Some(text) = real_course("the_real_course_gets_one_correction_per_place") else {
             return;
         };
-        let found = conflicts(&text, real_claims());
-        let ids: Vec<String> = found.iter().flat_map(|c| c.claims.clone()).collect();
-        let shown: Vec<(String, bool)> = found
+        let found: Vec<String> = conflicts(&text, real_claims())
             .iter()
-            .map(|c| (c.to_string(), c.being_rewritten()))
+            .map(|c| c.to_string())
             .collect();
-        refuse_unless_being_rewritten("one correction per place", &shown, &ids);
+        assert!(found.is_empty(), "{}", found.join("\n"));
     }
 
     #[test]
@@ -379,13 +330,11 @@ mod tests {
         let Some(text) = real_course("the_real_tables_cell_corrections_fit_their_cells") else {
             return;
         };
-        let found = misfits(&text, real_claims());
-        let ids: Vec<String> = found.iter().map(|m| m.claim.clone()).collect();
-        let shown: Vec<(String, bool)> = found
+        let found: Vec<String> = misfits(&text, real_claims())
             .iter()
-            .map(|m| (m.to_string(), m.being_rewritten()))
+            .map(|m| m.to_string())
             .collect();
-        refuse_unless_being_rewritten("a cell's correction fits a cell", &shown, &ids);
+        assert!(found.is_empty(), "{}", found.join("\n"));
     }
 
     #[test]
@@ -515,7 +464,7 @@ mod tests {
         let row = claim(
             "tcp.row",
             "| **TCP** | 높음 | 보통 |",
-            Some("| **TCP** | 높음 | 보통 | 웹 |"),
+            Some("| **TCP** | 높음 | 보통¹ | 웹 | / ¹ 속도는 루프백에서 1바이트 왕복 지연 기준이며, 방법에 따라 다릅니다."),
         );
         let unnamed = claim("udp.row", "| **UDP** | 낮음 | 높음 |", Some("낮음"));
         let found = misfits(&text, &[fits, long, outside, sentence, row, unnamed]);

@@ -3,11 +3,28 @@
 //! claims natively. A claim that fails is a `failure`; one that could not be checked because its
 //! kernel's run broke (hung, panicked, did not boot) is an `error`; one not checked on that
 //! kernel otherwise (skipped, not run, untestable, pending) or inconclusive is `skipped` with the
-//! reason. Both build one [`Suite`] per kernel with [`crate::report::Report::junit_suite`].
+//! reason.
 
 use std::fmt::Write as _;
 
-use crate::report::Status;
+/// How one claim ended on one kernel, as JUnit knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Passed,
+    /// The claim fails; `kind` is the `type` attribute (the report's status label).
+    Failure {
+        kind: &'static str,
+        message: String,
+    },
+    /// Not checked because the kernel's run broke: CI shows it as broken, not skipped.
+    Error {
+        message: String,
+    },
+    /// Not checked for another reason (skipped, not run, untestable, pending) or inconclusive.
+    Skipped {
+        message: String,
+    },
+}
 
 /// One claim on one kernel.
 #[derive(Clone, Debug)]
@@ -16,12 +33,7 @@ pub struct Case {
     pub classname: String,
     /// The claim id.
     pub name: String,
-    pub status: Status,
-    /// The failure's, error's or skip's reason.
-    pub message: Option<String>,
-    /// Not checked because the kernel's run broke: an `error`, which CI shows as broken rather
-    /// than skipped.
-    pub error: bool,
+    pub outcome: Outcome,
     /// The verdict in words and what the kernel did.
     pub output: String,
     pub seconds: f64,
@@ -35,22 +47,20 @@ pub struct Suite {
 }
 
 impl Suite {
+    fn count(&self, of: fn(&Outcome) -> bool) -> usize {
+        self.cases.iter().filter(|c| of(&c.outcome)).count()
+    }
+
     fn failures(&self) -> usize {
-        self.cases
-            .iter()
-            .filter(|c| !c.error && c.status.failed())
-            .count()
+        self.count(|o| matches!(o, Outcome::Failure { .. }))
     }
 
     fn errors(&self) -> usize {
-        self.cases.iter().filter(|c| c.error).count()
+        self.count(|o| matches!(o, Outcome::Error { .. }))
     }
 
     fn skipped(&self) -> usize {
-        self.cases
-            .iter()
-            .filter(|c| !c.error && !c.status.passed() && !c.status.failed())
-            .count()
+        self.count(|o| matches!(o, Outcome::Skipped { .. }))
     }
 
     fn seconds(&self) -> f64 {
@@ -90,20 +100,25 @@ pub fn render(suites: &[Suite]) -> String {
                 escape(&case.name),
                 case.seconds
             );
-            let message = escape(case.message.as_deref().unwrap_or(case.status.label()));
-            if case.error {
-                let _ = writeln!(
-                    xml,
-                    "      <error message=\"{message}\" type=\"kernel\">{message}</error>"
-                );
-            } else if case.status.failed() {
-                let _ = writeln!(
-                    xml,
-                    "      <failure message=\"{message}\" type=\"{}\">{message}</failure>",
-                    case.status.label()
-                );
-            } else if !case.status.passed() {
-                let _ = writeln!(xml, "      <skipped message=\"{message}\"/>");
+            match &case.outcome {
+                Outcome::Passed => {}
+                Outcome::Error { message } => {
+                    let message = escape(message);
+                    let _ = writeln!(
+                        xml,
+                        "      <error message=\"{message}\" type=\"kernel\">{message}</error>"
+                    );
+                }
+                Outcome::Failure { kind, message } => {
+                    let message = escape(message);
+                    let _ = writeln!(
+                        xml,
+                        "      <failure message=\"{message}\" type=\"{kind}\">{message}</failure>"
+                    );
+                }
+                Outcome::Skipped { message } => {
+                    let _ = writeln!(xml, "      <skipped message=\"{}\"/>", escape(message));
+                }
             }
             let _ = writeln!(
                 xml,
@@ -139,15 +154,19 @@ fn escape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn case(name: &str, status: Status, message: Option<&str>) -> Case {
+    fn case(name: &str, outcome: Outcome) -> Case {
         Case {
             classname: "socket-claims.tcp".into(),
             name: name.into(),
-            status,
-            message: message.map(str::to_string),
-            error: false,
+            outcome,
             output: "observed: errno=<EINVAL> & more".into(),
             seconds: 0.25,
+        }
+    }
+
+    fn skipped(message: &str) -> Outcome {
+        Outcome::Skipped {
+            message: message.into(),
         }
     }
 
@@ -156,18 +175,22 @@ mod tests {
         let xml = render(&[Suite {
             name: "Linux 6.12".into(),
             cases: vec![
-                case("tcp.a.holds", Status::Holds, None),
-                case("tcp.b.fails", Status::Fails, Some("expected \"EINVAL\"")),
-                case("tcp.c.skipped", Status::Skipped, Some("needs CAP_NET_RAW")),
-                case("tcp.d.pending", Status::Pending, None),
-                Case {
-                    error: true,
-                    ..case(
-                        "tcp.e.hung",
-                        Status::NotRun,
-                        Some("kernel hung after 300 s"),
-                    )
-                },
+                case("tcp.a.holds", Outcome::Passed),
+                case(
+                    "tcp.b.fails",
+                    Outcome::Failure {
+                        kind: "fails",
+                        message: "expected \"EINVAL\"".into(),
+                    },
+                ),
+                case("tcp.c.skipped", skipped("needs CAP_NET_RAW")),
+                case("tcp.d.pending", skipped("pending")),
+                case(
+                    "tcp.e.hung",
+                    Outcome::Error {
+                        message: "kernel hung after 300 s".into(),
+                    },
+                ),
             ],
         }]);
         assert!(xml.contains(

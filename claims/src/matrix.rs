@@ -5,155 +5,99 @@
 mod guest;
 mod kernels;
 mod table;
+mod wire;
 
 use std::fs;
 use std::io::BufRead;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use clap::{Args, ValueEnum};
+
+use crate::exit::{bad_input, Exit};
 use crate::index::TestIndex;
 use crate::junit;
-use guest::{Accel, Initramfs, Suite};
+pub use guest::Accel;
+use guest::{Initramfs, Suite};
 use harness::catalogue::{self, Catalogue};
 use harness::kernel::{Running, Runtime, Version};
 use harness::record::{self, Record};
 use kernels::{Kernel, Source};
 use table::{KernelRun, RunStatus, SuiteExit};
 
-const USAGE: &str = "\
-cargo claims matrix — the whole suite under each kernel of fixtures/kernels.toml
-
-USAGE:
-    cargo claims matrix [OPTIONS]
-
-Builds the test binaries (cargo test --no-run, release profile), runs them natively for a
-`host` kernel and in a qemu VM (as root, from an initramfs) for every other kernel, and writes
-target/claims/matrix.md and target/claims/matrix.json: each kernel's release and how its run
-went, and each claim's status per kernel, the claims that differ between kernels first.
-Also target/claims/matrix-junit.xml: one JUnit testsuite per kernel, one testcase per claim.
-Debian kernels are downloaded once into target/claims/kernels/. gVisor runs rootless for a
-user who is not root, and is skipped, with the reason, where runsc is not installed or needs
-root. Exits 1 when a kernel could not run its suite (missing, unbootable, hung, panicked), 2 on
-bad input; failing claims are findings shown in the report, not errors.
-
-OPTIONS:
-    --kernel NAME     only this kernel (repeatable)
-    --no-host         only the kernels that boot in a VM
-    --accel MODE      auto (default: KVM if a bounded probe boot works, else TCG), kvm or tcg;
-                      also $SOCKET_CLAIMS_ACCEL
-    --timeout SECS    bound on each kernel's whole run unless its entry sets `timeout`
-                      (default 300)
-    --profile NAME    cargo profile of the test binaries (default release: under TCG a debug
-                      build is slow enough to trip the tests' watchdogs)
-    --jobs N          kernels run at once (default 2): the VMs are prepared first, one by
-                      one, the host runs alone, then N kernels run side by side
-    --file PATH       the kernel list (default fixtures/kernels.toml)
-    -h, --help        this text";
-
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Kernels run at once unless `--jobs` says otherwise.
-const DEFAULT_JOBS: usize = 2;
-
 /// The debugging tools the course names, copied with their libraries from this machine when it
 /// has them, so their claims are checked in a guest too (a missing one shows there as skipped).
 const GUEST_TOOLS: [&str; 6] = ["ss", "lsof", "tcpdump", "tc", "nc", "telnet"];
 
-#[derive(Debug)]
-struct Options {
-    kernels: Vec<String>,
-    no_host: bool,
-    accel: Option<Accel>,
-    timeout: Duration,
-    profile: String,
-    file: Option<PathBuf>,
-    jobs: usize,
+/// `cargo claims matrix`'s options.
+#[derive(Debug, Args)]
+pub struct MatrixOptions {
+    /// Only this kernel (repeatable)
+    #[arg(long = "kernel", value_name = "NAME")]
+    pub kernels: Vec<String>,
+    /// Only the kernels that boot in a VM
+    #[arg(long)]
+    pub no_host: bool,
+    /// auto: KVM if a bounded probe boot works, else TCG
+    #[arg(
+        long,
+        value_name = "MODE",
+        env = "SOCKET_CLAIMS_ACCEL",
+        default_value = "auto"
+    )]
+    pub accel: AccelMode,
+    /// Bound on each kernel's whole run unless its entry sets `timeout`
+    #[arg(long = "timeout", value_name = "SECS", default_value = "300",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_secs: u64,
+    /// Cargo profile of the test binaries (under TCG a debug build is slow enough to trip the
+    /// tests' watchdogs)
+    #[arg(long, value_name = "NAME", default_value = "release")]
+    pub profile: String,
+    /// Kernels run at once: the VMs are prepared first, one by one, the host runs alone, then
+    /// N kernels run side by side
+    #[arg(long, value_name = "N", default_value = "2")]
+    pub jobs: NonZeroUsize,
+    /// The kernel list [default: fixtures/kernels.toml]
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
 }
 
-fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
-    let mut opts = Options {
-        kernels: Vec::new(),
-        no_host: false,
-        accel: None,
-        timeout: DEFAULT_TIMEOUT,
-        profile: "release".into(),
-        file: None,
-        jobs: DEFAULT_JOBS,
-    };
-    let mut accel = std::env::var("SOCKET_CLAIMS_ACCEL").ok();
-    let mut args = args.into_iter().flat_map(|a| match a.split_once('=') {
-        Some((flag, value)) if flag.starts_with("--") => vec![flag.to_string(), value.to_string()],
-        _ => vec![a],
-    });
-    while let Some(arg) = args.next() {
-        let mut value = |what: &str| args.next().ok_or(format!("{arg} needs {what}"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--no-host" => opts.no_host = true,
-            "--kernel" => opts.kernels.push(value("a kernel name")?),
-            "--accel" => accel = Some(value("auto, kvm or tcg")?),
-            "--profile" => opts.profile = value("a cargo profile")?,
-            "--file" => opts.file = Some(value("a path")?.into()),
-            "--jobs" => {
-                let n = value("a number of kernels")?;
-                opts.jobs = match n.parse::<usize>() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(format!("--jobs: {n:?} is not a positive number")),
-                };
-            }
-            "--timeout" => {
-                let secs = value("seconds")?;
-                opts.timeout = match secs.parse::<u64>() {
-                    Ok(s) if s > 0 => Duration::from_secs(s),
-                    _ => return Err(format!("--timeout: {secs:?} is not a number of seconds")),
-                };
-            }
-            other => {
-                return Err(format!(
-                    "unknown option {other:?} (see cargo claims matrix --help)"
-                ))
-            }
+/// `--accel`: how qemu runs the guests' CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccelMode {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+impl MatrixOptions {
+    /// The accelerator asked for; `None` lets a probe boot decide.
+    pub fn accel(&self) -> Option<Accel> {
+        match self.accel {
+            AccelMode::Auto => None,
+            AccelMode::Kvm => Some(Accel::Kvm),
+            AccelMode::Tcg => Some(Accel::Tcg),
         }
     }
-    opts.accel = match accel.as_deref() {
-        None | Some("auto") => None,
-        Some("kvm") => Some(Accel::Kvm),
-        Some("tcg") => Some(Accel::Tcg),
-        Some(other) => {
-            return Err(format!(
-                "--accel / SOCKET_CLAIMS_ACCEL: {other:?} is not auto, kvm or tcg"
-            ))
-        }
-    };
-    Ok(Some(opts))
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
 }
 
-/// Entry point of `cargo claims matrix ARGS…`.
-pub fn main(args: Vec<String>) -> ExitCode {
-    let opts = match parse_args(args) {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+/// `cargo claims matrix`.
+pub fn main(opts: &MatrixOptions) -> ExitCode {
+    match run(opts) {
+        Ok(all_ran) => Exit::finding_if(!all_ran),
+        Err(e) => bad_input(e),
     }
 }
 
 /// The whole matrix; Ok(false) when some kernel did not run its suite.
-fn run(opts: &Options) -> Result<bool, String> {
+fn run(opts: &MatrixOptions) -> Result<bool, String> {
     let root = harness::workspace_root();
     let catalogue = Catalogue::load(&catalogue::default_dir())
         .map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
@@ -186,7 +130,7 @@ fn run(opts: &Options) -> Result<bool, String> {
     let out = record::claims_dir();
     let cache = out.join("kernels");
     let mut vm = Vm {
-        accel: opts.accel,
+        accel: opts.accel(),
         cache: cache.clone(),
         modules: list.modules.clone(),
         suites: suites.clone(),
@@ -229,7 +173,7 @@ fn run(opts: &Options) -> Result<bool, String> {
         (0..jobs.len()).partition(|&i| jobs[i].kernel.source == Source::Host);
     let done = std::sync::Mutex::new(Vec::new());
     let finish = |i: usize| {
-        let run = jobs[i].run(&suites, opts.timeout);
+        let run = jobs[i].run(&suites, opts.timeout());
         done.lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((i, run));
@@ -237,7 +181,7 @@ fn run(opts: &Options) -> Result<bool, String> {
     alone.into_iter().for_each(finish);
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.min(shared.len()) {
+        for _ in 0..opts.jobs.get().min(shared.len()) {
             scope.spawn(|| {
                 while let Some(&i) =
                     shared.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
@@ -267,7 +211,7 @@ fn run(opts: &Options) -> Result<bool, String> {
 }
 
 /// The kernels `--kernel` / `--no-host` select, in file order.
-fn select<'a>(all: &'a [Kernel], opts: &Options) -> Result<Vec<&'a Kernel>, String> {
+fn select<'a>(all: &'a [Kernel], opts: &MatrixOptions) -> Result<Vec<&'a Kernel>, String> {
     for name in &opts.kernels {
         if !all.iter().any(|k| &k.name == name) {
             let known: Vec<&str> = all.iter().map(|k| k.name.as_str()).collect();
@@ -468,9 +412,17 @@ const RUNSC_ARGS: [&str; 5] = ["--network=none", "--platform=ptrace", "do", "-qu
 
 /// Inside the sandbox: runs the test binary (`$0`) with its output on stderr, then prints its
 /// exit code and its evidence on stdout.
-const GVISOR_SCRIPT: &str = "mkdir -p /tmp/evidence && \
-    SOCKET_CLAIMS_RESULTS=/tmp/evidence SOCKET_CLAIMS_RUNTIME=gvisor \"$0\" </dev/null >&2; \
-    echo \"@@claims suite $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true";
+fn gvisor_script() -> String {
+    format!(
+        "mkdir -p /tmp/evidence && \
+         {}=/tmp/evidence {}=gvisor \"$0\" </dev/null >&2; \
+         echo \"{} {} $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true",
+        record::RESULTS_ENV,
+        harness::kernel::RUNTIME_ENV,
+        wire::MARK,
+        wire::SUITE
+    )
+}
 
 /// `runsc` on $PATH and how this user runs it.
 #[derive(Clone, Debug)]
@@ -518,14 +470,11 @@ fn runsc() -> Result<Runsc, String> {
         .spawn()
         .map_err(|e| e.to_string())
         .and_then(|mut child| {
-            let started = Instant::now();
-            while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-                if started.elapsed() > RUNSC_PROBE_LIMIT {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if harness::wait::child(&mut child, RUNSC_PROBE_LIMIT, || {})
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
             }
             let out = child.wait_with_output().map_err(|e| e.to_string())?;
             let said = String::from_utf8_lossy(&out.stderr);
@@ -556,7 +505,7 @@ fn run_native(
     let (source, release, accel) = match &how {
         Native::Host => (
             Source::Host.describe(),
-            harness::privileges::kernel_release(),
+            harness::kernel::release(),
             "native",
         ),
         Native::Gvisor(runsc) => {
@@ -612,12 +561,12 @@ fn run_native(
                 let mut cmd = match &how {
                     Native::Host => {
                         let mut cmd = Command::new(&suite.path);
-                        cmd.env("SOCKET_CLAIMS_RESULTS", &results).stdout(log);
+                        cmd.env(record::RESULTS_ENV, &results).stdout(log);
                         cmd
                     }
                     Native::Gvisor(runsc) => {
                         let mut cmd = runsc.command();
-                        cmd.args(["/bin/sh", "-c", GVISOR_SCRIPT])
+                        cmd.args(["/bin/sh", "-c", &gvisor_script()])
                             .arg(&suite.path)
                             .arg(&suite.name)
                             .stdout(fs::File::create(&data_path)?);
@@ -634,25 +583,14 @@ fn run_native(
                 break;
             }
         };
-        let exit = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() < limit => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-            }
-        };
+        let left = limit.saturating_sub(started.elapsed());
+        let exit = harness::wait::child(&mut child, left, || {}).ok().flatten();
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
         let found = match &how {
             Native::Host => record::read_all(&results),
             Native::Gvisor(_) => fs::read_to_string(&data_path)
                 .map_err(|e| format!("{}: {e}", data_path.display()))
-                .and_then(|text| guest::parse_stream(&text))
+                .and_then(|text| wire::parse_stream(&text))
                 .map(|stream| {
                     // The sandbox's own exit code says only that the script ended.
                     if let Some((_, exit)) = stream.suites.first() {
@@ -759,12 +697,12 @@ fn boot_guest(
             ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
         };
         result.detail = None;
-        let stream = match guest::parse_stream(&boot.data) {
+        let stream = match wire::parse_stream(&boot.data) {
             Ok(stream) => stream,
             Err(e) => {
                 result.status = RunStatus::Error;
                 result.detail = Some(format!("evidence from the guest is damaged: {e}"));
-                guest::Stream::default()
+                wire::Stream::default()
             }
         };
         result.release = stream.release.clone();
@@ -841,7 +779,7 @@ impl Vm {
             return Err(format!("/dev/kvm: {e}"));
         }
         let memo = self.cache.join("kvm-probe");
-        let host = harness::privileges::kernel_release();
+        let host = harness::kernel::release();
         let remembered = fs::read_to_string(&memo).ok().and_then(|text| {
             let (release, answer) = text.split_once('\n')?;
             (release == host).then(|| answer.trim().to_string())
@@ -982,28 +920,4 @@ fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn options_parse_and_bad_ones_are_named() {
-        let opts = parse_args(args(&["--kernel", "a", "--kernel=b", "--accel", "tcg"]))
-            .expect("parses")
-            .expect("not help");
-        assert_eq!(opts.kernels, ["a", "b"]);
-        assert_eq!(opts.accel, Some(Accel::Tcg));
-        assert_eq!(opts.profile, "release");
-        let err = parse_args(args(&["--accel", "fast"])).expect_err("bad accel");
-        assert!(err.contains("\"fast\" is not auto, kvm or tcg"), "{err}");
-        let err = parse_args(args(&["--timeout", "soon"])).expect_err("bad timeout");
-        assert!(err.contains("--timeout"), "{err}");
-        assert!(parse_args(args(&["--kernel"])).is_err());
-    }
 }

@@ -178,6 +178,18 @@ impl Document {
         doc
     }
 
+    /// The listings as the code checks and the compiler take them.
+    pub fn code_listings(&self) -> Vec<crate::code::Listing<'_>> {
+        self.listings
+            .iter()
+            .map(|l| crate::code::Listing {
+                code: &l.code.text,
+                first_line: l.line,
+                lang: Some(l.lang.as_str()).filter(|l| !l.is_empty()),
+            })
+            .collect()
+    }
+
     /// The line and character column of a source byte offset.
     pub fn position(&self, byte: usize) -> Position {
         let byte = byte.min(self.source.len());

@@ -1,27 +1,33 @@
 //! Every rule against its own examples: it must fire on each `fire` example and on none of its
 //! `pass` examples. A prose example is read as a document (so it is split as a real one would
-//! be); a code rule's examples belong to the code checks, which run them themselves.
+//! be); a code example is one listing, run through its check ([`crate::code::fire_points`]).
 
+use crate::code;
 use crate::document::Document;
 use crate::load::Rules;
 use crate::prose::{self, ProseRule};
+use crate::rules::FactRule;
 
-/// What checking one rule's examples found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Examples {
-    /// All examples behave; this many were run.
-    Hold(usize),
-    /// A code rule: its examples are the code checks' to run.
-    CodeRule,
-}
-
-/// Runs one prose rule on its examples; the error lists every example that misbehaves.
-pub fn check_prose(rule: &ProseRule) -> Result<Examples, String> {
+/// Runs one prose rule on its examples: how many ran, or every example that misbehaves.
+pub fn check_prose(rule: &ProseRule) -> Result<usize, String> {
     let fires = |text: &str| {
         let doc = Document::parse("example", text);
         !prose::check(&doc, std::slice::from_ref(rule)).is_empty()
     };
-    let r = &rule.rule.rule;
+    both_ways(&rule.rule, fires)
+}
+
+/// Runs one code rule's check on its example listings, each on its own.
+pub fn check_code(rule: &FactRule) -> Result<usize, String> {
+    let check = rule.rule.check.as_deref().unwrap_or_default();
+    both_ways(rule, |listing| {
+        code::fire_points(check, listing).is_some_and(|points| !points.is_empty())
+    })
+}
+
+/// `fires` must hold for every `fire` example and for no `pass` example.
+fn both_ways(rule: &FactRule, fires: impl Fn(&str) -> bool) -> Result<usize, String> {
+    let r = &rule.rule;
     let mut wrong = Vec::new();
     for (i, ex) in r.fire.iter().enumerate() {
         if !fires(ex) {
@@ -34,18 +40,18 @@ pub fn check_prose(rule: &ProseRule) -> Result<Examples, String> {
         }
     }
     if wrong.is_empty() {
-        Ok(Examples::Hold(r.fire.len() + r.pass.len()))
+        Ok(r.fire.len() + r.pass.len())
     } else {
-        Err(format!("{}: {}", rule.rule.id(), wrong.join("; ")))
+        Err(format!("{}: {}", rule.id(), wrong.join("; ")))
     }
 }
 
-/// Every rule's examples: prose rules run here, code rules are counted for the code checks.
-pub fn check_all(rules: &Rules) -> Vec<Result<Examples, String>> {
+/// Every rule's examples, prose and code: how many ran per rule, or what misbehaved.
+pub fn check_all(rules: &Rules) -> Vec<Result<usize, String>> {
     rules
         .prose
         .iter()
         .map(check_prose)
-        .chain(rules.code.iter().map(|_| Ok(Examples::CodeRule)))
+        .chain(rules.code.iter().map(check_code))
         .collect()
 }

@@ -23,9 +23,11 @@ pub use load::Rules;
 pub use render::{FactStatus, Status};
 pub use rules::{FactRule, Rule, RuleKind};
 
-/// Every finding of the rules on one document, in document order.
+/// Every finding of the prose and code rules on one document, in document order (the
+/// compiler's findings are [`compile::compile`]'s: they run the system C compiler).
 pub fn check(doc: &Document, rules: &Rules) -> Vec<Finding> {
     let mut findings = prose::check(doc, &rules.prose);
-    findings.sort_by_key(|f| (f.line, f.column, f.rule.clone()));
+    findings.extend(code::check(&doc.path, &doc.code_listings(), &rules.code));
+    findings.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
     findings
 }

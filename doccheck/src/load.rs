@@ -18,7 +18,7 @@ pub struct Rules {
     /// Fact id → statement, for every fact read (with or without rules).
     pub facts: BTreeMap<String, String>,
     pub prose: Vec<ProseRule>,
-    /// Code rules, run by the code checks.
+    /// Code rules, run by the code checks (`doccheck::code`).
     pub code: Vec<FactRule>,
 }
 
@@ -158,8 +158,12 @@ fn validate(rule: &FactRule) -> Result<Option<ProseRule>, Vec<String>> {
             }
         }
         RuleKind::Code => {
-            if r.check.is_none() {
-                problems.push("check: a code rule names its check".to_string());
+            match r.check.as_deref() {
+                None => problems.push("check: a code rule names its check".to_string()),
+                Some(c) if !crate::code::check_exists(c) => {
+                    problems.push(format!("check: no check {c:?} in doccheck::code"))
+                }
+                Some(_) => {}
             }
             if !(r.all.is_empty() && r.any.is_empty() && r.none.is_empty()) {
                 problems.push("all/any/none: only a prose rule has patterns".to_string());

@@ -261,6 +261,19 @@ impl Claim {
     }
 }
 
+/// The kernels fact `id` is stated for (its `since`, `until`, `on`), so that a test of a fact
+/// that changed between kernels asserts what the catalogue says this kernel does.
+///
+/// Panics when the catalogue cannot be loaded or has no such fact; `claim(id).run(…)` has
+/// already refused both before a body runs.
+pub fn scope_of(id: &str) -> Scope {
+    let catalogue = shared().unwrap_or_else(|e| panic!("{e}"));
+    catalogue
+        .fact(id)
+        .unwrap_or_else(|| panic!("unknown fact id {id}"))
+        .scope()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FactFile {

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::privileges::{self, Cap};
 use crate::record::{self, Outcome, Record, EMULATED_ENV, INJECTED_ENV};
 use crate::sandbox::{self, Netns, Plan, Reexec};
-use crate::{catalogue, wait};
+use crate::{catalogue, kernel, wait};
 
 /// Starts a check of one claim of the catalogue.
 pub fn claim(id: &'static str) -> Check {
@@ -218,7 +218,7 @@ impl Check {
         netns: Option<String>,
         started: Instant,
     ) {
-        let kernel = privileges::kernel_release();
+        let kernel = kernel::release();
         let uid = privileges::host_uid();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let at_ms = std::time::SystemTime::now()

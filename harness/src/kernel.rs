@@ -74,22 +74,15 @@ pub fn running() -> Running {
         _ => Runtime::Linux,
     };
     let proc_version = std::fs::read_to_string("/proc/version").unwrap_or_default();
-    let version = upstream_version(&proc_version)
-        .or_else(|| Version::parse(&crate::privileges::kernel_release()));
+    let version = upstream_version(&proc_version).or_else(|| Version::parse(&release()));
     Running { version, runtime }
 }
 
-/// The kernels fact `id` is stated for (its `since`, `until`, `on`), so that a test of a fact
-/// that changed between kernels asserts what the catalogue says this kernel does.
-///
-/// Panics when the catalogue cannot be loaded or has no such fact; `claim(id).run(…)` has
-/// already refused both before a body runs.
-pub fn scope_of(id: &str) -> Scope {
-    let catalogue = crate::catalogue::shared().unwrap_or_else(|e| panic!("{e}"));
-    catalogue
-        .fact(id)
-        .unwrap_or_else(|| panic!("unknown fact id {id}"))
-        .scope()
+/// The running kernel's release, as `uname -r` prints it.
+pub fn release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
 }
 
 /// `Debian 6.1.192-2` in a /proc/version line.

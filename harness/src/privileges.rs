@@ -1,5 +1,5 @@
-//! Who is running the suite and on which kernel: uid, effective capabilities, kernel release,
-//! sysctl reads, and a way to run a closure as an unprivileged process (for EACCES-type claims).
+//! Who is running the suite: uid, effective capabilities, sysctl reads, and a way to run a
+//! closure as an unprivileged process (for EACCES-type claims).
 
 use std::fs;
 use std::io;
@@ -83,13 +83,6 @@ pub fn host_uid() -> u32 {
             })
         })
         .unwrap_or(uid)
-}
-
-/// The running kernel's release, as `uname -r` prints it.
-pub fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_else(|e| format!("unknown ({e})"))
 }
 
 /// Reads a sysctl such as `net.ipv4.ip_local_port_range`. Network sysctls are resolved in the

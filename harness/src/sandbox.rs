@@ -21,7 +21,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 
-use crate::wait::Deadline;
+use crate::wait;
 
 /// Set in a re-executed test process that already runs in its own user + network namespace.
 pub(crate) const IN_NETNS_ENV: &str = "SOCKET_CLAIMS_IN_NETNS";
@@ -240,18 +240,7 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
             return Reexec::Unavailable(errno);
         }
     };
-    let deadline = Deadline::after(limit, format!("re-executed test {name}"));
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if !deadline.expired() => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
+    let status = wait::child(&mut child, limit, || {}).ok().flatten();
     let mut output = String::new();
     let _ = log.rewind();
     let _ = log.read_to_string(&mut output);

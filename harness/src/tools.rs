@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::wait::Deadline;
+use crate::wait;
 
 /// Starts `program`; the test is skipped when it is not installed.
 pub fn spawn(program: &str, args: &[&str]) -> Child {
@@ -45,17 +45,11 @@ pub fn finish(
     limit: Duration,
     mut meanwhile: impl FnMut(),
 ) -> Output {
-    let deadline = Deadline::after(limit, what);
-    while child.try_wait().expect("wait for the tool").is_none() {
-        if deadline.expired() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        meanwhile();
-        std::thread::sleep(Duration::from_millis(10));
+    match wait::child(&mut child, limit, &mut meanwhile) {
+        Ok(Some(_)) => child.wait_with_output().expect("the tool's output"),
+        Ok(None) => panic!("{what} did not finish within {limit:?}"),
+        Err(e) => panic!("waiting for {what}: {e}"),
     }
-    child.wait_with_output().expect("the tool's output")
 }
 
 /// Runs a tool to completion, bounded; its standard output.

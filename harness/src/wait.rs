@@ -3,7 +3,9 @@
 //! call that blocks despite every bound is reported by what it was doing.
 
 use std::cell::RefCell;
+use std::io;
 use std::os::fd::BorrowedFd;
+use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,32 @@ impl Deadline {
         let left = self.end.saturating_duration_since(Instant::now());
         assert!(!left.is_zero(), "timed out: {}", self.what);
         left
+    }
+}
+
+/// Waits for `child` to exit, for at most `limit`, calling `meanwhile` between looks. A child
+/// still running then (or one `try_wait` cannot ask) is killed and reaped: `Ok(None)` when
+/// time ran out.
+pub fn child(
+    child: &mut Child,
+    limit: Duration,
+    mut meanwhile: impl FnMut(),
+) -> io::Result<Option<ExitStatus>> {
+    let end = Instant::now() + limit;
+    // Short looks first (a re-executed test ends in milliseconds), then every 20 ms.
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let exited = child.try_wait();
+        if !matches!(exited, Ok(None)) || Instant::now() >= end {
+            if !matches!(exited, Ok(Some(_))) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            return exited;
+        }
+        meanwhile();
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 
@@ -105,4 +133,33 @@ pub fn step(what: &str) {
 /// Makes this thread's `step` calls visible through `shared`.
 pub(crate) fn track_steps(shared: Arc<Mutex<String>>) {
     CURRENT_STEP.with(|cell| *cell.borrow_mut() = Some(shared));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
+    #[test]
+    fn a_child_past_its_bound_is_killed_and_reaped() {
+        let mut sleeper = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let started = Instant::now();
+        assert!(child(&mut sleeper, Duration::from_millis(50), || {})
+            .expect("wait")
+            .is_none());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let reaped = sleeper.try_wait().expect("reaped").expect("an exit status");
+        assert_eq!(reaped.signal(), Some(nix::libc::SIGKILL));
+    }
+
+    #[test]
+    fn a_child_that_exits_in_time_gives_its_status() {
+        let mut t = Command::new("true").spawn().expect("spawn true");
+        let status = child(&mut t, Duration::from_secs(5), || {}).expect("wait");
+        assert!(status.expect("exited").success());
+    }
 }

@@ -12,7 +12,6 @@ use super::render::{self, COURSE_ROWS};
 use super::verdicts::Metric;
 use super::{BenchFile, ResultRow};
 use harness::bench::measure::{Method, SIZES};
-use harness::bench::verdicts::{ONE_STEP, TWO_STEPS};
 
 const COLOURS: [RGBColor; 3] = [
     RGBColor(31, 119, 180),
@@ -62,23 +61,13 @@ fn label(names: &[String], x: f64) -> String {
     names.get(i as usize).cloned().unwrap_or_default()
 }
 
-/// The ratio to TCP a speed word of the course's table needs (the facts' reading of its
-/// column: 높음 one step of 1.5×, 매우높음 two, 2×).
-fn step(word: &str) -> f64 {
-    match word {
-        "높음" => ONE_STEP,
-        "매우높음" => TWO_STEPS,
-        _ => 1.0,
-    }
-}
-
 /// A bar: how many times faster than TCP, and its 95% interval.
 type Bar = (f64, [f64; 2]);
 
 /// One panel per method; in each, the course table's rows in its order, each bar how many
 /// times faster than TCP its round trip was, with its 95% interval, the ratio and the course's
-/// speed word on top, and the steps the words are read as drawn across. A bar is blue when its
-/// whole interval reaches its word's step, orange when it falls short, grey when undecided.
+/// speed word on top, TCP's 1× drawn across. A bar is blue when its whole interval is above 1×
+/// (faster than TCP, as the column's order says), orange when below, grey when undecided.
 fn latency(file: &BenchFile, path: &Path) -> Drawn {
     let cells: Vec<(Method, Vec<Option<Bar>>)> = Method::ALL
         .into_iter()
@@ -93,7 +82,7 @@ fn latency(file: &BenchFile, path: &Path) -> Drawn {
     let top = cells
         .iter()
         .flat_map(|(_, bars)| bars.iter().flatten().map(|(x, ci)| x.max(ci[1])))
-        .fold(TWO_STEPS, f64::max)
+        .fold(1.0, f64::max)
         * 1.3;
     let root = SVGBackend::new(path, (1140, 480)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -112,8 +101,8 @@ fn latency(file: &BenchFile, path: &Path) -> Drawn {
     for (i, line) in [
         "above each bar: the ratio (median of per-round ratios; its 95% interval as the error bar) \
          and the course table's speed word",
-        "dashed: the steps the words are read as (보통 1×, 높음 1.5×, 매우높음 2×) · blue: the whole \
-         interval reaches its word's step, orange: short of it, grey: undecided",
+        "dashed: TCP (1×) · blue: faster than TCP (the whole interval above 1×), orange: slower, \
+         grey: undecided · the speed column orders the rows; how many times faster depends on the method",
     ]
     .into_iter()
     .enumerate()
@@ -139,15 +128,13 @@ fn latency(file: &BenchFile, path: &Path) -> Drawn {
             .x_label_formatter(&|x| label(&names, *x))
             .y_desc("times faster than TCP")
             .draw()?;
-        for y in [1.0, ONE_STEP, TWO_STEPS] {
-            chart.draw_series(DashedLineSeries::new(
-                [(-0.5, y), (3.5, y)],
-                4,
-                3,
-                GREY.stroke_width(1),
-            ))?;
-        }
-        for (i, ((_, word, _, _), bar)) in COURSE_ROWS.iter().zip(bars).enumerate() {
+        chart.draw_series(DashedLineSeries::new(
+            [(-0.5, 1.0), (3.5, 1.0)],
+            4,
+            3,
+            GREY.stroke_width(1),
+        ))?;
+        for (i, ((_, word, a, tcp), bar)) in COURSE_ROWS.iter().zip(bars).enumerate() {
             let x = i as f64;
             let Some((ratio, [lo, hi])) = *bar else {
                 chart.draw_series(std::iter::once(
@@ -155,14 +142,12 @@ fn latency(file: &BenchFile, path: &Path) -> Drawn {
                 ))?;
                 continue;
             };
-            let colour = if *word == "보통" {
+            let colour = if *a == *tcp || (lo <= 1.0 && 1.0 <= hi) {
                 GREY
-            } else if lo >= step(word) {
+            } else if lo > 1.0 {
                 COLOURS[0]
-            } else if hi < step(word) {
-                COLOURS[1]
             } else {
-                GREY
+                COLOURS[1]
             };
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(x - 0.3, 0.0), (x + 0.3, ratio)],

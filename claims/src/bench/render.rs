@@ -388,10 +388,11 @@ mod tests {
         let row = md
             .lines()
             .find(|l| {
-                l.contains("`unix.table.faster-than-loopback-tcp` | same-cpu")
+                l.contains("`udp.table.speed-high` | same-cpu")
+                    && l.contains("udp-v4 / tcp-v4")
                     && l.contains("| 2 |")
             })
-            .expect("the same-CPU Unix/TCP row against 2×");
+            .expect("the same-CPU UDP/TCP row against 2×");
         assert!(
             row.ends_with("| below | below | as the fact says |"),
             "{row}"
@@ -399,7 +400,7 @@ mod tests {
         assert!(!row.contains("fails"), "{row}");
         let claim = md
             .lines()
-            .find(|l| l.starts_with("| `unix.table.faster-than-loopback-tcp` | |"))
+            .find(|l| l.starts_with("| `udp.table.speed-high` | |"))
             .expect("the claim's row");
         assert!(claim.ends_with("| **holds** |"), "{claim}");
     }

@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::record::Record;
+use harness::record::RESULTS_ENV;
+
+use super::wire::{BENCH, END, KERNEL, KVM_OK, MARK, NOTE, RUNNING, SUITE};
 
 /// The qemu this matrix drives (x86-64 hosts and kernels).
 pub const QEMU: &str = "qemu-system-x86_64";
-
-/// Starts the lines of the data port (and the progress lines of the console).
-const MARK: &str = "@@claims";
 
 /// A test binary of the suite: its target name and where cargo built it.
 #[derive(Clone, Debug)]
@@ -335,24 +334,24 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bo
          data() { echo \"$*\" >/dev/ttyS1; }\n",
     );
     s.push_str(&format!(
-        "data \"{MARK} kernel $(uname -r) booted=$(cut -d' ' -f1 /proc/uptime)\"\n"
+        "data \"{MARK} {KERNEL} $(uname -r) booted=$(cut -d' ' -f1 /proc/uptime)\"\n"
     ));
     if accel == Accel::Tcg {
         s.push_str(&format!("export {}=tcg\n", harness::record::EMULATED_ENV));
     }
     for m in modules {
         s.push_str(&format!(
-            "insmod /modules/{m}.ko || data \"{MARK} note insmod {m} failed\"\n"
+            "insmod /modules/{m}.ko || data \"{MARK} {NOTE} insmod {m} failed\"\n"
         ));
     }
     for suite in suites {
         let file = suite.path.file_name().unwrap_or_default().to_string_lossy();
         let name = &suite.name;
         s.push_str(&format!(
-            "echo \"{MARK} running {name}\"\n\
+            "echo \"{MARK} {RUNNING} {name}\"\n\
              mkdir -p /tmp/evidence/{name}\n\
-             SOCKET_CLAIMS_RESULTS=/tmp/evidence/{name} /suite/{file} </dev/null\n\
-             data \"{MARK} suite {name} exit=$? at=$(cut -d' ' -f1 /proc/uptime)\"\n\
+             {RESULTS_ENV}=/tmp/evidence/{name} /suite/{file} </dev/null\n\
+             data \"{MARK} {SUITE} {name} exit=$? at=$(cut -d' ' -f1 /proc/uptime)\"\n\
              cat /tmp/evidence/{name}/*.jsonl >/dev/ttyS1 2>/dev/null\n"
         ));
     }
@@ -360,82 +359,15 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bo
         // The bench bounds itself to 60 s (and measures nothing under emulation); the timeout
         // is a backstop against a hang.
         s.push_str(&format!(
-            "echo \"{MARK} running bench\"\n\
+            "echo \"{MARK} {RUNNING} bench\"\n\
              CARGO_TARGET_DIR=/tmp/bench timeout 90 /bin/claims bench </dev/null >/dev/null 2>&1\n\
              if [ -s /tmp/bench/claims/bench.json ]; then\n\
-             data \"{MARK} bench $(tr -d '\\n' </tmp/bench/claims/bench.json)\"\n\
-             else data \"{MARK} note claims bench wrote no bench.json\"; fi\n"
+             data \"{MARK} {BENCH} $(tr -d '\\n' </tmp/bench/claims/bench.json)\"\n\
+             else data \"{MARK} {NOTE} claims bench wrote no bench.json\"; fi\n"
         ));
     }
-    s.push_str(&format!("data \"{MARK} end\"\nsync\npoweroff -f\n"));
+    s.push_str(&format!("data \"{MARK} {END}\"\nsync\npoweroff -f\n"));
     s
-}
-
-/// What the guest sent on its data port.
-#[derive(Debug, Default)]
-pub struct Stream {
-    pub release: Option<String>,
-    /// Seconds from kernel start to /init, from the guest's uptime.
-    pub booted: Option<f64>,
-    /// Each suite's name and exit code.
-    pub suites: Vec<(String, i32)>,
-    pub notes: Vec<String>,
-    pub records: Vec<Record>,
-    /// What `claims bench` wrote in the guest.
-    pub bench: Option<crate::bench::BenchFile>,
-    /// The guest got to the end of its /init.
-    pub ended: bool,
-}
-
-/// Parses the data port's text. Every line is a marker or an evidence record; anything else
-/// means the stream was damaged, an error naming the line.
-pub fn parse_stream(text: &str) -> Result<Stream, String> {
-    let mut stream = Stream::default();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        let at = || format!("data port line {}", n + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        if line.starts_with('{') {
-            let record: Record =
-                serde_json::from_str(line).map_err(|e| format!("{}: {e}", at()))?;
-            stream.records.push(record);
-            continue;
-        }
-        let Some(rest) = line.strip_prefix(MARK).map(str::trim) else {
-            return Err(format!("{}: not evidence: {line:?}", at()));
-        };
-        let mut words = rest.split_whitespace();
-        match words.next() {
-            Some("kernel") => {
-                stream.release = words.next().map(str::to_string);
-                stream.booted = words
-                    .find_map(|w| w.strip_prefix("booted="))
-                    .and_then(|v| v.parse().ok());
-            }
-            Some("suite") => {
-                let name = words
-                    .next()
-                    .ok_or_else(|| format!("{}: suite without name", at()))?;
-                let exit = words
-                    .find_map(|w| w.strip_prefix("exit="))
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| format!("{}: suite {name} without exit=", at()))?;
-                stream.suites.push((name.to_string(), exit));
-            }
-            Some("note") => stream.notes.push(words.collect::<Vec<_>>().join(" ")),
-            Some("bench") => {
-                let json = rest["bench".len()..].trim();
-                stream.bench = Some(
-                    serde_json::from_str(json).map_err(|e| format!("{}: bench.json: {e}", at()))?,
-                );
-            }
-            Some("end") => stream.ended = true,
-            _ => return Err(format!("{}: unknown marker {line:?}", at())),
-        }
-    }
-    Ok(stream)
 }
 
 /// How a qemu run ended.
@@ -488,17 +420,10 @@ pub fn boot(
         .stderr(log_err)
         .spawn()
         .map_err(|e| format!("cannot run {QEMU}: {e} (apt-get install qemu-system-x86)"))?;
-    let (exit, timed_out) = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break (Some(status), false),
-            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break (None, true);
-            }
-        }
-    };
+    let exit = harness::wait::child(&mut child, limit, || {})
+        .ok()
+        .flatten();
+    let timed_out = exit.is_none();
     let read = |p: &Path| {
         fs::read(p)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -528,14 +453,14 @@ pub fn kvm_works(vmlinuz: &Path, busybox: &Path, dir: &Path) -> Result<(), Strin
     initramfs.executable(busybox, "bin/busybox")?;
     initramfs.add(
         "init",
-        format!("#!/bin/busybox sh\n/bin/busybox echo {MARK} kvm-ok\n/bin/busybox poweroff -f\n")
+        format!("#!/bin/busybox sh\n/bin/busybox echo {MARK} {KVM_OK}\n/bin/busybox poweroff -f\n")
             .into_bytes(),
         0o755,
     );
     let initrd = dir.join("kvm-probe.cpio");
     initramfs.write(&initrd)?;
     let boot = boot(vmlinuz, &initrd, Accel::Kvm, KVM_PROBE_LIMIT, dir)?;
-    if boot.console.contains(&format!("{MARK} kvm-ok")) {
+    if boot.console.contains(&format!("{MARK} {KVM_OK}")) {
         Ok(())
     } else if boot.timed_out {
         Err(format!(
@@ -567,7 +492,7 @@ pub fn running_when_stopped(console: &str) -> Option<String> {
     console
         .lines()
         .rev()
-        .find_map(|l| l.trim().strip_prefix(&format!("{MARK} running ")))
+        .find_map(|l| l.trim().strip_prefix(&format!("{MARK} {RUNNING} ")))
         .map(|s| s.trim().to_string())
 }
 
@@ -582,46 +507,6 @@ pub fn panic_line(console: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_data_port_stream_parses_markers_and_records() {
-        let record = r#"{"claim":"tcp.accept.new-fd","test":"tcp::accept_returns_a_new_fd","outcome":"pass","observed":{},"kernel":"6.1.0-47-amd64","uid":0,"elapsed_ms":3,"at_ms":1}"#;
-        let text = format!(
-            "@@claims kernel 6.1.0-47-amd64 booted=4.27\r\n\
-             @@claims note insmod veth failed\r\n\
-             @@claims suite tcp exit=101 at=9.1\r\n\
-             {record}\r\n\r\n\
-             @@claims end\r\n"
-        );
-        let stream = parse_stream(&text).expect("parses");
-        assert_eq!(stream.release.as_deref(), Some("6.1.0-47-amd64"));
-        assert_eq!(stream.booted, Some(4.27));
-        assert_eq!(stream.suites, [("tcp".to_string(), 101)]);
-        assert_eq!(stream.notes, ["insmod veth failed"]);
-        assert_eq!(stream.records.len(), 1);
-        assert_eq!(stream.records[0].claim, "tcp.accept.new-fd");
-        assert!(stream.ended);
-
-        let cut = parse_stream("@@claims kernel 6.12.1\n@@claims suite tcp exit=0\n")
-            .expect("a truncated stream still parses");
-        assert!(!cut.ended);
-
-        let bench = parse_stream(
-            "@@claims bench {  \"kernel\": \"6.12.1\",  \"not_measured\": \"not measured under \
-             CPU emulation (tcg)\",  \"results\": [],  \"ratios\": []}\n",
-        )
-        .expect("bench.json on one line parses");
-        let bench = bench.bench.expect("the bench is kept");
-        assert_eq!(bench.kernel, "6.12.1");
-        assert!(bench.not_measured.is_some());
-        let err = parse_stream("@@claims bench {\n").expect_err("a cut bench.json");
-        assert!(err.contains("line 1: bench.json"), "{err}");
-
-        let err = parse_stream("@@claims kernel x\n{\"claim\": 3}\n").expect_err("bad record");
-        assert!(err.starts_with("data port line 2: "), "{err}");
-        let err = parse_stream("garbage\n").expect_err("not a marker");
-        assert!(err.contains("line 1: not evidence"), "{err}");
-    }
 
     #[test]
     fn ldd_output_gives_library_and_loader_paths() {

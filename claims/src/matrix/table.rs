@@ -193,7 +193,7 @@ pub fn build(
         // The speed claims take the guest's bench status, as the host report takes the host's.
         if let (Some(bench), Some(release)) = (&run.bench, &run.release) {
             report.kernel = release.clone();
-            crate::bench::report::apply(&mut report, Some(bench), report::Lang::En);
+            crate::speed::apply(&mut report, Some(bench), report::Lang::En);
         }
         let column: Vec<(Status, Option<String>)> = report
             .claims
@@ -296,13 +296,14 @@ fn junit_suite(run: &KernelRun, report: &report::Report) -> junit::Suite {
             run.status.label(),
             run.detail.as_deref().unwrap_or("no detail")
         );
-        for case in suite
-            .cases
-            .iter_mut()
-            .filter(|c| c.status == Status::NotRun)
-        {
-            case.error = run.status != RunStatus::Skipped;
-            case.message = Some(why.clone());
+        let not_run = report.claims.iter().map(|c| c.status == Status::NotRun);
+        for (case, _) in suite.cases.iter_mut().zip(not_run).filter(|(_, n)| *n) {
+            let message = why.clone();
+            case.outcome = if run.status == RunStatus::Skipped {
+                junit::Outcome::Skipped { message }
+            } else {
+                junit::Outcome::Error { message }
+            };
         }
     }
     suite

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{verdicts, BenchFile, RatioRow};
+use crate::bench::{ratio_line, verdicts, BenchFile, RatioRow};
 use crate::report::{self, Lang, Report};
 use harness::bench::stats::Status;
 
@@ -17,13 +17,13 @@ pub fn load(dir: &Path) -> Result<Option<BenchFile>, String> {
         Ok(text) => {
             let bench: BenchFile =
                 serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            if bench.format != super::FORMAT {
+            if bench.format != crate::bench::FORMAT {
                 eprintln!(
                     "note: {} is from another version of `cargo claims bench` (format {}, not \
                      {}): the speed claims ignore it; run `cargo claims bench` again",
                     path.display(),
                     bench.format,
-                    super::FORMAT
+                    crate::bench::FORMAT
                 );
                 return Ok(None);
             }
@@ -74,7 +74,7 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>, lang: Lang) -> Stri
          unpinned threads (usually two CPUs; wide spread). Each cell: the median round trip and \
          how many times faster than TCP's.\n\n",
     ));
-    md.push_str(&super::render::methods_table(bench, lang == Lang::Ko));
+    md.push_str(&crate::bench::methods_table(bench, lang == Lang::Ko));
     md.push_str(lang.pick(
         "\n![왕복 지연](latency.svg)\n\n![처리량](throughput.svg)\n",
         "\n![round trips](latency.svg)\n\n![throughput](throughput.svg)\n",
@@ -102,13 +102,13 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>, lang: Lang) -> Stri
             let _ = writeln!(
                 md,
                 "- {}: **{}**{fact}",
-                super::ratio_line(r),
+                ratio_line(r),
                 row.expect.reading(r.status)
             );
         }
         let summary = rows
             .iter()
-            .map(|r| super::ratio_line(r))
+            .map(|r| ratio_line(r))
             .collect::<Vec<_>>()
             .join("; ");
         (claim.status, claim.reason) = match status {
