@@ -28,6 +28,7 @@ pub fn claim(id: &'static str) -> Check {
         caps: Vec::new(),
         ipv6: false,
         native_speed: false,
+        alone: false,
         limit: DEFAULT_LIMIT,
     }
 }
@@ -47,6 +48,7 @@ pub struct Check {
     caps: Vec<Cap>,
     ipv6: bool,
     native_speed: bool,
+    alone: bool,
     limit: Duration,
 }
 
@@ -82,6 +84,13 @@ impl Check {
         self
     }
 
+    /// Run alone among the timing-sensitive tests of every test process of this user's runs
+    /// (elapsed time, throughput): holds [`crate::lock::timing`] for the whole test.
+    pub fn alone(mut self) -> Self {
+        self.alone = true;
+        self
+    }
+
     /// A different overall bound (property tests with many cases), at most [`MAX_LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Self {
         assert!(
@@ -107,8 +116,23 @@ impl Check {
         if let Err(e) = catalogue::shared().and_then(|c| c.check_ids(&self.ids)) {
             panic!("{test}: {e}");
         }
-        let started = Instant::now();
         let plan = self.netns.then(sandbox::plan);
+        // A re-executed test's parent holds the lock for it.
+        let _alone = match (self.alone, plan) {
+            (false, _) | (true, Some(Plan::Inherited)) => None,
+            (true, _) => Some(crate::lock::timing().unwrap_or_else(|e| {
+                self.finish(
+                    &test,
+                    Outcome::Fail,
+                    Some(e),
+                    Map::new(),
+                    None,
+                    Instant::now(),
+                );
+                unreachable!("a failed check panics")
+            })),
+        };
+        let started = Instant::now();
         if plan == Some(Plan::Reexec) {
             return self.run_reexec(&name, &test, started);
         }
@@ -220,6 +244,11 @@ impl Check {
     ) {
         let kernel = kernel::release();
         let uid = privileges::host_uid();
+        let caps: Vec<String> = privileges::Privileges::current()
+            .capabilities
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -234,7 +263,9 @@ impl Check {
                 reason: reason.clone(),
                 observed: observed.clone(),
                 kernel: kernel.clone(),
+                run: crate::run::id().to_string(),
                 uid,
+                caps: caps.clone(),
                 netns: netns.clone(),
                 elapsed_ms,
                 at_ms,
@@ -399,6 +430,22 @@ mod tests {
         let reason = reason.expect("a reason");
         assert!(reason.contains("timed out after 100ms"), "{reason}");
         assert!(reason.contains("a recv that never returns"), "{reason}");
+    }
+
+    #[test]
+    fn a_bulk_transfer_that_overruns_names_itself_and_its_progress() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(300)).supervise("bulk", None, |_| {
+                // Past the 300 ms bound, then done: nothing keeps streaming after the test.
+                let pair = crate::peers::tcp_pair(crate::Family::V4);
+                let started = Instant::now();
+                crate::peers::stream(pair.client, &pair.server, |_| {
+                    started.elapsed() > Duration::from_secs(1)
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("bulk transfer: reading after"), "{reason}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! initialisation or a branch is out of sight (another listing, a macro, a helper), it stays
 //! silent: a missed case costs less than a false alarm.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -14,11 +14,14 @@ use super::tree::{
 };
 
 /// What one listing's checks may know about the whole document (another listing may set
-/// SO_BROADCAST or reap children).
-#[derive(Clone, Copy, Debug, Default)]
+/// SO_BROADCAST, reap children, or declare and fill an address).
+#[derive(Clone, Debug, Default)]
 pub struct DocWide {
     pub sets_so_broadcast: bool,
     pub reaps_children: bool,
+    /// Every name some listing uses other than as the `&name` address of a socket call or
+    /// inside `sizeof`: declared, filled in, or handed to something that fills it.
+    pub names_in_use: HashSet<String>,
 }
 
 impl DocWide {
@@ -29,6 +32,9 @@ impl DocWide {
             for node in &nodes {
                 if node.kind() == "identifier" && p.text(*node) == "SIGCHLD" {
                     wide.reaps_children = true;
+                }
+                if node.kind() == "identifier" && !only_named_as_an_address(p, *node) {
+                    wide.names_in_use.insert(p.text(*node).to_owned());
                 }
                 match call_name(p, *node) {
                     Some("setsockopt")
@@ -49,17 +55,37 @@ impl DocWide {
     }
 }
 
+/// Whether an identifier stands as a socket call's `&name` address argument, or in `sizeof`.
+fn only_named_as_an_address(p: &Parsed, ident: Node<'_>) -> bool {
+    let mut cur = ident.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "sizeof_expression" => return true,
+            "argument_list" => {
+                let addr = n
+                    .parent()
+                    .and_then(|call| address_arg_of(p, call))
+                    .map(|(addr, _)| addr);
+                return addr.is_some_and(|a| within(a, ident) && address_of(p, a).is_some());
+            }
+            "function_definition" | "expression_statement" | "declaration" => return false,
+            _ => cur = n.parent(),
+        }
+    }
+    false
+}
+
 /// One listing as the checks see it.
 pub struct Ctx<'t> {
     pub p: &'t Parsed,
     pub nodes: Vec<Node<'t>>,
     pub decls: HashMap<String, Vec<Declared>>,
     pub macros: HashMap<String, String>,
-    pub doc: DocWide,
+    pub doc: &'t DocWide,
 }
 
 impl<'t> Ctx<'t> {
-    pub fn new(p: &'t Parsed, doc: DocWide) -> Ctx<'t> {
+    pub fn new(p: &'t Parsed, doc: &'t DocWide) -> Ctx<'t> {
         let nodes = p.nodes();
         let decls = declarations(p, &nodes);
         let macros = macros(p, &nodes);
@@ -76,13 +102,18 @@ impl<'t> Ctx<'t> {
         &self.p.src[node.byte_range()]
     }
 
-    /// A variable's declaration when the listing declares it once (or always alike).
-    fn decl(&self, name: &str) -> Option<&Declared> {
-        let all = self.decls.get(name)?;
-        let first = all.first()?;
-        all.iter()
-            .all(|d| d.ty == first.ty && d.pointer == first.pointer && d.array == first.array)
-            .then_some(first)
+    /// The declaration of `name` visible at `at`: the last one before it in the innermost
+    /// function (or file scope) that holds it.
+    fn decl(&self, name: &str, at: Node<'_>) -> Option<&Declared> {
+        self.decls
+            .get(name)?
+            .iter()
+            .filter(|d| {
+                d.scope.start <= at.start_byte()
+                    && at.end_byte() <= d.scope.end
+                    && d.at <= at.start_byte()
+            })
+            .min_by_key(|d| (d.scope.len(), std::cmp::Reverse(d.at)))
     }
 
     fn calls(&self, names: &[&str]) -> Vec<Node<'t>> {
@@ -118,6 +149,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("htons-missing", htons_missing),
     ("reuseaddr-after-bind", reuseaddr_after_bind),
     ("sockaddr-cast-missing", sockaddr_cast_missing),
+    ("address-never-filled", address_never_filled),
     ("addrlen-uninitialised", addrlen_uninitialised),
     ("addrlen-not-reset-in-loop", addrlen_not_reset_in_loop),
     ("read-count-ignored", read_count_ignored),
@@ -133,7 +165,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("nodelay-at-sol-socket", nodelay_at_sol_socket),
     ("sockaddr-size-for-ipv6", sockaddr_size_for_ipv6),
     ("inet-addr", inet_addr_call),
-    ("gethostbyname", gethostbyname_call),
+    ("fd-set-past-fd-setsize", fd_set_past_fd_setsize),
     ("epollet-without-drain", epollet_without_drain),
     ("errno-without-failed-call", errno_without_failed_call),
 ];
@@ -321,7 +353,11 @@ const ADDRESS_ARGS: &[(&str, usize, usize)] = &[
 ];
 
 fn address_arg<'t>(ctx: &Ctx<'t>, call: Node<'t>) -> Option<(Node<'t>, Option<Node<'t>>)> {
-    let name = call_name(ctx.p, call)?;
+    address_arg_of(ctx.p, call)
+}
+
+fn address_arg_of<'t>(p: &Parsed, call: Node<'t>) -> Option<(Node<'t>, Option<Node<'t>>)> {
+    let name = call_name(p, call)?;
     let (_, addr, len) = ADDRESS_ARGS.iter().find(|(n, _, _)| *n == name)?;
     let a = args(call);
     Some((*a.get(*addr)?, a.get(*len).copied()))
@@ -338,14 +374,28 @@ fn sockaddr_cast_missing<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             let bare = strip(addr, false);
             let specific = |d: &Declared| SPECIFIC_SOCKADDRS.contains(&d.ty.as_str()) && !d.array;
             let uncast = if let Some(var) = address_of(ctx.p, bare) {
-                ctx.decl(var).is_some_and(|d| specific(d) && !d.pointer)
+                ctx.decl(var, call)
+                    .is_some_and(|d| specific(d) && !d.pointer)
             } else if bare.kind() == "identifier" {
-                ctx.decl(ctx.text(bare))
+                ctx.decl(ctx.text(bare), call)
                     .is_some_and(|d| specific(d) && d.pointer)
             } else {
                 false
             };
             uncast.then_some(addr)
+        })
+        .collect()
+}
+
+/// `connect(fd, &addr, …)` (or bind, sendto) with no cast, where no listing of the document
+/// declares `addr` or does anything else with it: the reader never sees it filled in.
+fn address_never_filled<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
+    ctx.calls(&["connect", "bind", "sendto"])
+        .into_iter()
+        .filter_map(|call| {
+            let (addr, _) = address_arg(ctx, call)?;
+            let var = address_of(ctx.p, addr)?;
+            (!ctx.doc.names_in_use.contains(var)).then_some(addr)
         })
         .collect()
 }
@@ -365,7 +415,7 @@ fn length_args<'t>(ctx: &Ctx<'t>) -> Vec<(Node<'t>, &'t str, Node<'t>)> {
         let (_, len) = address_arg(ctx, call)?;
         let len = len?;
         let var = address_of(ctx.p, len)?;
-        let d = ctx.decl(var)?;
+        let d = ctx.decl(var, call)?;
         (!d.pointer && !d.array && d.at < call.start_byte()).then_some((call, var, len))
     })
     .collect()
@@ -383,7 +433,9 @@ fn addrlen_uninitialised<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     length_args(ctx)
         .into_iter()
         .filter(|(call, var, _)| {
-            let d = ctx.decl(var).expect("length_args keeps declared variables");
+            let d = ctx
+                .decl(var, *call)
+                .expect("length_args keeps declared variables");
             let fn_scope = scope(*call);
             !d.initialised && !assigned_between(ctx, var, fn_scope.start_byte(), call.start_byte())
         })
@@ -403,14 +455,16 @@ fn addrlen_not_reset_in_loop<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             };
             let variable_size = address_arg(ctx, *call)
                 .and_then(|(addr, _)| addressed_var(ctx.p, addr, true))
-                .and_then(|a| ctx.decl(a))
+                .and_then(|a| ctx.decl(a, *call))
                 .is_some_and(|d| {
                     matches!(
                         d.ty.as_str(),
                         "struct sockaddr_storage" | "struct sockaddr_un"
                     )
                 });
-            let d = ctx.decl(var).expect("length_args keeps declared variables");
+            let d = ctx
+                .decl(var, *call)
+                .expect("length_args keeps declared variables");
             let set_before = d.initialised
                 || assigned_between(ctx, var, scope(*call).start_byte(), l.start_byte());
             variable_size && set_before && !assigned_between(ctx, var, l.start_byte(), l.end_byte())
@@ -423,9 +477,36 @@ const STREAM_READS: &[&str] = &["read", "recv"];
 
 /// `read(fd, buf, n);` with its count thrown away.
 fn read_count_ignored<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
-    ctx.calls(STREAM_READS)
+    socket_reads(ctx, STREAM_READS)
         .into_iter()
         .filter(|c| value_discarded(*c))
+        .collect()
+}
+
+/// The calls to `names` whose descriptor is not known to be a file or a pipe (`fd = open(…)`,
+/// `pipe(fds)` then `fds[0]`): the facts these checks rest on are about sockets.
+fn socket_reads<'t>(ctx: &Ctx<'t>, names: &[&str]) -> Vec<Node<'t>> {
+    let files: Vec<&str> = ctx
+        .calls(&["open", "openat", "creat", "fileno"])
+        .into_iter()
+        .filter_map(|c| result_var(ctx, c))
+        .collect();
+    let pipes: Vec<&str> = ctx
+        .calls(&["pipe", "pipe2"])
+        .into_iter()
+        .filter_map(|c| args(c).first().map(|a| ctx.text(strip(*a, true))))
+        .collect();
+    let not_a_socket = |fd: Node<'_>| {
+        let fd = strip(fd, true);
+        let base = match fd.kind() {
+            "subscript_expression" => fd.child_by_field_name("argument").map(|a| ctx.text(a)),
+            _ => None,
+        };
+        files.contains(&ctx.text(fd)) || base.is_some_and(|b| pipes.contains(&b))
+    };
+    ctx.calls(names)
+        .into_iter()
+        .filter(|c| !args(*c).first().is_some_and(|fd| not_a_socket(*fd)))
         .collect()
 }
 
@@ -447,7 +528,7 @@ fn result_var<'t>(ctx: &Ctx<'t>, call: Node<'t>) -> Option<&'t str> {
 /// count never compared with SIZE.
 fn read_assumed_full<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
-    for call in ctx.calls(STREAM_READS) {
+    for call in socket_reads(ctx, STREAM_READS) {
         let a = args(call);
         if a.len() < 3 || a.get(3).is_some_and(|f| mentions(ctx.p, *f, "MSG_WAITALL")) {
             continue;
@@ -542,7 +623,7 @@ fn unbounded_string_args(format: &str) -> Vec<usize> {
 /// written into `buf`.
 fn read_printed_unterminated<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
-    for call in ctx.calls(&["read", "recv", "recvfrom"]) {
+    for call in socket_reads(ctx, &["read", "recv", "recvfrom"]) {
         let Some(buf_node) = args(call).get(1).map(|b| strip(*b, false)) else {
             continue;
         };
@@ -551,7 +632,7 @@ fn read_printed_unterminated<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
         }
         let buf = ctx.text(buf_node);
         if !ctx
-            .decl(buf)
+            .decl(buf, call)
             .is_some_and(|d| d.array && !d.initialised && d.ty == "char")
         {
             continue;
@@ -791,8 +872,19 @@ fn fork_servers<'t>(ctx: &Ctx<'t>) -> Vec<ForkServer<'t>> {
     out
 }
 
+/// Whether `region` closes `fd`, or hands it to a function that may (anything but a plain
+/// read or write): a helper out of sight is given the benefit of the doubt.
 fn closes(ctx: &Ctx<'_>, region: Node<'_>, fd: &str) -> bool {
-    !ctx.calls_on(region, &["close"], fd).is_empty()
+    ctx.nodes_in(region).any(|n| {
+        call_name(ctx.p, n).is_some_and(|name| {
+            let passes = args(n).iter().any(|a| ctx.text(strip(*a, true)) == fd);
+            passes
+                && !matches!(
+                    name,
+                    "read" | "write" | "recv" | "send" | "recvfrom" | "sendto"
+                )
+        })
+    })
 }
 
 /// The child of a fork-per-connection server never closes the listening socket.
@@ -846,7 +938,7 @@ fn sockaddr_size_for_ipv6<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
             let (addr, len) = address_arg(ctx, call)?;
             let len = strip(len?, false);
             let var = addressed_var(ctx.p, addr, true)?;
-            let d = ctx.decl(var)?;
+            let d = ctx.decl(var, call)?;
             let v6 = d.ty == "struct sockaddr_in6"
                 && !d.array
                 && (d.pointer != address_of(ctx.p, strip(addr, true)).is_some());
@@ -864,12 +956,35 @@ fn sockaddr_size_for_ipv6<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
         .collect()
 }
 
-fn inet_addr_call<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
-    ctx.calls(&["inet_addr"])
+/// `FD_SET(c, …)` on a descriptor from accept, in a function that never compares anything
+/// with FD_SETSIZE.
+fn fd_set_past_fd_setsize<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
+    ctx.calls(&["FD_SET"])
+        .into_iter()
+        .filter(|set| {
+            let Some(fd) = args(*set)
+                .first()
+                .map(|a| strip(*a, true))
+                .filter(|a| a.kind() == "identifier")
+            else {
+                return false;
+            };
+            let fd = ctx.text(fd);
+            let region = scope(*set);
+            let accepted = ctx
+                .calls_on_any(region, &["accept", "accept4"])
+                .into_iter()
+                .any(|a| a.end_byte() < set.start_byte() && result_var(ctx, a) == Some(fd));
+            let bounded = ctx
+                .nodes_in(region)
+                .any(|n| n.kind() == "identifier" && ctx.text(n) == "FD_SETSIZE");
+            accepted && !bounded
+        })
+        .collect()
 }
 
-fn gethostbyname_call<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
-    ctx.calls(&["gethostbyname"])
+fn inet_addr_call<'t>(ctx: &Ctx<'t>) -> Vec<Node<'t>> {
+    ctx.calls(&["inet_addr"])
 }
 
 /// With EPOLLET in the listing, a read that runs once per event, in the event loop (or in
