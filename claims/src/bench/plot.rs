@@ -111,8 +111,14 @@ fn latency(file: &BenchFile, path: &Path) -> Drawn {
     }
     let names: Vec<String> = COURSE_ROWS.iter().map(|r| r.0.to_string()).collect();
     for (panel, (method, bars)) in body.split_evenly((1, 3)).iter().zip(&cells) {
+        // Between unpinned threads the spread is the point: TCP's p10–p90 beside its median.
         let tcp = render::rtt(file, "tcp-v4", *method)
-            .map(|r| format!(" · TCP {:.1} µs", r.median))
+            .map(|r| match (method, r.spread) {
+                (Method::TwoCpus, Some([lo, hi])) => {
+                    format!(" · TCP {:.1} µs ({lo:.1}–{hi:.1})", r.median)
+                }
+                _ => format!(" · TCP {:.1} µs", r.median),
+            })
             .unwrap_or_default();
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{}{tcp}", method.words().0), ("sans-serif", 14))
