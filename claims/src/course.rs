@@ -48,7 +48,7 @@ pub fn default_file() -> Option<PathBuf> {
 pub const MAX_COURSE_BYTES: u64 = 8 << 20;
 
 /// A course file's text: a regular file (opened without blocking, so a FIFO is refused rather
-/// than waited on), at most [`MAX_COURSE_BYTES`], UTF-8, not empty. Each refusal names the file
+/// than waited on), at most [`MAX_COURSE_BYTES`], UTF-8 without NUL bytes, not empty. Each refusal names the file
 /// and why (the byte offset of invalid UTF-8).
 pub fn read_course(file: &Path) -> Result<String, String> {
     use std::io::Read as _;
@@ -91,6 +91,11 @@ pub fn read_course(file: &Path) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })?;
+    if let Some(at) = text.find('\0') {
+        return Err(format!(
+            "course file {shown}: a binary file (a NUL byte at offset {at}), not a text"
+        ));
+    }
     if text.trim().is_empty() {
         return Err(format!("course file {shown}: empty"));
     }
@@ -104,6 +109,13 @@ pub struct Span {
     pub first: usize,
     pub last: usize,
     pub lines: Vec<usize>,
+}
+
+impl Span {
+    /// Whether the claim's words are on `line` (not merely between its first and last).
+    pub fn covers(&self, line: usize) -> bool {
+        self.lines.contains(&line)
+    }
 }
 
 /// Why the heuristic calls a line checkable.
@@ -673,12 +685,7 @@ pub fn check(file: &str, text: &str, claims: &[(&str, &str)], acknowledged: &[St
             }),
         }
     }
-    let covered = |line: usize| {
-        located
-            .values()
-            .flatten()
-            .any(|s: &Span| s.lines.contains(&line))
-    };
+    let covered = |line: usize| located.values().flatten().any(|s: &Span| s.covers(line));
     let mut unchecked = Vec::new();
     let mut acked = 0;
     for (line, why) in text.checkable() {

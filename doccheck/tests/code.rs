@@ -173,6 +173,7 @@ fn code_corrections() -> Vec<(String, String)> {
 /// What a correction is pasted into: the socket headers and the names corrections use.
 const CORRECTION_CONTEXT: &str = "#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>

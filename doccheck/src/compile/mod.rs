@@ -1,9 +1,10 @@
 //! Compiles a document's C listings with the system C compiler, as a reader would.
 //!
 //! Policy:
-//! - A listing that defines `main` is a complete program: it is built alone (compiled and
-//!   linked), and every error is a finding; a function it calls that nothing defines shows as
-//!   the linker's undefined reference. A program abbreviated with `...` is not built.
+//! - A listing that defines `main` is a complete program, checked alone, and every error is a
+//!   finding. It is linked (leniently, with libm and libpthread) only when it calls a function
+//!   no header declares or declares one it does not define: a function nothing defines shows
+//!   as the linker's undefined reference. A program abbreviated with `...` is not compiled.
 //! - Any other listing is a fragment, checked with `-fsyntax-only`. A fragment whose top level
 //!   holds statements (or declarations initialised by a call) is compiled with those items,
 //!   in order, in the body of `void __listing_N(void)`; its `#` lines, type and function
@@ -30,6 +31,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+
+mod fixes;
+
+pub use fixes::header_of;
 
 use crate::code::tree::Parsed;
 use crate::code::{is_c, Listing};
@@ -59,6 +64,10 @@ const LINK_FLAGS: &[&str] = &[
     "-Wno-error=incompatible-pointer-types",
     "-Wno-error=int-conversion",
 ];
+
+/// Libraries a socket tutorial's program may use beyond libc (math, threads on older glibc):
+/// a call into them is defined.
+const LIBRARIES: &[&str] = &["-lm", "-lpthread"];
 
 /// Why no listing could be compiled.
 #[derive(Debug)]
@@ -132,7 +141,7 @@ pub fn compile_with(
         .map(|u| Spec {
             name: format!("build{}", u.index),
             source: u.program_source(),
-            mode: Mode::Build,
+            mode: Mode::Syntax,
         })
         .collect();
     if !fragments.is_empty() {
@@ -158,9 +167,10 @@ pub fn compile_with(
     let mut second = Vec::new();
     let mut linked = Vec::new();
     for (u, build) in programs.iter().zip(&builds) {
-        let unknown = diagnostics(build, u.index)
-            .iter()
-            .any(|d| matches!(&d.kind, Kind::Needs(name) if header_of(name).is_none()));
+        let unknown = u.declares_undefined
+            || diagnostics(build, u.index)
+                .iter()
+                .any(|d| matches!(&d.kind, Kind::Needs(name) if header_of(name).is_none()));
         linked.push(unknown);
         if unknown {
             second.push(Spec {
@@ -228,6 +238,9 @@ struct Unit<'a> {
     /// Whether the C grammar accepts it whole: a fragment with elisions (`...`) or an
     /// unbalanced brace is left out of compiling, where it would break the listings after it.
     parses: bool,
+    /// Whether it declares a function (a prototype) it never defines, which only the linker
+    /// can judge.
+    declares_undefined: bool,
     /// Whether the grammar's errors are elisions (`...`, `…`): an abbreviated program is not
     /// built.
     elided: bool,
@@ -252,7 +265,7 @@ impl<'a> Unit<'a> {
                     );
                 }
             }
-            if kind == "function_definition" && defines_main(&p, item) {
+            if kind == "function_definition" && function_name(&p, item) == Some("main") {
                 program = true;
             }
             let file_scope = kind.starts_with("preproc_")
@@ -276,6 +289,20 @@ impl<'a> Unit<'a> {
         }
         let statements = !program && items.iter().any(|(_, _, file_scope)| !file_scope);
         let parses = !root.has_error();
+        let declares_undefined = {
+            let named = |n: tree_sitter::Node<'_>| function_name(&p, n).map(str::to_owned);
+            let nodes = p.nodes();
+            let defined: HashSet<String> = nodes
+                .iter()
+                .filter(|n| n.kind() == "function_definition")
+                .filter_map(|n| named(*n))
+                .collect();
+            nodes
+                .iter()
+                .filter(|n| n.kind() == "declaration")
+                .filter_map(|n| named(*n))
+                .any(|f| !defined.contains(&f) && header_of(&f).is_none())
+        };
         let elided = !parses
             && p.nodes().iter().any(|n| {
                 (n.is_error() || n.is_missing())
@@ -290,6 +317,7 @@ impl<'a> Unit<'a> {
             includes,
             parses,
             elided,
+            declares_undefined,
         }
     }
 
@@ -378,12 +406,12 @@ impl<'a> Unit<'a> {
         }
         // A function declared (so no implicit declaration) but defined nowhere.
         for name in undefined {
-            let Some(line) = self.first_call(&name) else {
+            let Some((line, column)) = self.first_call(&name) else {
                 continue;
             };
             let d = Diagnostic {
                 line,
-                column: 1,
+                column,
                 words: format!("undefined reference to `{name}'"),
                 kind: Kind::Undefined(name),
             };
@@ -446,14 +474,15 @@ impl<'a> Unit<'a> {
         out
     }
 
-    /// The document line of the first call to `name` in the listing.
-    fn first_call(&self, name: &str) -> Option<usize> {
+    /// The document line and byte column of the first call to `name` in the listing.
+    fn first_call(&self, name: &str) -> Option<(usize, usize)> {
         let p = Parsed::plain(self.listing.code);
         let nodes = p.nodes();
         let call = nodes
             .iter()
             .find(|n| crate::code::tree::call_name(&p, **n) == Some(name))?;
-        Some(self.listing.first_line + call.start_position().row)
+        let at = call.start_position();
+        Some((self.listing.first_line + at.row, at.column + 1))
     }
 
     /// The header of a `struct sockaddr_in`-like type named on a line the compiler found
@@ -508,7 +537,21 @@ impl<'a> Unit<'a> {
                     ko: format!("glibc의 구조체에 없는 멤버를 씁니다 (cc: {})", d.words),
                     en: format!("The listing uses a struct member glibc does not have (cc: {})", d.words),
                 },
-                None,
+                fixes::members(&d.words),
+            ),
+            (Kind::ArgCount, _) => (
+                Text {
+                    ko: format!("인자 수가 맞지 않아 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("The call has the wrong number of arguments, so it does not compile (cc: {})", d.words),
+                },
+                fixes::prototype(&d.words),
+            ),
+            (Kind::Pointer, _) => (
+                Text {
+                    ko: format!("호환되지 않는 포인터 형식이라 GCC 14부터는 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("Incompatible pointer types: an error since GCC 14 (cc: {})", d.words),
+                },
+                fixes::cast(&d.words),
             ),
             _ => (
                 Text {
@@ -535,15 +578,19 @@ impl<'a> Unit<'a> {
     }
 }
 
-fn defines_main(p: &Parsed, function: tree_sitter::Node<'_>) -> bool {
-    let mut d = function.child_by_field_name("declarator");
+/// The name a function definition or prototype declares (through pointer declarators).
+fn function_name<'p>(p: &'p Parsed, node: tree_sitter::Node<'_>) -> Option<&'p str> {
+    let mut d = node.child_by_field_name("declarator");
+    let mut through_function = false;
     while let Some(n) = d {
-        if n.kind() == "identifier" {
-            return p.text(n) == "main";
+        match n.kind() {
+            "identifier" => return through_function.then(|| &p.src[n.byte_range()]),
+            "function_declarator" => through_function = true,
+            _ => {}
         }
         d = n.child_by_field_name("declarator");
     }
-    false
+    None
 }
 
 fn has_call(node: tree_sitter::Node<'_>) -> bool {
@@ -586,9 +633,6 @@ fn run_all(cc: &str, dir: &Path, specs: Vec<Spec>) -> Result<Vec<String>, Compil
 enum Mode {
     /// `-fsyntax-only` with the strict flags.
     Syntax,
-    /// Compile and link with the strict flags: errors, then (if it compiled) undefined
-    /// references.
-    Build,
     /// Compile and link with every diagnostic a hidden warning: undefined references only.
     Link,
 }
@@ -616,11 +660,15 @@ impl Job {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         match mode {
-            Mode::Syntax => cmd.args(FLAGS).arg("-fsyntax-only"),
-            Mode::Build => cmd.args(FLAGS).arg("-o").arg(dir.join(name)),
-            Mode::Link => cmd.args(LINK_FLAGS).arg("-o").arg(dir.join(name)),
+            Mode::Syntax => cmd.args(FLAGS).arg("-fsyntax-only").arg(&src),
+            // The libraries after the source, as the linker resolves left to right.
+            Mode::Link => cmd
+                .args(LINK_FLAGS)
+                .arg("-o")
+                .arg(dir.join(name))
+                .arg(&src)
+                .args(LIBRARIES),
         };
-        cmd.arg(&src);
         // Its own process group, so that a run past its time is killed with the compiler
         // proper (cc1) and the assembler it started.
         cmd.process_group(0);
@@ -758,236 +806,4 @@ fn classify(words: &str) -> Kind {
     } else {
         Kind::Other
     }
-}
-
-/// The header that declares a name of the socket API (and the libc calls socket code uses).
-pub fn header_of(name: &str) -> Option<&'static str> {
-    const TABLE: &[(&str, &[&str])] = &[
-        (
-            "sys/socket.h",
-            &[
-                "socket",
-                "bind",
-                "listen",
-                "accept",
-                "accept4",
-                "connect",
-                "send",
-                "recv",
-                "sendto",
-                "recvfrom",
-                "sendmsg",
-                "recvmsg",
-                "setsockopt",
-                "getsockopt",
-                "shutdown",
-                "getsockname",
-                "getpeername",
-                "socketpair",
-                "socklen_t",
-                "sockaddr",
-                "sockaddr_storage",
-                "msghdr",
-                "cmsghdr",
-                "SOL_SOCKET",
-                "SOMAXCONN",
-                "SHUT_RD",
-                "SHUT_WR",
-                "SHUT_RDWR",
-                "CMSG_FIRSTHDR",
-                "CMSG_DATA",
-                "CMSG_LEN",
-                "CMSG_SPACE",
-                "SCM_RIGHTS",
-                "SCM_CREDENTIALS",
-            ],
-        ),
-        (
-            "arpa/inet.h",
-            &[
-                "htons",
-                "htonl",
-                "ntohs",
-                "ntohl",
-                "inet_pton",
-                "inet_ntop",
-                "inet_addr",
-                "inet_aton",
-                "inet_ntoa",
-            ],
-        ),
-        (
-            "netinet/in.h",
-            &[
-                "sockaddr_in",
-                "sockaddr_in6",
-                "in_addr",
-                "in6_addr",
-                "in_port_t",
-                "in_addr_t",
-                "ip_mreq",
-                "ipv6_mreq",
-                "in6addr_any",
-                "in6addr_loopback",
-                "INET_ADDRSTRLEN",
-                "INET6_ADDRSTRLEN",
-            ],
-        ),
-        ("netinet/tcp.h", &[]),
-        ("sys/un.h", &["sockaddr_un"]),
-        (
-            "unistd.h",
-            &[
-                "close", "read", "write", "fork", "pipe", "dup", "dup2", "sleep", "usleep",
-                "_exit", "execl", "execlp", "execv", "execvp", "getpid", "getppid", "unlink",
-                "lseek", "ssize_t", "pid_t",
-            ],
-        ),
-        (
-            "netdb.h",
-            &[
-                "getaddrinfo",
-                "freeaddrinfo",
-                "gai_strerror",
-                "getnameinfo",
-                "addrinfo",
-                "gethostbyname",
-                "hostent",
-            ],
-        ),
-        (
-            "fcntl.h",
-            &[
-                "fcntl",
-                "F_GETFL",
-                "F_SETFL",
-                "F_GETFD",
-                "F_SETFD",
-                "FD_CLOEXEC",
-                "O_NONBLOCK",
-            ],
-        ),
-        ("errno.h", &["errno"]),
-        ("poll.h", &["poll", "pollfd", "nfds_t"]),
-        (
-            "sys/select.h",
-            &[
-                "select",
-                "pselect",
-                "fd_set",
-                "FD_SET",
-                "FD_CLR",
-                "FD_ISSET",
-                "FD_ZERO",
-                "FD_SETSIZE",
-            ],
-        ),
-        (
-            "sys/epoll.h",
-            &[
-                "epoll_create",
-                "epoll_create1",
-                "epoll_ctl",
-                "epoll_wait",
-                "epoll_event",
-            ],
-        ),
-        (
-            "signal.h",
-            &[
-                "signal",
-                "sigaction",
-                "sigemptyset",
-                "kill",
-                "SIG_IGN",
-                "SIG_DFL",
-                "sig_atomic_t",
-            ],
-        ),
-        (
-            "sys/wait.h",
-            &["wait", "waitpid", "WNOHANG", "WIFEXITED", "WEXITSTATUS"],
-        ),
-        (
-            "stdio.h",
-            &[
-                "printf", "fprintf", "perror", "puts", "fputs", "fgets", "snprintf", "sprintf",
-                "stderr", "stdout", "stdin", "getchar", "fflush", "fwrite", "fread", "FILE",
-            ],
-        ),
-        (
-            "stdlib.h",
-            &[
-                "exit",
-                "malloc",
-                "calloc",
-                "realloc",
-                "free",
-                "atoi",
-                "atol",
-                "strtol",
-                "strtoul",
-                "EXIT_FAILURE",
-                "EXIT_SUCCESS",
-                "abort",
-            ],
-        ),
-        (
-            "string.h",
-            &[
-                "memset", "memcpy", "memmove", "memcmp", "strlen", "strcpy", "strncpy", "strcmp",
-                "strncmp", "strerror", "strchr", "strstr", "strcat",
-            ],
-        ),
-        ("strings.h", &["bzero"]),
-        (
-            "stdint.h",
-            &[
-                "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int32_t", "int64_t",
-            ],
-        ),
-        ("stdbool.h", &["bool", "true", "false"]),
-        ("sys/time.h", &["timeval", "gettimeofday"]),
-        (
-            "time.h",
-            &["time", "time_t", "timespec", "clock_gettime", "nanosleep"],
-        ),
-        (
-            "pthread.h",
-            &[
-                "pthread_create",
-                "pthread_join",
-                "pthread_t",
-                "pthread_detach",
-            ],
-        ),
-    ];
-    let prefixed: &[(&str, &str)] = &[
-        ("AF_", "sys/socket.h"),
-        ("PF_", "sys/socket.h"),
-        ("SOCK_", "sys/socket.h"),
-        ("SO_", "sys/socket.h"),
-        ("MSG_", "sys/socket.h"),
-        ("INADDR_", "netinet/in.h"),
-        ("IPPROTO_", "netinet/in.h"),
-        ("IPV6_", "netinet/in.h"),
-        ("IP_", "netinet/in.h"),
-        ("TCP_", "netinet/tcp.h"),
-        ("AI_", "netdb.h"),
-        ("NI_", "netdb.h"),
-        ("EPOLL", "sys/epoll.h"),
-        ("POLL", "poll.h"),
-        ("SIG", "signal.h"),
-        ("E", "errno.h"),
-    ];
-    if let Some((h, _)) = TABLE.iter().find(|(_, names)| names.contains(&name)) {
-        return Some(h);
-    }
-    let upper = name
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    prefixed
-        .iter()
-        .find(|(p, _)| upper && name.starts_with(p) && (*p != "E" || name.len() > 2))
-        .map(|(_, h)| *h)
 }
