@@ -183,6 +183,7 @@ mod tests {
         }
         assert_eq!(utc(1_796_218_523_078), "2026-12-02 13:35:23");
         let bench = crate::bench::BenchFile {
+            format: crate::bench::FORMAT,
             kernel: "6.12.0".into(),
             run: "old".into(),
             not_measured: None,
