@@ -46,7 +46,7 @@ pub fn default_file() -> Option<PathBuf> {
 pub const MAX_COURSE_BYTES: u64 = 8 << 20;
 
 /// A course file's text: a regular file (opened without blocking, so a FIFO is refused rather
-/// than waited on), at most [`MAX_COURSE_BYTES`], UTF-8, not empty. Each refusal names the file
+/// than waited on), at most [`MAX_COURSE_BYTES`], UTF-8 without NUL bytes, not empty. Each refusal names the file
 /// and why (the byte offset of invalid UTF-8).
 pub fn read_course(file: &Path) -> Result<String, String> {
     use std::io::Read as _;
@@ -89,6 +89,11 @@ pub fn read_course(file: &Path) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })?;
+    if let Some(at) = text.find('\0') {
+        return Err(format!(
+            "course file {shown}: a binary file (a NUL byte at offset {at}), not a text"
+        ));
+    }
     if text.trim().is_empty() {
         return Err(format!("course file {shown}: empty"));
     }

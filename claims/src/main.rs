@@ -11,6 +11,7 @@ mod bench;
 mod children;
 mod cli;
 mod course;
+mod document;
 mod exit;
 mod index;
 mod junit;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => report_main(&cli.report),
-        Some(cli::Command::Course { file }) => course_main(&file),
+        Some(cli::Command::Course(opts)) => document::main(&opts),
         Some(cli::Command::Matrix(opts)) => matrix::main(&opts),
         Some(cli::Command::Bench) => bench::main(),
         Some(cli::Command::Completions { shell }) => cli::completions(shell),
@@ -161,20 +162,8 @@ fn write_report(
     std::fs::write(out.join("junit.xml"), xml)
 }
 
-fn course_main(file: &Path) -> ExitCode {
-    let drift = match course::Drift::load(file) {
-        Ok(drift) => drift,
-        Err(e) => return bad_input(e),
-    };
-    print!("{}", drift.terminal());
-    if !drift.clean() {
-        step_summary(&drift.step_summary());
-    }
-    Exit::finding_if(!drift.clean())
-}
-
 /// In GitHub Actions, appends `markdown` to the job's summary page.
-fn step_summary(markdown: &str) {
+pub(crate) fn step_summary(markdown: &str) {
     let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
         return;
     };

@@ -420,7 +420,8 @@ fn gvisor_script() -> String {
     format!(
         "mkdir -p /tmp/evidence && \
          {}=/tmp/evidence {}=gvisor \"$0\" </dev/null >&2; \
-         echo \"{} {} $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true",
+         echo \"{} {} $1 exit=$?\"; \
+         for f in /tmp/evidence/*.jsonl; do [ -f \"$f\" ] && {{ cat \"$f\"; echo; }}; done; true",
         record::RESULTS_ENV,
         harness::kernel::RUNTIME_ENV,
         wire::MARK,

@@ -328,15 +328,7 @@ pub fn build(
     privileges: Privileges,
     netns: String,
 ) -> Report {
-    let mut newest: BTreeMap<(&str, &str), &Record> = BTreeMap::new();
-    for r in records {
-        let slot = newest
-            .entry((r.claim.as_str(), r.test.as_str()))
-            .or_insert(r);
-        if r.at_ms >= slot.at_ms {
-            *slot = r;
-        }
-    }
+    let newest = newest(records);
     let claims: Vec<ClaimResult> = catalogue
         .claims
         .iter()
@@ -396,12 +388,29 @@ impl Report {
     }
 }
 
-fn judge(
-    claim: &Claim,
+/// The newest record of each (fact, test): where several runs left evidence, the latest wins.
+pub fn newest(records: &[Record]) -> BTreeMap<(&str, &str), &Record> {
+    let mut newest: BTreeMap<(&str, &str), &Record> = BTreeMap::new();
+    for r in records {
+        let slot = newest
+            .entry((r.claim.as_str(), r.test.as_str()))
+            .or_insert(r);
+        if r.at_ms >= slot.at_ms {
+            *slot = r;
+        }
+    }
+    newest
+}
+
+/// What the evidence says about facts `facts` (one claim's, or one fact alone): their tests'
+/// results, the status and, where it does not hold, why. `named_by`: the tests that name them.
+pub fn judge_facts(
+    facts: &[String],
+    untestable: Option<&str>,
     named_by: &[&str],
     newest: &BTreeMap<(&str, &str), &Record>,
-) -> ClaimResult {
-    let rests_on = |id: &str| claim.facts.iter().any(|f| f == id);
+) -> (Vec<TestResult>, Status, Option<String>) {
+    let rests_on = |id: &str| facts.iter().any(|f| f == id);
     let mut tests = Vec::new();
     for name in named_by {
         let prefix = format!("{name}::");
@@ -454,8 +463,8 @@ fn judge(
         0 => String::new(),
         n => format!("{n} of {} tests passed; ", tests.len()),
     };
-    let (status, reason) = if let Some(why) = &claim.untestable {
-        (Status::Untestable, Some(why.clone()))
+    let (status, reason) = if let Some(why) = untestable {
+        (Status::Untestable, Some(why.to_string()))
     } else if tests.is_empty() {
         (Status::Pending, None)
     } else if any(TestOutcome::Fail) {
@@ -481,6 +490,16 @@ fn judge(
             first_reason(TestOutcome::Skipped).map(|r| format!("{passed}{r}")),
         )
     };
+    (tests, status, reason)
+}
+
+fn judge(
+    claim: &Claim,
+    named_by: &[&str],
+    newest: &BTreeMap<(&str, &str), &Record>,
+) -> ClaimResult {
+    let (tests, status, reason) =
+        judge_facts(&claim.facts, claim.untestable.as_deref(), named_by, newest);
     ClaimResult {
         id: claim.id.clone(),
         section: claim.section.clone(),
@@ -1084,6 +1103,7 @@ mod tests {
         Record {
             claim: claim.into(),
             test: test.into(),
+            case: None,
             outcome,
             reason: (outcome == Outcome::Skipped).then(|| "needs CAP_NET_RAW".into()),
             observed: observed

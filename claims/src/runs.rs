@@ -135,6 +135,7 @@ mod tests {
         Record {
             claim: "tcp.a.b".into(),
             test: test.into(),
+            case: None,
             outcome: Outcome::Pass,
             reason: None,
             observed: Default::default(),

@@ -15,6 +15,8 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::kernel::Runtime;
+use crate::peers::{Family, SocketKind};
 use crate::privileges::{self, Cap};
 use crate::record::{self, Outcome, Record, EMULATED_ENV, INJECTED_ENV};
 use crate::sandbox::{self, Netns, Plan, Reexec};
@@ -24,6 +26,7 @@ use crate::{catalogue, kernel, wait};
 pub fn claim(id: &'static str) -> Check {
     Check {
         ids: vec![id],
+        case: Vec::new(),
         netns: false,
         caps: Vec::new(),
         ipv6: false,
@@ -44,6 +47,8 @@ pub const MAX_LIMIT: Duration = Duration::from_secs(10);
 #[must_use = "a check does nothing until run"]
 pub struct Check {
     ids: Vec<&'static str>,
+    /// The parts of the case label, in the order the test gave them.
+    case: Vec<String>,
     netns: bool,
     caps: Vec<Cap>,
     ipv6: bool,
@@ -77,6 +82,27 @@ impl Check {
         self
     }
 
+    /// This case runs over `family`: IPv6 is needed for [`Family::V6`], and the family names
+    /// the case (`IPv4`, `IPv6`).
+    pub fn family(self, family: Family) -> Self {
+        self.needs_ipv6(family == Family::V6)
+            .case(family.to_string())
+    }
+
+    /// This case runs on sockets of `kind`: IPv6 is needed for an IPv6 kind, and the kind's
+    /// description names the case.
+    pub fn kind(self, kind: SocketKind) -> Self {
+        self.needs_ipv6(kind.family() == Some(Family::V6))
+            .case(kind.description)
+    }
+
+    /// Names (a part of) this case in words for the report: what this case of a parametrised
+    /// test varies, beyond its family or kind.
+    pub fn case(mut self, label: impl Into<String>) -> Self {
+        self.case.push(label.into());
+        self
+    }
+
     /// Skip (visibly) under CPU emulation or injected delays, where the relative speed of two
     /// kernel paths says nothing about the kernel (throughput comparisons).
     pub fn needs_native_speed(mut self) -> Self {
@@ -84,8 +110,9 @@ impl Check {
         self
     }
 
-    /// Run alone among the timing-sensitive tests of every test process of this user's runs
-    /// (elapsed time, throughput): holds [`crate::lock::timing`] for the whole test.
+    /// Run alone among the CPU-time-sensitive tests (speed comparisons) of every test process
+    /// of this user's runs: holds [`crate::lock::timing`] for the whole test. A test that waits
+    /// on a kernel timer does not need it: a timer does not care about load.
     pub fn alone(mut self) -> Self {
         self.alone = true;
         self
@@ -182,20 +209,20 @@ impl Check {
                 let _ = tx.send(result);
             })
             .expect("spawn the test body thread");
-        let (outcome, reason) = match rx.recv_timeout(self.limit) {
+        let runtime = kernel::running().runtime;
+        let limit = self.limit * watchdog_scale(runtime);
+        let (outcome, reason) = match rx.recv_timeout(limit) {
             Ok(Ok(())) => (Outcome::Pass, None),
             Ok(Err(payload)) => match payload.downcast::<Skipped>() {
                 Ok(skipped) => (Outcome::Skipped, Some(skipped.0)),
                 Err(payload) => (Outcome::Fail, Some(panic_message(&*payload))),
             },
-            Err(_) => (
-                Outcome::Fail,
-                Some(format!(
-                    "timed out after {:?} while: {}",
-                    self.limit,
-                    lock(&step)
-                )),
-            ),
+            Err(_) => {
+                // The body still runs: it is left behind, never joined.
+                let (outcome, reason) = timed_out(runtime, limit, &lock(&step));
+                let observed = std::mem::take(&mut *lock(&seen.observed));
+                return (outcome, Some(reason), observed, lock(&seen.netns).clone());
+            }
         };
         if outcome != Outcome::Fail {
             let _ = spawned.join();
@@ -207,7 +234,8 @@ impl Check {
 
     fn run_reexec(self, name: &str, test: &str, started: Instant) {
         // The child has its own watchdog; this bound only catches a child that cannot stop.
-        match sandbox::reexec(name, self.limit + Duration::from_secs(5)) {
+        let limit = self.limit * watchdog_scale(kernel::running().runtime);
+        match sandbox::reexec(name, limit + Duration::from_secs(5)) {
             Reexec::Finished { skipped_lines } => {
                 for line in skipped_lines {
                     let _ = writeln!(io::stderr(), "{line}");
@@ -233,6 +261,34 @@ impl Check {
         }
     }
 
+    /// Each fact's outcome and reason: the test's own, except where a failing property named
+    /// the fact its counterexample is about ([`about`]): that fact fails, the others were not
+    /// checked past the counterexample.
+    fn outcomes(
+        &self,
+        outcome: Outcome,
+        reason: Option<&str>,
+        observed: &Map<String, Value>,
+    ) -> Vec<(&'static str, Outcome, Option<String>)> {
+        let about = observed
+            .get(COUNTEREXAMPLE_ABOUT)
+            .and_then(Value::as_str)
+            .filter(|fact| outcome == Outcome::Fail && self.ids.contains(fact));
+        self.ids
+            .iter()
+            .map(|&id| match about {
+                Some(fact) if fact != id => (
+                    id,
+                    Outcome::Skipped,
+                    Some(format!(
+                        "not checked: the property stopped at a counterexample about {fact}"
+                    )),
+                ),
+                _ => (id, outcome, reason.map(str::to_string)),
+            })
+            .collect()
+    }
+
     fn finish(
         &self,
         test: &str,
@@ -243,6 +299,7 @@ impl Check {
         started: Instant,
     ) {
         let kernel = kernel::release();
+        let case = self.case_label(test);
         let uid = privileges::host_uid();
         let caps: Vec<String> = privileges::Privileges::current()
             .capabilities
@@ -254,13 +311,14 @@ impl Check {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let records: Vec<Record> = self
-            .ids
-            .iter()
-            .map(|id| Record {
+            .outcomes(outcome, reason.as_deref(), &observed)
+            .into_iter()
+            .map(|(id, outcome, reason)| Record {
                 claim: id.to_string(),
                 test: test.to_string(),
+                case: case.clone(),
                 outcome,
-                reason: reason.clone(),
+                reason,
                 observed: observed.clone(),
                 kernel: kernel.clone(),
                 run: crate::run::id().to_string(),
@@ -284,6 +342,50 @@ impl Check {
             }
             Outcome::Fail => panic!("{test}: {}", reason.unwrap_or_default()),
         }
+    }
+}
+
+/// How many times its limit a test may take on `runtime`: gVisor's ptrace platform turns every
+/// system call into round trips through its sentry, several times slower than Linux.
+fn watchdog_scale(runtime: Runtime) -> u32 {
+    match runtime {
+        Runtime::Linux => 1,
+        Runtime::Gvisor => 3,
+    }
+}
+
+/// What a test that overran its (scaled) limit records: on Linux a failure naming its last
+/// step; under gVisor "could not check in time", a skip, since slowness there says nothing
+/// about the API it implements.
+fn timed_out(runtime: Runtime, limit: Duration, step: &str) -> (Outcome, String) {
+    match runtime {
+        Runtime::Linux => (
+            Outcome::Fail,
+            format!("timed out after {limit:?} while: {step}"),
+        ),
+        Runtime::Gvisor => (
+            Outcome::Skipped,
+            format!(
+                "could not check in time under gVisor: no answer within {limit:?} (3 times the \
+                 Linux limit) while: {step}"
+            ),
+        ),
+    }
+}
+
+impl Check {
+    /// The case label: the parts the test gave, then an rstest `#[case::name]`'s name
+    /// (`case_3_inet_rdm` is `inet rdm`), which only the generated test name carries.
+    fn case_label(&self, test: &str) -> Option<String> {
+        let described = test.split("::").filter_map(|segment| {
+            let rest = segment.strip_prefix("case_")?;
+            let (n, name) = rest.split_once('_')?;
+            n.chars()
+                .all(|c| c.is_ascii_digit())
+                .then(|| name.replace('_', " "))
+        });
+        let parts: Vec<String> = self.case.iter().cloned().chain(described).collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 }
 
@@ -399,11 +501,27 @@ impl Ctx {
             ..Config::default()
         };
         let mut runner = TestRunner::new(config);
-        match runner.run(&strategy, test) {
+        // Each case names itself for the watchdog; calls past `cases` are shrinking.
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let announced = |value: S::Value| {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if call <= cases {
+                wait::step(&format!("property case {call} of {cases}"));
+            } else {
+                wait::step(&format!(
+                    "property: shrinking a counterexample (case {call})"
+                ));
+            }
+            test(value)
+        };
+        match runner.run(&strategy, announced) {
             Ok(()) => self.observe("property_cases", cases),
             Err(TestError::Fail(reason, value)) => {
                 let value = format!("{value:?}");
                 self.observe("counterexample", &value);
+                if let Some(fact) = about_of(reason.message()) {
+                    self.observe(COUNTEREXAMPLE_ABOUT, fact);
+                }
                 panic!("property fails; minimal counterexample {value}: {reason}");
             }
             Err(TestError::Abort(reason)) => panic!("property aborted: {reason}"),
@@ -411,9 +529,82 @@ impl Ctx {
     }
 }
 
+/// Where a failing property said which of its check's facts the failing step is about.
+const COUNTEREXAMPLE_ABOUT: &str = "counterexample_about";
+
+/// A property's failure message that names the fact its failing step is about: the check then
+/// records the failure against that fact alone, and its other facts as not checked (the
+/// property stopped there), rather than failing every fact the test proves.
+pub fn about(fact: &str, why: impl std::fmt::Display) -> String {
+    format!("[about {fact}] {why}")
+}
+
+/// The fact an [`about`] message names.
+fn about_of(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("[about ")?
+        .split_once(']')
+        .map(|(fact, _)| fact)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_property_that_overruns_names_its_case() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(200)).supervise("slow property", None, |ctx| {
+                ctx.property(2, 0u32..10, |_| {
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(())
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("property case 1 of 2"), "{reason}");
+    }
+
+    #[test]
+    fn a_timeout_under_gvisor_could_not_be_checked_and_on_linux_fails() {
+        let limit = Duration::from_secs(5);
+        let (outcome, reason) = timed_out(Runtime::Gvisor, limit * 3, "accepting");
+        assert_eq!(outcome, Outcome::Skipped);
+        assert!(
+            reason.starts_with("could not check in time under gVisor"),
+            "{reason}"
+        );
+        let (outcome, reason) = timed_out(Runtime::Linux, limit, "accepting");
+        assert_eq!(outcome, Outcome::Fail);
+        assert!(reason.contains("while: accepting"), "{reason}");
+        assert_eq!(watchdog_scale(Runtime::Gvisor), 3);
+    }
+
+    #[test]
+    fn a_model_counterexample_fails_only_the_fact_its_step_is_about() {
+        let check = claim("fundamentals.fd.socket-is-a-file-descriptor")
+            .and("fundamentals.fd.close-releases");
+        let (outcome, reason, observed, _) = check.supervise("model", None, |ctx| {
+            ctx.property(8, 0u32..10, |n| {
+                if n >= 3 {
+                    return Err(TestCaseError::fail(about(
+                        "fundamentals.fd.close-releases",
+                        "close gave EBADF",
+                    )));
+                }
+                Ok(())
+            });
+        });
+        assert_eq!(outcome, Outcome::Fail);
+        let per_fact = check.outcomes(outcome, reason.as_deref(), &observed);
+        assert_eq!(per_fact[0].1, Outcome::Skipped, "{per_fact:?}");
+        assert!(per_fact[0]
+            .2
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not checked"));
+        assert_eq!(per_fact[1].1, Outcome::Fail, "{per_fact:?}");
+    }
 
     fn check(limit: Duration) -> Check {
         claim("fundamentals.fd.socket-is-a-file-descriptor").limit(limit)
@@ -437,7 +628,7 @@ mod tests {
         let (outcome, reason, _, _) =
             check(Duration::from_millis(300)).supervise("bulk", None, |_| {
                 // Past the 300 ms bound, then done: nothing keeps streaming after the test.
-                let pair = crate::peers::tcp_pair(crate::Family::V4);
+                let pair = crate::peers::SocketKind::TCP_V4.pair();
                 let started = Instant::now();
                 crate::peers::stream(pair.client, &pair.server, |_| {
                     started.elapsed() > Duration::from_secs(1)
@@ -461,6 +652,31 @@ mod tests {
         assert_eq!(outcome, Outcome::Fail);
         assert_eq!(reason.as_deref(), Some("expected EADDRINUSE"));
         assert_eq!(observed["errno"], "EINVAL");
+    }
+
+    #[test]
+    fn the_case_label_is_what_the_test_named_then_an_rstest_case_name() {
+        let labelled = check(DEFAULT_LIMIT)
+            .family(Family::V6)
+            .case("SO_RCVTIMEO")
+            .case_label("tcp::f::family_2_V6::receive_1_true");
+        assert_eq!(labelled.as_deref(), Some("IPv6, SO_RCVTIMEO"));
+        let kind = check(DEFAULT_LIMIT)
+            .kind(SocketKind::UNIX_DGRAM)
+            .case_label("unix::f::kind_2_SocketKind__UNIX_DGRAM");
+        assert_eq!(kind.as_deref(), Some("Unix datagram socketpair"));
+        let described = check(DEFAULT_LIMIT).case_label("f::x::case_02_unix_rdm");
+        assert_eq!(described.as_deref(), Some("unix rdm"));
+        assert_eq!(check(DEFAULT_LIMIT).case_label("tcp::plain_test"), None);
+    }
+
+    #[test]
+    fn a_record_written_before_case_labels_still_parses() {
+        let old = r#"{"claim":"a.b.c","test":"s::t","outcome":"pass","kernel":"6.1","uid":0,"elapsed_ms":1}"#;
+        let record: Record = serde_json::from_str(old).expect("an old record parses");
+        assert_eq!(record.case, None);
+        let line = serde_json::to_string(&record).expect("serialises");
+        assert!(!line.contains("case"), "no label, no field: {line}");
     }
 
     #[test]

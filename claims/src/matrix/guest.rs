@@ -352,7 +352,7 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bo
              mkdir -p /tmp/evidence/{name}\n\
              {RESULTS_ENV}=/tmp/evidence/{name} /suite/{file} </dev/null\n\
              data \"{MARK} {SUITE} {name} exit=$? at=$(cut -d' ' -f1 /proc/uptime)\"\n\
-             cat /tmp/evidence/{name}/*.jsonl >/dev/ttyS1 2>/dev/null\n"
+             for f in /tmp/evidence/{name}/*.jsonl; do [ -f \"$f\" ] && {{ cat \"$f\"; echo; }}; done >/dev/ttyS1\n"
         ));
     }
     if bench {

@@ -13,7 +13,7 @@
 //! (`benches/pingpong.c`) pins its two threads the same way, so the two loops compare like for
 //! like.
 
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,10 +23,10 @@ use nix::errno::Errno;
 use nix::sched::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Protocol, Socket};
 
 use super::stats::Ratio;
-use crate::peers::{self, Family, UnixKind, UnixNaming};
+use crate::peers::{self, Family, SocketKind};
 use crate::wait::{self, Deadline};
 
 /// The socket kinds the bench compares, all on loopback.
@@ -55,28 +55,30 @@ impl Transport {
         Transport::UdpV6,
     ];
 
-    /// The name in bench.json: `unix-stream`, `tcp-v4`, …
-    pub fn name(self) -> &'static str {
+    /// The socket kind of the tests' vocabulary this transport measures.
+    pub fn kind(self) -> SocketKind {
         match self {
-            Transport::UnixStream => "unix-stream",
-            Transport::UnixDgram => "unix-dgram",
-            Transport::TcpV4 => "tcp-v4",
-            Transport::TcpV6 => "tcp-v6",
-            Transport::UdpV4 => "udp-v4",
-            Transport::UdpV6 => "udp-v6",
-            Transport::RawV4 => "raw-v4",
+            Transport::UnixStream => SocketKind::UNIX_STREAM,
+            Transport::UnixDgram => SocketKind::UNIX_DGRAM,
+            Transport::TcpV4 => SocketKind::TCP_V4,
+            Transport::TcpV6 => SocketKind::TCP_V6,
+            Transport::UdpV4 => SocketKind::UDP_V4,
+            Transport::UdpV6 => SocketKind::UDP_V6,
+            Transport::RawV4 => SocketKind::raw_v4(),
         }
     }
 
+    /// The name in bench.json: `unix-stream`, `tcp-v4`, … (the kind's name).
+    pub fn name(self) -> &'static str {
+        self.kind().name
+    }
+
     pub fn is_stream(self) -> bool {
-        matches!(
-            self,
-            Transport::UnixStream | Transport::TcpV4 | Transport::TcpV6
-        )
+        self.kind().is_stream()
     }
 
     pub fn is_v6(self) -> bool {
-        matches!(self, Transport::TcpV6 | Transport::UdpV6)
+        self.kind().family() == Some(Family::V6)
     }
 
     /// What a read returns before the payload: a raw IPv4 socket receives the IP header.
@@ -88,52 +90,17 @@ impl Transport {
         }
     }
 
-    /// A connected pair `(client, server)`: a socketpair for Unix, a loopback TCP connection
-    /// with TCP_NODELAY on both ends (so a 1-byte message is never held back by Nagle), or two
-    /// UDP (raw) sockets connected to each other.
+    /// A connected pair `(client, server)` of the transport's kind, TCP with TCP_NODELAY on
+    /// both ends (so a 1-byte message is never held back by Nagle).
     pub fn pair(self) -> (Socket, Socket) {
-        let unix = |kind| {
-            let p = peers::unix_pair(kind, UnixNaming::Socketpair);
-            (p.a, p.b)
-        };
-        let tcp = |family| {
-            let p = peers::tcp_pair(family);
+        let p = self.kind().pair();
+        if self.kind().protocol == Some(Protocol::TCP) {
             for s in [&p.client, &p.server] {
                 s.set_tcp_nodelay(true).expect("TCP_NODELAY");
             }
-            (p.client, p.server)
-        };
-        let udp = |family| {
-            let p = peers::udp_pair(family);
-            (p.a, p.b)
-        };
-        match self {
-            Transport::UnixStream => unix(UnixKind::Stream),
-            Transport::UnixDgram => unix(UnixKind::Dgram),
-            Transport::TcpV4 => tcp(Family::V4),
-            Transport::TcpV6 => tcp(Family::V6),
-            Transport::UdpV4 => udp(Family::V4),
-            Transport::UdpV6 => udp(Family::V6),
-            Transport::RawV4 => raw_pair(),
         }
+        (p.client, p.server)
     }
-}
-
-/// Two raw IPv4 sockets of protocol 253, each bound to its own loopback address and connected
-/// to the other's, so each receives only what the other sent.
-fn raw_pair() -> (Socket, Socket) {
-    let (a, b) = (Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2));
-    let raw = |local: Ipv4Addr, remote: Ipv4Addr| {
-        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(253)))
-            .unwrap_or_else(|e| panic!("raw socket (protocol 253): {e}"));
-        let s = peers::bounded(s);
-        s.bind(&SocketAddr::from((local, 0)).into())
-            .expect("bind the raw socket");
-        s.connect(&SocketAddr::from((remote, 0)).into())
-            .expect("connect the raw socket");
-        s
-    };
-    (raw(a, b), raw(b, a))
 }
 
 /// The large message size: 64 KiB does not fit one UDP datagram (IPv4 carries at most 65 507
@@ -215,6 +182,7 @@ const MAX_LOST: usize = 50;
 /// whose pong does not come within [`LOSS_WAIT`] is counted lost and not timed, and a pong
 /// that comes late is skipped.
 pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
+    crate::wait::step(&format!("measuring {} round trips", t.name()));
     let _pinned = OneCpu::pin();
     let (client, server) = t.pair();
     let header = t.header_bytes();
@@ -280,6 +248,10 @@ fn pong(client: &Socket, buf: &mut [u8], header: usize, seq: u8, datagrams: bool
 /// scheduler puts them, as an application's would, so which transport moves more bytes per
 /// second changes with load (the claims report it and let it decide nothing).
 pub fn throughput(t: Transport, message: usize, span: Duration) -> f64 {
+    crate::wait::step(&format!(
+        "measuring {} throughput ({message}-byte messages)",
+        t.name()
+    ));
     let (tx, rx) = t.pair();
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -347,8 +319,11 @@ fn drain(rx: &Socket, buf: &mut [u8], done: &AtomicBool) {
 /// both arrived. Each exchange's time in microseconds. The first exchange is not counted: a
 /// new connection starts in quick-ACK mode, where Nagle's wait ends at once.
 pub fn write_write_read(nodelay: bool, n: usize, limit: Duration) -> Vec<f64> {
+    crate::wait::step(&format!(
+        "measuring write-write-read exchanges (TCP_NODELAY {nodelay})"
+    ));
     let _pinned = OneCpu::pin();
-    let pair = peers::tcp_pair(Family::V4);
+    let pair = SocketKind::TCP_V4.pair();
     pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");
     let server = pair.server;
     let answerer = peers::spawn("bench: answers every two bytes", move || {
