@@ -524,13 +524,16 @@ impl<'a> Unit<'a> {
             ),
             (Kind::Undefined(name), _) => (
                 Text {
-                    ko: format!("{name}()를 호출하지만 어디에도 정의되어 있지 않아 링크되지 않습니다 (ld: {})", d.words),
-                    en: format!("The program calls {name}() but nothing defines it, so it does not link (ld: {})", d.words),
+                    ko: format!(
+                        "{name}()를 호출하지만 어디에도 정의되어 있지 않아 링크되지 않습니다 (ld: {}). 정의를 코드에 넣거나, 정의가 있는 코드를 가리킵니다",
+                        d.words
+                    ),
+                    en: format!(
+                        "The program calls {name}() but nothing defines it, so it does not link (ld: {}). Add its definition, or point to the listing that has it",
+                        d.words
+                    ),
                 },
-                Some(Text {
-                    ko: format!("{name}()의 정의를 코드에 넣거나, 그 정의가 있는 앞의 코드를 가리킵니다."),
-                    en: format!("Add the definition of {name}() to the listing, or point to the listing that defines it."),
-                }),
+                None,
             ),
             // What glibc has, or the call's prototype, explains the error; the replacement
             // line is the author's to write.
