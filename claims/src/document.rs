@@ -179,13 +179,7 @@ fn check(
             on_claims: 0,
         };
     }
-    let covered = |line: usize| {
-        drift
-            .located
-            .values()
-            .flatten()
-            .any(|s| s.first <= line && line <= s.last)
-    };
+    let covered = |line: usize| drift.located.values().flatten().any(|s| s.covers(line));
     let before = findings.len();
     findings.retain(|f| !covered(f.line));
     Checked1 {

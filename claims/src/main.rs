@@ -10,6 +10,7 @@ use clap::Parser;
 mod bench;
 mod children;
 mod cli;
+mod corrections;
 mod course;
 mod document;
 mod exit;
@@ -61,9 +62,14 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
             problems.join("\n")
         ));
     }
-    // The course file is read before the suite runs: a bad one costs seconds, not a run.
+    // The course file is read, and the catalogue's corrections of it checked, before the suite
+    // runs: a bad one costs seconds, not a run.
     let drift = match opts.course.clone().or_else(course::default_file) {
-        Some(file) => Some(course::Drift::load(&file)?),
+        Some(file) => {
+            let drift = course::Drift::load(&file)?;
+            pasteable(&file, &catalogue)?;
+            Some(drift)
+        }
         None => None,
     };
     // One `cargo claims` at a time per evidence directory: another's clearing or writing would
@@ -144,6 +150,29 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
         return Ok(true);
     }
     Ok(tests_failed || report.totals.fails > 0)
+}
+
+/// The report refuses to offer two different replacements for one place of the course text,
+/// or a table cell's correction that is not a cell.
+fn pasteable(file: &Path, catalogue: &Catalogue) -> Result<(), String> {
+    let text = course::Text::parse(&course::read_course(file)?);
+    let refused: Vec<String> = corrections::conflicts(&text, &catalogue.claims)
+        .iter()
+        .map(|c| format!("  {c}"))
+        .chain(
+            corrections::misfits(&text, &catalogue.claims)
+                .iter()
+                .map(|m| format!("  {m}")),
+        )
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: corrections an author cannot paste as they are (fixtures/claims/):\n{}",
+        file.display(),
+        refused.join("\n")
+    ))
 }
 
 /// report.md (with the speed section), report.json and junit.xml in `out`.

@@ -4,14 +4,15 @@
 //! loopback sockets from [`crate::peers`] (SO_RCVTIMEO/SO_SNDTIMEO set, so nothing blocks
 //! for long) with the harness's bounded I/O.
 //!
+//! A round trip is measured three ways ([`Method`]), because they answer different questions
+//! and disagree: in one thread (the kernel's socket path alone), between two threads pinned to
+//! one CPU (each message also a wake-up and a context switch), and between two unpinned threads
+//! (where the scheduler puts them; across CPUs a message also wakes the other CPU, which on an
+//! idle virtual machine is a halted vCPU's wake-up, ~50 µs at random, and which load hides).
 //! The other end is a peer thread, not a forked process: the short tests run inside libtest's
-//! multithreaded process, where a forked child may only make async-signal-safe calls. The
-//! round trips and Nagle's exchange run with both ends pinned to one CPU ([`OneCpu`]), so a
-//! round trip is a same-CPU hand-off through the kernel's socket path: across CPUs it would
-//! also pay for waking the other CPU, which on an idle virtual machine is a halted vCPU's
-//! wake-up (~50 µs, at random), and which load hides (busy CPUs are awake). The C reference
-//! (`benches/pingpong.c`) pins its two threads the same way, so the two loops compare like for
-//! like.
+//! multithreaded process, where a forked child may only make async-signal-safe calls. The C
+//! reference (`benches/pingpong.c`) pins its two threads like [`Method::SameCpu`], so the two
+//! loops compare like for like.
 
 use std::net::Shutdown;
 use std::os::fd::AsFd;
@@ -103,6 +104,49 @@ impl Transport {
     }
 }
 
+/// How a round trip is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// One thread sends the ping, receives it on the other socket, sends the pong back and
+    /// receives it: the kernel's socket path alone, no wake-up, no context switch.
+    OneThread,
+    /// The echo on a second thread, both pinned to one CPU: each message also a wake-up and a
+    /// context switch on that CPU (the short tests' method).
+    SameCpu,
+    /// The echo on a second thread, neither pinned: the scheduler places them, as an
+    /// application's, usually on two CPUs; its spread is wide (cross-CPU wake-ups).
+    TwoCpus,
+}
+
+impl Method {
+    pub const ALL: [Method; 3] = [Method::OneThread, Method::SameCpu, Method::TwoCpus];
+
+    /// The name in bench.json: `one-thread`, `same-cpu`, `two-cpus`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::OneThread => "one-thread",
+            Method::SameCpu => "same-cpu",
+            Method::TwoCpus => "two-cpus",
+        }
+    }
+
+    /// In the words an author would use, English and Korean.
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Method::OneThread => ("in one thread", "한 스레드 안에서"),
+            Method::SameCpu => (
+                "between two threads on one CPU",
+                "한 CPU의 두 스레드 사이에서",
+            ),
+            Method::TwoCpus => (
+                "between two unpinned threads (two CPUs)",
+                "고정하지 않은 두 스레드(두 CPU) 사이에서",
+            ),
+        }
+    }
+}
+
 /// The large message size: 64 KiB does not fit one UDP datagram (IPv4 carries at most 65 507
 /// bytes of payload; IPv6 on `lo`, MTU 65 536, at most 65 488 unfragmented), so every transport
 /// is measured at 65 000 bytes and all compare at the same size.
@@ -177,15 +221,64 @@ const LOSS_WAIT: Duration = Duration::from_millis(200);
 /// More lost pings than this in one run is not loss but a broken path.
 const MAX_LOST: usize = 50;
 
-/// Up to `n` 1-byte round trips (ping, echoed pong), stopping early once `limit` has passed:
-/// each round trip's time in microseconds. The byte is a sequence number: a datagram ping
-/// whose pong does not come within [`LOSS_WAIT`] is counted lost and not timed, and a pong
-/// that comes late is skipped.
-pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
-    crate::wait::step(&format!("measuring {} round trips", t.name()));
-    let _pinned = OneCpu::pin();
+/// Up to `n` 1-byte round trips (ping, echoed pong) measured by `method`, stopping early once
+/// `limit` has passed: each round trip's time in microseconds. The byte is a sequence number:
+/// a datagram ping whose pong does not come within [`LOSS_WAIT`] is counted lost and not
+/// timed, and a pong that comes late is skipped.
+pub fn round_trips(t: Transport, method: Method, n: usize, limit: Duration) -> Vec<f64> {
+    crate::wait::step(&format!(
+        "measuring {} round trips ({})",
+        t.name(),
+        method.name()
+    ));
+    let _pinned = (method != Method::TwoCpus).then(OneCpu::pin);
     let (client, server) = t.pair();
     let header = t.header_bytes();
+    let datagrams = !t.is_stream();
+    if datagrams {
+        client
+            .set_read_timeout(Some(LOSS_WAIT))
+            .expect("SO_RCVTIMEO");
+    }
+    let mut buf = [0u8; 64];
+    let (mut seq, mut lost) = (0u8, 0);
+    let mut times = Vec::with_capacity(n);
+    let mut timed = |one: &mut dyn FnMut(u8, &mut [u8]) -> bool| {
+        let started = Instant::now();
+        while times.len() < n {
+            let t0 = Instant::now();
+            if t0 - started >= limit {
+                break;
+            }
+            seq = seq.wrapping_add(1);
+            if one(seq, &mut buf) {
+                times.push(t0.elapsed().as_secs_f64() * 1e6);
+            } else {
+                lost += 1;
+                assert!(lost <= MAX_LOST, "bench: {} lost {lost} pings", t.name());
+            }
+        }
+    };
+    if method == Method::OneThread {
+        if datagrams {
+            server
+                .set_read_timeout(Some(LOSS_WAIT))
+                .expect("SO_RCVTIMEO");
+        }
+        timed(&mut |seq, buf| {
+            peers::write_all(&client, &[seq], "bench: send the ping");
+            let got = match peers::read_into(&server, buf) {
+                Ok(got) if got > header => got,
+                Ok(_) => panic!("bench: the ping: EOF"),
+                Err(Errno::EAGAIN) if datagrams => return false,
+                Err(e) => panic!("bench: the ping: {e}"),
+            };
+            let ping = buf[header..got].to_vec();
+            peers::write_all(&server, &ping, "bench: send the pong");
+            pong(&client, buf, header, seq, datagrams)
+        });
+        return times;
+    }
     let echo = peers::spawn("bench echo", move || {
         let mut buf = [0u8; 64];
         // Nothing past the header is the hang-up; a read that fails or times out means the
@@ -197,30 +290,10 @@ pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
             peers::write_all(&server, &buf[header..got], "bench echo: send the pong");
         }
     });
-    let datagrams = !t.is_stream();
-    if datagrams {
-        client
-            .set_read_timeout(Some(LOSS_WAIT))
-            .expect("SO_RCVTIMEO");
-    }
-    let mut buf = [0u8; 64];
-    let (mut seq, mut lost) = (0u8, 0);
-    let started = Instant::now();
-    let mut times = Vec::with_capacity(n);
-    while times.len() < n {
-        let t0 = Instant::now();
-        if t0 - started >= limit {
-            break;
-        }
-        seq = seq.wrapping_add(1);
+    timed(&mut |seq, buf| {
         peers::write_all(&client, &[seq], "bench: send the ping");
-        if pong(&client, &mut buf, header, seq, datagrams) {
-            times.push(t0.elapsed().as_secs_f64() * 1e6);
-        } else {
-            lost += 1;
-            assert!(lost <= MAX_LOST, "bench: {} lost {lost} pings", t.name());
-        }
-    }
+        pong(&client, buf, header, seq, datagrams)
+    });
     hang_up(&client, t.is_stream());
     echo.join(2 * wait::STEP);
     times
@@ -391,7 +464,12 @@ const SHORT_ROUND_TRIPS: usize = 2_000;
 
 /// The median round trip of one short round over `t`, µs.
 fn short_round(t: Transport) -> f64 {
-    super::stats::median(&round_trips(t, SHORT_ROUND_TRIPS, SHORT_BUDGET / 4))
+    super::stats::median(&round_trips(
+        t,
+        Method::SameCpu,
+        SHORT_ROUND_TRIPS,
+        SHORT_BUDGET / 4,
+    ))
 }
 
 /// How many times faster `a`'s round trips are than `b`'s, over short interleaved rounds.
