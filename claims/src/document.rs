@@ -151,7 +151,7 @@ fn check(
 ) -> Checked1 {
     let doc = Document::parse(file, text);
     let mut findings = doccheck::check(&doc, rules);
-    match doccheck::compile::compile(file, &doc.code_listings()) {
+    match doccheck::compile_listings(&doc) {
         Ok(found) => findings.extend(found),
         Err(e) => eprintln!("note: {file}: {e}"),
     }
