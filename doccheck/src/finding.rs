@@ -65,6 +65,9 @@ pub struct Finding {
     pub message: Text,
     /// What to write instead, where the rule has a replacement.
     pub correction: Option<Text>,
+    /// What to do, where no line can be pasted instead (a code rule without a one-line fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Text>,
     /// The sentence or code line found.
     pub excerpt: String,
 }

@@ -131,6 +131,7 @@ fn validate(rule: &FactRule) -> Result<Option<ProseRule>, Vec<String>> {
     for (field, text) in [
         ("message", Some(&r.message)),
         ("correction", r.correction.as_ref()),
+        ("advice", r.advice.as_ref()),
     ] {
         if let Some(t) = text {
             if t.ko.trim().is_empty() || t.en.trim().is_empty() {
@@ -149,6 +150,12 @@ fn validate(rule: &FactRule) -> Result<Option<ProseRule>, Vec<String>> {
             if r.check.is_some() {
                 problems.push("check: only a code rule names a check".to_string());
             }
+            if r.advice.is_some() {
+                problems.push(
+                    "advice: only a code rule has advice (a prose rule gives a correction)"
+                        .to_string(),
+                );
+            }
             match ProseRule::new(rule) {
                 Ok(p) => Some(p),
                 Err(e) => {
@@ -164,6 +171,13 @@ fn validate(rule: &FactRule) -> Result<Option<ProseRule>, Vec<String>> {
                     problems.push(format!("check: no check {c:?} in doccheck::code"))
                 }
                 Some(_) => {}
+            }
+            if r.correction.is_some() {
+                problems.push(
+                    "correction: a code finding's correction is its own line with the check's \
+                     fix applied; give `advice` for what to do"
+                        .to_string(),
+                );
             }
             if !(r.all.is_empty() && r.any.is_empty() && r.none.is_empty()) {
                 problems.push("all/any/none: only a prose rule has patterns".to_string());

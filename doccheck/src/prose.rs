@@ -103,6 +103,7 @@ pub fn check(doc: &Document, rules: &[ProseRule]) -> Vec<Finding> {
                 severity: rule.rule.rule.severity,
                 message: rule.rule.rule.message.clone(),
                 correction: rule.rule.rule.correction.clone(),
+                advice: None,
                 excerpt: sentence.text.text.clone(),
             });
         }
@@ -126,6 +127,7 @@ mod tests {
                 severity: Severity::Error,
                 message: Text::default(),
                 correction: None,
+                advice: None,
                 all: strings(all),
                 any: strings(any),
                 none: strings(none),

@@ -82,6 +82,16 @@ fn both(text: &Text, korean_first: bool) -> (&str, &str) {
     }
 }
 
+/// A text in both languages, one line each; once where they are the same (code).
+fn both_lines(text: &Text, korean_first: bool) -> String {
+    let (first, second) = both(text, korean_first);
+    if first == second {
+        first.to_owned()
+    } else {
+        format!("{first}\n{second}")
+    }
+}
+
 /// The fact and its status on this kernel; a finding without a fact (the compiler's) shows
 /// its evidence alone.
 fn fact_line(f: &Finding, status: &FactStatus) -> String {
@@ -135,10 +145,16 @@ pub fn text(findings: &[Checked], docs: &[Document], color: bool) -> String {
         elements.push(Level::NOTE.message(other).into());
         elements.push(Level::NOTE.message(fact_line(f, status)).into());
         if let Some(c) = &f.correction {
-            let (first, second) = both(c, ko);
             elements.push(
                 Level::HELP
-                    .message(format!("write instead: {first}\n{second}"))
+                    .message(format!("write instead: {}", both_lines(c, ko)))
+                    .into(),
+            );
+        }
+        if let Some(a) = &f.advice {
+            elements.push(
+                Level::NOTE
+                    .message(format!("advice: {}", both_lines(a, ko)))
                     .into(),
             );
         }
@@ -212,6 +228,9 @@ pub fn sarif(findings: &[Checked], rules: &Rules) -> String {
             if let Some(c) = &r.rule.correction {
                 let _ = write!(help, "\nWrite instead: {}\n{}", c.ko, c.en);
             }
+            if let Some(a) = &r.rule.advice {
+                let _ = write!(help, "\nAdvice: {}\n{}", a.ko, a.en);
+            }
             json!({
                 "id": r.id(),
                 "shortDescription": { "text": r.rule.message.en },
@@ -242,6 +261,9 @@ pub fn sarif(findings: &[Checked], rules: &Rules) -> String {
             let mut text = format!("{message} ({})", fact_line(f, status));
             if let Some(c) = &f.correction {
                 let _ = write!(text, " Write instead: {}", both(c, ko).0);
+            }
+            if let Some(a) = &f.advice {
+                let _ = write!(text, " Advice: {}", both(a, ko).0);
             }
             let mut result = json!({
                 "ruleId": f.rule,
@@ -312,8 +334,10 @@ pub fn github(findings: &[Checked]) -> String {
         let ko = korean(&f.excerpt);
         let mut message = format!("{} ({})", both(&f.message, ko).0, fact_line(f, status));
         if let Some(c) = &f.correction {
-            let (first, second) = both(c, ko);
-            let _ = write!(message, "\nWrite instead: {first}\n{second}");
+            let _ = write!(message, "\nWrite instead: {}", both_lines(c, ko));
+        }
+        if let Some(a) = &f.advice {
+            let _ = write!(message, "\nAdvice: {}", both_lines(a, ko));
         }
         let _ = writeln!(
             out,
@@ -355,6 +379,7 @@ mod tests {
                     ko: "backlog은 accept 대기열의 길이입니다.".into(),
                     en: "The backlog bounds the accept queue.".into(),
                 }),
+                advice: None,
                 excerpt: "The backlog is the max.".into(),
             },
             FactStatus {

@@ -9,7 +9,9 @@
 //! kind = "prose"                     # "prose" | "code"
 //! severity = "error"                 # error: contradicts the fact; warning: needs its caveat
 //! message = { ko = "…", en = "…" }   # why the words are wrong, one sentence
-//! correction = { ko = "…", en = "…" }  # optional: a replacement an author pastes as it is
+//! correction = { ko = "…", en = "…" }  # prose, optional: a replacement an author pastes as it is
+//! advice = { ko = "…", en = "…" }      # code, optional: what to do, shown as a note (a code
+//!                                      # finding's correction is its own line, fixed by the check)
 //! # prose: each entry is a case-insensitive regular expression over one sentence
 //! all = ["backlog|백로그", "최대|maximum"]  # every one must match
 //! any = ["클라이언트|client", "연결|connection"]  # at least one must match (if given)
@@ -39,8 +41,12 @@ pub struct Rule {
     pub kind: RuleKind,
     pub severity: Severity,
     pub message: Text,
+    /// Prose: the sentence to write instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correction: Option<Text>,
+    /// Code: what to do where the check has no one-line fix (never pasted over a line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Text>,
     /// Prose: every pattern must match the sentence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub all: Vec<String>,

@@ -69,6 +69,7 @@ fn a_compiler_finding_gets_its_rule_in_the_sarif_driver() {
             en: "implicit declaration".into(),
         },
         correction: None,
+        advice: None,
         excerpt: "inet_pton(AF_INET, ip, &a);".into(),
     };
     let status = FactStatus {

@@ -1,11 +1,13 @@
 //! Code rules over a document's C listings: each listing is parsed into a real syntax tree
 //! (tree-sitter's C grammar; fragments are fine) and every code rule's named check looks for
-//! its pattern there. A finding sits on the listing's own line in the document.
+//! its pattern there. A finding sits on the listing's own line in the document; where the
+//! check has a one-line fix, its correction is that line fixed (`fix`), else the rule's advice.
 
 mod checks;
+mod fix;
 pub(crate) mod tree;
 
-use crate::finding::{Finding, Origin};
+use crate::finding::{Finding, Origin, Text};
 use crate::rules::{FactRule, RuleKind};
 
 pub use checks::CHECKS;
@@ -73,8 +75,9 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
     let mut out = Vec::new();
     for (listing, p) in c.iter().zip(&parsed) {
         let ctx = checks::Ctx::new(p, &wide);
+        let mut hits = Vec::new();
         for rule in rules.iter().filter(|r| r.rule.kind == RuleKind::Code) {
-            let Some((_, f)) = rule
+            let Some((check, f)) = rule
                 .rule
                 .check
                 .as_deref()
@@ -83,34 +86,50 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
                 continue;
             };
             for node in f(&ctx) {
-                let (row, column) = position(p, node.start_position());
-                if shown_as_wrong(listing.code, row) {
-                    continue;
+                let (row, _) = position(p, node.start_position());
+                if !shown_as_wrong(listing.code, row) {
+                    hits.push((rule, node, fix::edit(check, p, node)));
                 }
-                let (end_row, end_column) = position(p, node.end_position());
-                let finding = Finding {
-                    file: file.to_owned(),
-                    line: listing.first_line + row,
-                    column,
-                    end_line: listing.first_line + end_row,
-                    end_column,
-                    origin: Origin::Code,
-                    rule: rule.id(),
-                    fact: Some(rule.fact.clone()),
-                    severity: rule.rule.severity,
-                    message: rule.rule.message.clone(),
-                    correction: rule.rule.correction.clone(),
-                    excerpt: listing
-                        .code
-                        .lines()
-                        .nth(row)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
-                };
-                if !out.contains(&finding) {
-                    out.push(finding);
+            }
+        }
+        let edits: Vec<fix::Edit> = hits.iter().filter_map(|(_, _, e)| e.clone()).collect();
+        for (rule, node, edit) in &hits {
+            let (row, column) = position(p, node.start_position());
+            let (end_row, end_column) = position(p, node.end_position());
+            let correction = edit.as_ref().map(|e| {
+                let line = fix::fixed_line(&p.src, e, &edits);
+                Text {
+                    ko: line.clone(),
+                    en: line,
                 }
+            });
+            let finding = Finding {
+                file: file.to_owned(),
+                line: listing.first_line + row,
+                column,
+                end_line: listing.first_line + end_row,
+                end_column,
+                origin: Origin::Code,
+                rule: rule.id(),
+                fact: Some(rule.fact.clone()),
+                severity: rule.rule.severity,
+                message: rule.rule.message.clone(),
+                advice: if correction.is_none() {
+                    rule.rule.advice.clone()
+                } else {
+                    None
+                },
+                correction,
+                excerpt: listing
+                    .code
+                    .lines()
+                    .nth(row)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            };
+            if !out.contains(&finding) {
+                out.push(finding);
             }
         }
     }

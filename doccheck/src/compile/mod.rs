@@ -587,6 +587,7 @@ impl<'a> Unit<'a> {
             severity: Severity::Error,
             message,
             correction,
+            advice: None,
             excerpt: text.trim().to_owned(),
         })
     }
