@@ -121,7 +121,8 @@ fn the_compiler_finds_exactly_the_expected_findings_in_the_samples() {
     }
 }
 
-/// Every correction in the catalogue (claims and rules) that reads as C, in both languages.
+/// Every correction and code rule's advice in the catalogue (claims and rules) that reads as
+/// C, in both languages.
 fn code_corrections() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let mut out = Vec::new();
@@ -151,7 +152,7 @@ fn code_corrections() -> Vec<(String, String)> {
                     .cloned()
                     .unwrap_or_default();
                 for holder in std::iter::once(&entry).chain(&rules) {
-                    let Some(correction) = holder.get("correction") else {
+                    let Some(correction) = holder.get("correction").or(holder.get("advice")) else {
                         continue;
                     };
                     for lang in ["ko", "en"] {
@@ -275,4 +276,150 @@ fn without_a_compiler_the_compile_step_says_so() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The catalogue's code findings on one C listing (its first line is line 1).
+fn code_findings(code: &str) -> Vec<Finding> {
+    let listing = Listing {
+        code,
+        first_line: 1,
+        lang: Some("c"),
+    };
+    code::check("listing.md", &[listing], &rules().code)
+}
+
+/// The correction of the finding of `rule` (a rule name) on a listing.
+fn fixed_line(code: &str, rule: &str) -> String {
+    let findings = code_findings(code);
+    let f = findings
+        .iter()
+        .find(|f| f.rule.ends_with(&format!("/{rule}")))
+        .unwrap_or_else(|| panic!("{rule} does not fire on {code:?}: {findings:#?}"));
+    let c = f.correction.as_ref().expect("a correction");
+    assert_eq!(c.ko, c.en, "code is the same in both languages");
+    c.en.clone()
+}
+
+#[test]
+fn a_code_correction_is_the_listings_own_line_with_the_fix_applied() {
+    for (code, rule, fixed) in [
+        (
+            "struct sockaddr_in peer_addr;\nbind(srv, &peer_addr, sizeof peer_addr);",
+            "code-sockaddr-cast-missing",
+            "bind(srv, (struct sockaddr *)&peer_addr, sizeof peer_addr);",
+        ),
+        (
+            "void f(int srv, struct sockaddr_in6 *peer_addr) {\n    connect(srv, peer_addr, sizeof *peer_addr);\n}",
+            "code-sockaddr-cast-missing",
+            "connect(srv, (struct sockaddr *)peer_addr, sizeof *peer_addr);",
+        ),
+        (
+            "struct sockaddr_in peer_addr;\n    peer_addr.sin_port = 9000;",
+            "code-htons-missing",
+            "peer_addr.sin_port = htons(9000);",
+        ),
+        (
+            "peer_addr.sin_addr.s_addr = INADDR_LOOPBACK;",
+            "code-htons-missing",
+            "peer_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);",
+        ),
+        (
+            "struct sockaddr_in peer_addr = { .sin_family = AF_INET, .sin_port = 9000 };",
+            "code-htons-missing",
+            "struct sockaddr_in peer_addr = { .sin_family = AF_INET, .sin_port = htons(9000) };",
+        ),
+        (
+            "setsockopt(srv, SOL_SOCKET, TCP_NODELAY, &yes, sizeof yes);",
+            "code-nodelay-at-sol-socket",
+            "setsockopt(srv, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);",
+        ),
+        (
+            "struct sockaddr_in6 peer_addr;\nconnect(srv, (struct sockaddr *) &peer_addr, sizeof(struct sockaddr));",
+            "code-sockaddr-size-for-ipv6",
+            "connect(srv, (struct sockaddr *) &peer_addr, sizeof(struct sockaddr_in6));",
+        ),
+    ] {
+        assert_eq!(fixed_line(code, rule), fixed, "{rule} on {code:?}");
+    }
+}
+
+#[test]
+fn two_fixes_on_one_line_give_both_findings_the_wholly_fixed_line() {
+    let code = "struct sockaddr_in6 peer_addr;\nbind(srv, &peer_addr, sizeof(struct sockaddr));";
+    let whole = "bind(srv, (struct sockaddr *)&peer_addr, sizeof(struct sockaddr_in6));";
+    assert_eq!(fixed_line(code, "code-sockaddr-cast-missing"), whole);
+    assert_eq!(fixed_line(code, "code-sockaddr-size-for-ipv6"), whole);
+}
+
+#[test]
+fn a_code_rule_without_a_one_line_fix_gives_advice_and_no_correction() {
+    let findings = code_findings("char buf[64];\nread(srv, buf, sizeof buf);");
+    let f = findings
+        .iter()
+        .find(|f| f.rule.ends_with("/code-read-count-ignored"))
+        .expect("read-count-ignored fires");
+    assert_eq!(f.correction, None);
+    assert!(f.advice.is_some(), "{f:#?}");
+}
+
+/// A listing every fixable rule fires on, compiled as a whole.
+const FIXABLE: &str = "#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+int serve(int srv)
+{
+    int yes = 1;
+    struct sockaddr_in peer_addr = { .sin_family = AF_INET, .sin_port = 9000 };
+    struct sockaddr_in6 peer6 = { .sin6_family = AF_INET6 };
+    peer_addr.sin_port = 9000;
+    peer_addr.sin_addr.s_addr = INADDR_LOOPBACK;
+    setsockopt(srv, SOL_SOCKET, TCP_NODELAY, &yes, sizeof yes);
+    if (bind(srv, &peer_addr, sizeof peer_addr) < 0)
+        return -1;
+    return connect(srv, &peer6, sizeof(struct sockaddr));
+}
+";
+
+/// The compiler's findings on one listing; `None` without a C compiler.
+fn compiled(code: &str) -> Option<Vec<Finding>> {
+    let listing = Listing {
+        code,
+        first_line: 1,
+        lang: Some("c"),
+    };
+    match compile::compile("listing.md", &[listing]) {
+        Ok(f) => Some(f),
+        Err(compile::CompileError::NoCompiler(cc)) => {
+            eprintln!("skipped: no C compiler ({cc}) on this machine");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn a_listing_with_its_code_corrections_pasted_compiles_clean_and_fires_no_rule() {
+    let findings = code_findings(FIXABLE);
+    let mut lines: Vec<String> = FIXABLE.lines().map(str::to_owned).collect();
+    for f in &findings {
+        let c = f.correction.as_ref().unwrap_or_else(|| panic!("{f:#?}"));
+        let line = &mut lines[f.line - 1];
+        let indent = line.len() - line.trim_start().len();
+        *line = format!("{}{}", &line[..indent], c.en);
+    }
+    let fixed = lines.join("\n") + "\n";
+    let mut fired: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+    fired.sort();
+    fired.dedup();
+    assert_eq!(fired.len(), 4, "every fixable rule fires: {fired:?}");
+    assert_eq!(code_findings(&fixed), vec![], "{fixed}");
+    let Some(before) = compiled(FIXABLE) else {
+        return;
+    };
+    assert!(
+        !before.is_empty(),
+        "the listing as written does not compile"
+    );
+    assert_eq!(compiled(&fixed), Some(vec![]), "{fixed}");
 }
