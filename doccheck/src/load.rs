@@ -262,4 +262,33 @@ pass = ["The backlog bounds the accept queue."]
         ));
         assert!(p[0].ends_with("pass: at least one close, correct example it must not fire on"));
     }
+
+    #[test]
+    fn a_code_rule_with_a_correction_and_a_prose_rule_with_advice_are_named() {
+        let code = GOOD
+            .replace(
+                "kind = \"prose\"",
+                "kind = \"code\"\ncheck = \"htons-missing\"",
+            )
+            .replace("all = [\"backlog\"]\n", "")
+            .replace(
+                "fire =",
+                "correction = { ko = \"x;\", en = \"x;\" }\nfire =",
+            );
+        let p = problems(&code);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("correction: a code finding's correction"),
+            "{p:?}"
+        );
+        let p = problems(&GOOD.replace(
+            "fire =",
+            "advice = { ko = \"조언\", en = \"advice\" }\nfire =",
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("advice: only a code rule has advice"),
+            "{p:?}"
+        );
+    }
 }

@@ -34,13 +34,14 @@ fn every_rule_fires_on_its_fire_examples_and_on_none_of_its_pass_examples() {
     assert!(run >= 2 * (rules.prose.len() + rules.code.len()));
 }
 
-/// Every correction text in a TOML file: `correction = { ko, en }` tables at any depth.
+/// Every correction text in a TOML file: `correction = { ko, en }` tables at any depth, and
+/// code rules' `advice` (an author may paste its code too).
 fn corrections(value: &toml::Value, out: &mut Vec<String>) {
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
                 match (k.as_str(), v) {
-                    ("correction", toml::Value::Table(c)) => {
+                    ("correction" | "advice", toml::Value::Table(c)) => {
                         out.extend(c.values().filter_map(|s| s.as_str().map(String::from)))
                     }
                     _ => corrections(v, out),
