@@ -15,7 +15,7 @@ use crate::index::TestIndex;
 use crate::junit;
 use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, SECTIONS};
 use harness::privileges::Privileges;
-use harness::record::{Outcome, Record};
+use harness::record::{Outcome, Record, TestId};
 
 /// What this run established about a claim. The one status type of the report, the kernel
 /// matrix and the JUnit output.
@@ -196,10 +196,10 @@ pub struct TestResult {
 impl TestResult {
     /// `suite::fn [case]`.
     pub fn display(&self) -> String {
-        let base: Vec<&str> = self.name.splitn(3, "::").take(2).collect();
+        let base = TestId::parse(&self.name).base;
         match &self.case {
-            Some(case) => format!("{} [{case}]", base.join("::")),
-            None => base.join("::"),
+            Some(case) => format!("{base} [{case}]"),
+            None => base.to_string(),
         }
     }
 }
@@ -399,10 +399,9 @@ fn judge(
     let rests_on = |id: &str| claim.facts.iter().any(|f| f == id);
     let mut tests = Vec::new();
     for name in named_by {
-        let prefix = format!("{name}::");
         let ran = newest
             .keys()
-            .any(|(id, test)| rests_on(id) && (test == name || test.starts_with(&prefix)));
+            .any(|(id, test)| rests_on(id) && TestId::parse(test).base == *name);
         if !ran {
             tests.push(TestResult {
                 name: name.to_string(),
@@ -543,11 +542,9 @@ fn evidence(c: &ClaimResult, index: usize) -> Option<Evidence> {
 /// rstest's generated case name in words: `family_1_V4` is `v4`, `case_2_tcp_v6` is `tcp v6`,
 /// `kind_3_Kind__Unix_UnixKind__Stream_` is `unix stream`, `v6only_1_true` is `v6only=true`.
 pub fn case_label(test: &str) -> Option<String> {
-    let parts: Vec<&str> = test.split("::").skip(2).collect();
-    if parts.is_empty() {
-        return None;
-    }
-    let labels: Vec<String> = parts.iter().map(|p| segment_label(p)).collect();
+    let id = TestId::parse(test);
+    id.case?;
+    let labels: Vec<String> = id.case_segments().map(segment_label).collect();
     Some(labels.join(", "))
 }
 

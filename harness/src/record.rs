@@ -66,6 +66,41 @@ pub struct Record {
     pub at_ms: u64,
 }
 
+/// A test's name in the evidence, `<suite>::<fn>` and, for an rstest case, the case rstest
+/// generated (`family_1_V4`, or `kind_2_…::family_1_V4` for two parameters), taken apart once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestId<'a> {
+    /// `<suite>::<fn>`: how the test index names the test.
+    pub base: &'a str,
+    /// The suite file's stem (`tests/<suite>.rs`).
+    pub suite: &'a str,
+    pub function: &'a str,
+    /// rstest's generated case path, if any.
+    pub case: Option<&'a str>,
+}
+
+impl<'a> TestId<'a> {
+    pub fn parse(name: &'a str) -> TestId<'a> {
+        let (suite, rest) = name.split_once("::").unwrap_or((name, ""));
+        let (function, case) = match rest.split_once("::") {
+            Some((function, case)) => (function, Some(case)),
+            None => (rest, None),
+        };
+        let base = &name[..name.len() - case.map_or(0, |c| c.len() + 2)];
+        TestId {
+            base,
+            suite,
+            function,
+            case,
+        }
+    }
+
+    /// The case's segments, one per rstest parameter.
+    pub fn case_segments(&self) -> impl Iterator<Item = &'a str> {
+        self.case.into_iter().flat_map(|c| c.split("::"))
+    }
+}
+
 /// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line.
 pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
@@ -114,5 +149,25 @@ pub(crate) fn append(records: &[Record]) {
     });
     if let Err(e) = written {
         panic!("cannot record evidence in {}: {e}", file.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_id_parses_into_suite_function_and_case() {
+        let id = TestId::parse("tcp::accept_works::kind_2_Stream::family_1_V4");
+        assert_eq!(id.base, "tcp::accept_works");
+        assert_eq!((id.suite, id.function), ("tcp", "accept_works"));
+        assert_eq!(id.case, Some("kind_2_Stream::family_1_V4"));
+        assert_eq!(
+            id.case_segments().collect::<Vec<_>>(),
+            ["kind_2_Stream", "family_1_V4"]
+        );
+        let plain = TestId::parse("udp::plain");
+        assert_eq!((plain.base, plain.case), ("udp::plain", None));
+        assert_eq!(plain.case_segments().count(), 0);
     }
 }
