@@ -8,10 +8,10 @@ mod table;
 mod wire;
 
 use std::fs;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -502,79 +502,13 @@ fn run_native(
     dir: &Path,
 ) -> (KernelRun, Vec<Record>) {
     let started = Instant::now();
-    let (source, release, accel) = match &how {
-        Native::Host => (
-            Source::Host.describe(),
-            harness::kernel::release(),
-            "native",
-        ),
-        Native::Gvisor(runsc) => {
-            let version = Command::new(&runsc.path)
-                .arg("--version")
-                .stdin(Stdio::null())
-                .output()
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .to_string()
-                })
-                .unwrap_or_default();
-            let platform = if runsc.rootless {
-                "ptrace, rootless"
-            } else {
-                "ptrace"
-            };
-            (Source::Gvisor.describe(), version, platform)
-        }
-    };
-    let mut result = KernelRun {
-        release: Some(release),
-        accel: accel.into(),
-        ..KernelRun::failed(
-            if matches!(how, Native::Host) {
-                "host"
-            } else {
-                "gvisor"
-            },
-            source,
-            RunStatus::Ran,
-            String::new(),
-        )
-    };
-    result.detail = None;
+    let mut result = how.kernel_run();
     let mut records = Vec::new();
-    let log_path = dir.join("console.log");
     for suite in suites {
         let results = dir.join("evidence").join(&suite.name);
         let data_path = dir.join(format!("data-{}.txt", suite.name));
         let spawned = fs::create_dir_all(&results)
-            .and_then(|()| {
-                fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log_path)
-            })
-            .and_then(|log| {
-                let err = log.try_clone()?;
-                let mut cmd = match &how {
-                    Native::Host => {
-                        let mut cmd = Command::new(&suite.path);
-                        cmd.env(record::RESULTS_ENV, &results).stdout(log);
-                        cmd
-                    }
-                    Native::Gvisor(runsc) => {
-                        let mut cmd = runsc.command();
-                        cmd.args(["/bin/sh", "-c", &gvisor_script()])
-                            .arg(&suite.path)
-                            .arg(&suite.name)
-                            .stdout(fs::File::create(&data_path)?);
-                        cmd
-                    }
-                };
-                cmd.stdin(Stdio::null()).stderr(err).spawn()
-            });
+            .and_then(|()| how.spawn(suite, &results, &data_path, &dir.join("console.log")));
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
@@ -586,22 +520,7 @@ fn run_native(
         let left = limit.saturating_sub(started.elapsed());
         let exit = harness::wait::child(&mut child, left, || {}).ok().flatten();
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
-        let found = match &how {
-            Native::Host => record::read_all(&results),
-            Native::Gvisor(_) => fs::read_to_string(&data_path)
-                .map_err(|e| format!("{}: {e}", data_path.display()))
-                .and_then(|text| wire::parse_stream(&text))
-                .map(|stream| {
-                    // The sandbox's own exit code says only that the script ended.
-                    if let Some((_, exit)) = stream.suites.first() {
-                        code = code.map(|_| *exit);
-                    } else if code == Some(0) {
-                        code = Some(-1);
-                    }
-                    stream.records
-                }),
-        };
-        match found {
+        match how.evidence(&results, &data_path, &mut code) {
             Ok(found) => records.extend(found),
             Err(e) => {
                 result.status = RunStatus::Error;
@@ -633,6 +552,94 @@ fn run_native(
     }
     result.seconds = started.elapsed().as_secs_f64();
     (result, records)
+}
+
+impl Native<'_> {
+    /// The run's entry before any suite ran: the kernel's name, source, release and how it runs.
+    fn kernel_run(&self) -> KernelRun {
+        let (name, source, release, accel) = match self {
+            Native::Host => (
+                "host",
+                Source::Host.describe(),
+                harness::kernel::release(),
+                "native",
+            ),
+            Native::Gvisor(runsc) => {
+                let version = Command::new(&runsc.path)
+                    .arg("--version")
+                    .stdin(Stdio::null())
+                    .output()
+                    .map(|o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                let platform = if runsc.rootless {
+                    "ptrace, rootless"
+                } else {
+                    "ptrace"
+                };
+                ("gvisor", Source::Gvisor.describe(), version, platform)
+            }
+        };
+        let mut result = KernelRun {
+            release: Some(release),
+            accel: accel.into(),
+            ..KernelRun::failed(name, source, RunStatus::Ran, String::new())
+        };
+        result.detail = None;
+        result
+    }
+
+    /// Starts one test binary, its output appended to `log`: directly with its evidence in
+    /// `results`, or in a gVisor sandbox that prints exit code and evidence into `data`.
+    fn spawn(&self, suite: &Suite, results: &Path, data: &Path, log: &Path) -> io::Result<Child> {
+        let log = fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let err = log.try_clone()?;
+        let mut cmd = match self {
+            Native::Host => {
+                let mut cmd = Command::new(&suite.path);
+                cmd.env(record::RESULTS_ENV, results).stdout(log);
+                cmd
+            }
+            Native::Gvisor(runsc) => {
+                let mut cmd = runsc.command();
+                cmd.args(["/bin/sh", "-c", &gvisor_script()])
+                    .arg(&suite.path)
+                    .arg(&suite.name)
+                    .stdout(fs::File::create(data)?);
+                cmd
+            }
+        };
+        cmd.stdin(Stdio::null()).stderr(err).spawn()
+    }
+
+    /// The evidence one test binary left; under gVisor also its real exit code, into `code`
+    /// (the sandbox's own says only that the script ended).
+    fn evidence(
+        &self,
+        results: &Path,
+        data: &Path,
+        code: &mut Option<i32>,
+    ) -> Result<Vec<Record>, String> {
+        match self {
+            Native::Host => record::read_all(results),
+            Native::Gvisor(_) => fs::read_to_string(data)
+                .map_err(|e| format!("{}: {e}", data.display()))
+                .and_then(|text| wire::parse_stream(&text))
+                .map(|stream| {
+                    if let Some((_, exit)) = stream.suites.first() {
+                        *code = code.map(|_| *exit);
+                    } else if *code == Some(0) {
+                        *code = Some(-1);
+                    }
+                    stream.records
+                }),
+        }
+    }
 }
 
 /// What every VM guest shares, and the accelerator once decided.

@@ -385,6 +385,21 @@ impl Matrix {
     /// The Markdown report.
     pub fn markdown(&self) -> String {
         let mut md = String::from("# socket-claims: kernel matrix\n\n");
+        self.kernels_table(&mut md);
+        self.kernel_notes(&mut md);
+        md.push_str(
+            "\nStatus per claim as in `cargo claims`: **holds**, **FAILS**, **inconclusive**, \
+             **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
+             that kernel produced no evidence for the claim.\n",
+        );
+        self.findings_section(&mut md);
+        self.documented_section(&mut md);
+        self.differences_sections(&mut md);
+        md
+    }
+
+    /// One row per kernel: where it came from, its release, how its run went.
+    fn kernels_table(&self, md: &mut String) {
         md.push_str("| Kernel | Source | Release | Run | Time | Claims |\n");
         md.push_str("|---|---|---|---|---|---|\n");
         for k in &self.kernels {
@@ -421,6 +436,10 @@ impl Matrix {
                 Self::counts_line(&k.counts)
             );
         }
+    }
+
+    /// Test binaries that exited non-zero, the kernels' notes, and a finished run's detail.
+    fn kernel_notes(&self, md: &mut String) {
         let notes: Vec<String> =
             self.kernels
                 .iter()
@@ -444,11 +463,10 @@ impl Matrix {
                 let _ = writeln!(md, "- {}", cell(&n));
             }
         }
-        md.push_str(
-            "\nStatus per claim as in `cargo claims`: **holds**, **FAILS**, **inconclusive**, \
-             **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
-             that kernel produced no evidence for the claim.\n",
-        );
+    }
+
+    /// Claims that hold on one kernel and fail on another the fact is stated for.
+    fn findings_section(&self, md: &mut String) {
         let findings: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.finding).collect();
         let _ = writeln!(
             md,
@@ -460,44 +478,53 @@ impl Matrix {
                 "None: wherever a claim's fact is stated for a kernel, no kernel fails what \
                  another holds.\n",
             );
-        } else {
-            md.push_str(
-                "Claims that hold on some kernel and fail on another where the catalogue says \
-                 the fact applies to both (its `since`, `until`, `on`).\n\n",
-            );
-            self.table(&mut md, &findings);
-            md.push('\n');
-            for c in &findings {
-                for s in c.statuses.iter().filter(|s| s.status == Status::Fails) {
-                    let _ = writeln!(
-                        md,
-                        "- `{}` on {}: {}",
-                        c.id,
-                        s.kernel,
-                        cell(&first_line(s.reason.as_deref().unwrap_or_default()))
-                    );
-                }
+            return;
+        }
+        md.push_str(
+            "Claims that hold on some kernel and fail on another where the catalogue says \
+             the fact applies to both (its `since`, `until`, `on`).\n\n",
+        );
+        self.table(md, &findings);
+        md.push('\n');
+        for c in &findings {
+            for s in c.statuses.iter().filter(|s| s.status == Status::Fails) {
+                let _ = writeln!(
+                    md,
+                    "- `{}` on {}: {}",
+                    c.id,
+                    s.kernel,
+                    cell(&first_line(s.reason.as_deref().unwrap_or_default()))
+                );
             }
         }
+    }
+
+    /// Claims whose outcome differs only on kernels their fact is not stated for.
+    fn documented_section(&self, md: &mut String) {
         let documented: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.documented).collect();
-        if !documented.is_empty() {
-            let _ = writeln!(
-                md,
-                "\n## Claims that differ as documented ({})\n",
-                documented.len()
-            );
-            md.push_str(
-                "The outcome differs only on kernels the fact is not stated for; *(out of \
-                 scope)* marks them.\n\n",
-            );
-            self.table(&mut md, &documented);
-            md.push('\n');
-            for c in &documented {
-                if let Some(scope) = &c.scope {
-                    let _ = writeln!(md, "- `{}`: {}", c.id, cell(scope));
-                }
+        if documented.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "\n## Claims that differ as documented ({})\n",
+            documented.len()
+        );
+        md.push_str(
+            "The outcome differs only on kernels the fact is not stated for; *(out of \
+             scope)* marks them.\n\n",
+        );
+        self.table(md, &documented);
+        md.push('\n');
+        for c in &documented {
+            if let Some(scope) = &c.scope {
+                let _ = writeln!(md, "- `{}`: {}", c.id, cell(scope));
             }
         }
+    }
+
+    /// The other claims: those whose outcome differs between kernels, then the rest.
+    fn differences_sections(&self, md: &mut String) {
         let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) = self
             .claims
             .iter()
@@ -511,7 +538,7 @@ impl Matrix {
         if differ.is_empty() {
             md.push_str("None: every kernel that ran agrees on every claim.\n");
         } else {
-            self.table(&mut md, &differ);
+            self.table(md, &differ);
             md.push('\n');
             for c in &differ {
                 for s in c.statuses.iter().filter(|s| s.reason.is_some()) {
@@ -531,8 +558,7 @@ impl Matrix {
             "\n## Claims with the same outcome on every kernel that ran ({})\n",
             same.len()
         );
-        self.table(&mut md, &same);
-        md
+        self.table(md, &same);
     }
 
     fn table(&self, md: &mut String, rows: &[&ClaimRow]) {
