@@ -123,7 +123,19 @@ pub(super) fn markdown(
     emulated: Option<&str>,
     took: Duration,
 ) -> String {
-    let mut md = String::from("# socket-claims bench: the speed claims, measured\n\n");
+    let mut md = String::new();
+    header(&mut md, file, emulated, took);
+    ratios(&mut md, file);
+    plots_section(&mut md, plots);
+    results(&mut md, file);
+    c_reference(&mut md, run);
+    not_measured(&mut md, run);
+    md
+}
+
+/// The machine, the load and the method.
+fn header(md: &mut String, file: &BenchFile, emulated: Option<&str>, took: Duration) {
+    md.push_str("# socket-claims bench: the speed claims, measured\n\n");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let _ = writeln!(
         md,
@@ -153,6 +165,10 @@ pub(super) fn markdown(
          large message is 65 000 B for every transport (64 KiB does not fit one UDP \
          datagram). MB = 10^6 bytes, counted at the receiver.\n",
     );
+}
+
+/// Each claim's ratios, their intervals and statuses, and the claim's status.
+fn ratios(md: &mut String, file: &BenchFile) {
     md.push_str(
         "\n## Ratios, by claim\n\n| claim | metric | size | a / b | ratio | 95% CI | threshold \
          | status | the claim's fact says |\n|---|---|---|---|---|---|---|---|---|\n",
@@ -189,6 +205,10 @@ pub(super) fn markdown(
             file.claim_status(&spec).as_str()
         );
     }
+}
+
+/// The SVG plots, or why they were not drawn.
+fn plots_section(md: &mut String, plots: &Result<Vec<String>, String>) {
     match plots {
         Ok(files) => {
             md.push_str("\n## Plots\n\n");
@@ -200,6 +220,10 @@ pub(super) fn markdown(
             let _ = writeln!(md, "\nPlots not drawn: {e}");
         }
     }
+}
+
+/// Every measured point: median, p99 and interval.
+fn results(md: &mut String, file: &BenchFile) {
     md.push_str("\n## Results\n\n| transport | metric | size | median | p99 | 95% CI of the median | rounds |\n|---|---|---|---|---|---|---|\n");
     for r in &file.results {
         let _ = writeln!(
@@ -215,6 +239,10 @@ pub(super) fn markdown(
             r.rounds
         );
     }
+}
+
+/// The Rust loop against the C ping-pong.
+fn c_reference(md: &mut String, run: &Run) {
     md.push_str("\n## The Rust loop against a C ping-pong\n\n");
     match &run.reference_skipped {
         Some(why) => {
@@ -234,6 +262,10 @@ pub(super) fn markdown(
             }
         }
     }
+}
+
+/// Transports left out and notes on how the run went.
+fn not_measured(md: &mut String, run: &Run) {
     if !run.dropped.is_empty() || !run.notes.is_empty() {
         md.push_str("\n## Not measured\n\n");
         for (who, why) in &run.dropped {
@@ -243,5 +275,4 @@ pub(super) fn markdown(
             let _ = writeln!(md, "- {note}");
         }
     }
-    md
 }
