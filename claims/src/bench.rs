@@ -47,13 +47,17 @@ const REFERENCE_ROUNDS: usize = 5;
 
 /// `target/claims/bench.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct BenchFile {
+    /// `uname -r` of the kernel measured; the report uses the file only on that kernel.
     pub kernel: String,
     /// Why nothing was measured (CPU emulation, whose speed says nothing about the kernel):
     /// then every claim is not-measured and `results` and `ratios` are empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_measured: Option<String>,
+    /// Every measured point.
     pub results: Vec<ResultRow>,
+    /// Every ratio a speed claim names, with its interval and status.
     pub ratios: Vec<RatioRow>,
 }
 
@@ -86,9 +90,12 @@ impl BenchFile {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ResultRow {
+    /// `unix-stream`, `unix-dgram`, `tcp-v4`, `tcp-v6`, `udp-v4`, `udp-v6`, or `netns:*` (raw comparison, as root).
     pub transport: String,
     pub metric: Metric,
+    /// The message size (1 for round trips).
     pub message_bytes: usize,
     /// rtt: the median of every round trip; throughput: the median of the rounds.
     pub median: f64,
@@ -97,19 +104,27 @@ pub struct ResultRow {
     pub p99: Option<f64>,
     /// The 95% bootstrap interval of the median over the rounds (of the rounds' medians).
     pub ci95: [f64; 2],
+    /// The interleaved rounds measured.
     pub rounds: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RatioRow {
+    /// The speed claim the ratio belongs to.
     pub claim: String,
     pub metric: Metric,
+    /// The message size both sides used.
     pub message_bytes: usize,
+    /// The side expected to be faster.
     pub a: String,
+    /// The side it is compared with (`5ms`: the 5 ms budget).
     pub b: String,
     /// How many times faster `a` was than `b` (the median of the per-round ratios).
     pub ratio: f64,
+    /// The 95% bootstrap interval of the ratio over the rounds.
     pub ci95: [f64; 2],
+    /// The ratio's line: above it `a` is that many times faster.
     pub threshold: f64,
     pub status: Status,
 }

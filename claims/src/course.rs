@@ -43,13 +43,17 @@ pub fn default_file() -> Option<PathBuf> {
 
 /// The lines, 1-based, a claim's words occupy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Span {
+    /// First line (1-based).
     pub first: usize,
+    /// Last line.
     pub last: usize,
 }
 
 /// Why the heuristic calls a line checkable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Checkable {
     TableRow,
@@ -75,6 +79,7 @@ impl Checkable {
 
 /// A checkable line no claim covers.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Unchecked {
     pub line: usize,
     pub text: String,
@@ -83,6 +88,7 @@ pub struct Unchecked {
 
 /// A claim whose words are not in the text.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Stale {
     pub id: String,
     pub course: String,
@@ -90,6 +96,7 @@ pub struct Stale {
 
 /// The course text checked against the claims' words.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Drift {
     pub file: String,
     pub lines: usize,

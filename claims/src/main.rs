@@ -11,6 +11,8 @@ mod bench;
 mod cli;
 mod course;
 mod exit;
+#[cfg(test)]
+mod formats;
 mod index;
 mod junit;
 mod matrix;

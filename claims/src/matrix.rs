@@ -25,6 +25,8 @@ use harness::catalogue::{self, Catalogue};
 use harness::kernel::{Running, Runtime, Version};
 use harness::record::{self, Record};
 use kernels::{Kernel, Source};
+#[cfg(test)]
+pub use table::Matrix;
 use table::{KernelRun, RunStatus, SuiteExit};
 
 /// The debugging tools the course names, copied with their libraries from this machine when it

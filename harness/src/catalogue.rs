@@ -36,6 +36,7 @@ pub const DOCUMENTS: [&str; 5] = [
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Accurate,
@@ -56,6 +57,7 @@ impl Verdict {
 /// What the claim's `course` words are. Only `course` claims carry a verdict on the course;
 /// the others are checks the report shows beside them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A sentence the chapter's overview states.
@@ -78,6 +80,7 @@ impl Kind {
 
 /// What to publish instead of the course's words, in the course's language and in English.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Correction {
     #[serde(default)]

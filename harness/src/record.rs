@@ -37,6 +37,7 @@ pub fn results_dir() -> PathBuf {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Pass,
@@ -46,20 +47,28 @@ pub enum Outcome {
 
 /// One line of evidence: what one test (one rstest case) observed for one claim.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Record {
+    /// The fact id the test names.
     pub claim: String,
     /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
     pub test: String,
+    /// pass, fail, or skipped with the reason.
     pub outcome: Outcome,
+    /// Why it failed or was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the kernel did, by name (`ctx.observe`).
     #[serde(default)]
     pub observed: Map<String, Value>,
+    /// `uname -r` where the test ran.
     pub kernel: String,
     /// The uid that ran the suite (outside the user namespace of a re-executed test).
     pub uid: u32,
+    /// The private network namespace it ran in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+    /// How long the test body took.
     pub elapsed_ms: u64,
     /// When it was recorded (ms since the Unix epoch): the newest record of a test wins.
     #[serde(default)]

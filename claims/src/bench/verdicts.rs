@@ -13,6 +13,7 @@ use harness::bench::verdicts::{BUDGET_5MS, FASTER, FIVE_MS, NAGLE, ONE_STEP, TWO
 
 /// What a ratio compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum Metric {
     /// A 1-byte ping-pong's round-trip time, µs (smaller is faster).
     #[serde(rename = "rtt_us")]

@@ -15,6 +15,7 @@ use harness::record::Record;
 
 /// How the run under one kernel went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// The suite ran to its end (tests may have failed: those are findings).
@@ -44,14 +45,19 @@ impl RunStatus {
 
 /// A test binary's exit code under a kernel.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SuiteExit {
+    /// The test binary (`tests/<name>.rs`).
     pub name: String,
+    /// Its exit code (101: a test failed; -1: killed or no code).
     pub exit: i32,
 }
 
 /// Claim counts under one kernel.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Counts {
+    /// The kernel's claims by status.
     pub holds: usize,
     pub fails: usize,
     pub inconclusive: usize,
@@ -63,8 +69,11 @@ pub struct Counts {
 
 /// One kernel of the matrix.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct KernelRun {
+    /// The kernel's `name` in fixtures/kernels.toml.
     pub name: String,
+    /// Where it came from, in words (host, a Debian package, an image, gVisor).
     pub source: String,
     /// `uname -r` where the suite ran (from the guest, for a VM; `runsc --version` for gVisor).
     pub release: Option<String>,
@@ -72,6 +81,7 @@ pub struct KernelRun {
     /// `uname -r` of a Debian 6.1 kernel does not show).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The Debian package's version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package_version: Option<String>,
     /// The kernel as the catalogue's `since` / `until` / `on` judge it; unknown: every fact
@@ -95,9 +105,12 @@ pub struct KernelRun {
     /// Seconds from the guest kernel's start to its /init.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_seconds: Option<f64>,
+    /// Each test binary's exit code.
     pub suites: Vec<SuiteExit>,
+    /// What the report should mention (a module that did not load, the bench missing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The kernel's claims by status.
     pub counts: Counts,
     /// What the guest's `claims bench` wrote (also `matrix/<kernel>/bench.json`).
     #[serde(skip)]
@@ -130,9 +143,12 @@ impl KernelRun {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct KernelStatus {
+    /// The kernel's `name`.
     pub kernel: String,
     pub status: Status,
+    /// Why it fails or was not checked there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The claim's fact is stated for this kernel (its `since` / `until` / `on` include it).
@@ -140,8 +156,11 @@ pub struct KernelStatus {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ClaimRow {
+    /// The claim id.
     pub id: String,
+    /// The verdict on the course's words.
     pub verdict: Verdict,
     /// The kernels that ran disagree on this claim.
     pub differs: bool,
@@ -159,13 +178,17 @@ pub struct ClaimRow {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Matrix {
+    /// Every kernel of the list, in its order, with how its run went.
     pub kernels: Vec<KernelRun>,
     /// How many claims (the first ones of `claims`) differ between kernels.
     pub differing: usize,
     /// How many of them are findings (first) and how many differ as documented (next).
     pub findings: usize,
+    /// How many differ as documented (after the findings).
     pub documented: usize,
+    /// Every claim: those that differ first (findings, then as documented), then the rest.
     pub claims: Vec<ClaimRow>,
     /// One JUnit testsuite per kernel (`target/claims/matrix-junit.xml`).
     #[serde(skip)]
