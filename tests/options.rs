@@ -794,6 +794,41 @@ fn lsof_as_a_normal_user_does_not_list_roots_socket() {
 }
 
 #[test]
+fn ss_as_a_normal_user_lists_roots_listener_without_its_process() {
+    claim("options.debug.ss-tlnp").run(|ctx| {
+        if privileges::host_uid() != 0 || !nix::unistd::Uid::effective().is_root() {
+            harness::skip("needs real root: the listener must belong to another user than ss's");
+        }
+        let (_listener, addr) = peers::tcp_listener(V4);
+        let filter = format!("sport = :{}", addr.port());
+        let pid = format!("pid={}", std::process::id());
+        let nobody = privileges::NOBODY.to_string();
+        let (uid, gid) = (format!("--reuid={nobody}"), format!("--regid={nobody}"));
+        let args = [&uid[..], &gid, "--clear-groups", "ss", "-tlnpH", &filter];
+        let run = tools::finish(
+            tools::spawn("setpriv", &args),
+            "ss as uid 65534",
+            STEP,
+            || {},
+        );
+        let as_nobody = String::from_utf8_lossy(&run.stdout).trim().to_string();
+        ctx.observe("ss -tlnpH 'sport = :PORT' as uid 65534", &as_nobody);
+        let as_root = tools::run("ss", &["-tlnpH", &filter], STEP);
+        ctx.observe("ss -tlnpH 'sport = :PORT' as root", as_root.trim());
+        assert_eq!(
+            as_nobody.lines().count(),
+            1,
+            "the listener is listed: {as_nobody}"
+        );
+        assert!(
+            !as_nobody.contains(&pid),
+            "but not its process: {as_nobody}"
+        );
+        assert!(as_root.contains(&pid), "root sees the process: {as_root}");
+    });
+}
+
+#[test]
 fn grep_8080_also_matches_a_listener_on_18080() {
     claim("options.debug.ss-tlnp").in_netns().run(|ctx| {
         // The namespace is private, so the course's own port numbers are free here.

@@ -364,8 +364,24 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
             let client = nonblocking_socket(family, Nonblocking::SockNonblock);
             let started = client.connect(&addr.into()).map_err(errno);
             ctx.observe("connect", format!("{started:?}"));
-            // connect(2) also allows the refusal to come at once; the fact names EINPROGRESS,
-            // which Linux gives even on loopback (the RST is handled after connect returns).
+            let so_error = |what: &str| {
+                let e = client.take_error().expect("SO_ERROR");
+                let e = e.and_then(|e| e.raw_os_error()).map(Errno::from_raw);
+                ctx.observe(what, e.map(|e| format!("{e:?}")));
+                e
+            };
+            if started == Err(Errno::ECONNREFUSED) {
+                // connect(2) allows the refusal at once; then nothing is left pending.
+                assert_eq!(
+                    so_error("so_error"),
+                    None,
+                    "the refusal was reported already"
+                );
+                harness::skip(
+                    "this kernel refused at once (connect(2) allows it): the EINPROGRESS path \
+                     the fact describes, which Linux takes even on loopback, is not taken here",
+                );
+            }
             assert_eq!(started, Err(Errno::EINPROGRESS));
             let revents = wait::ready(client.as_fd(), PollFlags::POLLOUT, STEP, "connect to fail");
             ctx.observe("poll", format!("{revents:?}"));
@@ -374,12 +390,6 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
                 revents.contains(expected),
                 "poll reports {expected:?}: {revents:?}"
             );
-            let so_error = |what: &str| {
-                let e = client.take_error().expect("SO_ERROR");
-                let e = e.and_then(|e| e.raw_os_error()).map(Errno::from_raw);
-                ctx.observe(what, e.map(|e| format!("{e:?}")));
-                e
-            };
             assert_eq!(so_error("so_error"), Some(Errno::ECONNREFUSED));
             assert_eq!(
                 so_error("so_error_again"),

@@ -951,6 +951,7 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
 fn raw_round_trips_are_about_udps_and_shorter_than_tcps() {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("udp.table.raw-speed-high")
+        .and("tcp.table.tcp-speed-medium")
         .in_netns()
         .needs(Cap::NetRaw)
         .needs_native_speed()

@@ -285,6 +285,7 @@ fn datagrams_queued_for_a_receiver_that_closes_are_discarded() {
 fn unix_stream_round_trips_beat_loopback_tcp() {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("unix.table.faster-than-loopback-tcp")
+        .and("tcp.table.tcp-speed-medium")
         .needs_native_speed()
         .run(|ctx| {
             let ratio =

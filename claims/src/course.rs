@@ -686,4 +686,61 @@ read(sock, buffer, 1024);
         );
         assert!(out.contains("line   17 [list item]"), "{out}");
     }
+
+    /// On the overview, the prose rules alone (the claim entries ignored) find every sentence
+    /// whose course claim is `inaccurate`, and nothing on a line whose course claims are all
+    /// `accurate` or on a line no course claim covers. Verdicts come from the catalogue at test
+    /// time; lines with mixed verdicts (a table row) may have findings.
+    #[test]
+    fn on_the_overview_the_prose_rules_find_every_inaccurate_sentence_and_nothing_else() {
+        use harness::catalogue::{Kind, Verdict};
+        let Some(file) = default_file() else {
+            eprintln!(
+                "SKIPPED course::tests::on_the_overview_the_prose_rules_find_every_inaccurate_\
+                 sentence_and_nothing_else: no course text at {DEFAULT_COURSE} from the workspace"
+            );
+            return;
+        };
+        let source = fs::read_to_string(&file).expect("read the course");
+        let catalogue = harness::catalogue::shared().expect("the catalogue loads");
+        let rules = doccheck::load::load_dir(&harness::catalogue::default_dir().join("facts"))
+            .expect("the rules load");
+        let doc = doccheck::Document::parse("overview", &source);
+        let findings = doccheck::prose::check(&doc, &rules.prose);
+        let text = Text::parse(&source);
+        let mut verdicts: BTreeMap<usize, Vec<Verdict>> = BTreeMap::new();
+        let mut inaccurate = Vec::new();
+        for claim in catalogue.claims.iter().filter(|c| c.kind == Kind::Course) {
+            let spans = text
+                .locate(&claim.course)
+                .unwrap_or_else(|| panic!("{} is not in the overview", claim.id));
+            for s in &spans {
+                for line in s.first..=s.last {
+                    verdicts.entry(line).or_default().push(claim.verdict);
+                }
+            }
+            if claim.verdict == Verdict::Inaccurate {
+                inaccurate.push((claim.id.as_str(), spans));
+            }
+        }
+        assert!(!inaccurate.is_empty());
+        for (id, spans) in &inaccurate {
+            assert!(
+                findings
+                    .iter()
+                    .any(|f| spans.iter().any(|s| s.first <= f.line && f.line <= s.last)),
+                "no rule fires on {id} ({spans:?}); findings: {findings:#?}"
+            );
+        }
+        for f in &findings {
+            let on_line = verdicts.get(&f.line).map(Vec::as_slice).unwrap_or_default();
+            assert!(
+                on_line.iter().any(|v| *v != Verdict::Accurate),
+                "{} fires on line {} whose course claims are {on_line:?}: {:?}",
+                f.rule,
+                f.line,
+                f.excerpt
+            );
+        }
+    }
 }

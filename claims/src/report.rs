@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::course::{Drift, Span};
 use crate::index::TestIndex;
 use crate::junit;
-use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, SECTIONS};
+use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, DOCUMENTS, SECTIONS};
 use harness::privileges::Privileges;
 use harness::record::{Outcome, Record, TestId};
 
@@ -737,18 +737,51 @@ impl Report {
         }
     }
 
-    /// Claims with a correction, by verdict, course sentences first by line; then the notes on
-    /// claims that are not sentences of the course text.
+    /// Claims with a correction, by verdict and line: with `course`, those on the overview's
+    /// own words (a course sentence, or a topic or supplement claim whose section is the
+    /// overview: no section document owns its words, so its caveat is the author's to make);
+    /// otherwise the notes for the section documents.
     fn todo(&self, verdict: Verdict, course: bool) -> Vec<&ClaimResult> {
+        let on_the_words = |c: &ClaimResult| c.kind == Kind::Course || c.section == DOCUMENTS[0];
         let mut list: Vec<&ClaimResult> = self
             .claims
             .iter()
-            .filter(|c| {
-                c.correction.is_some() && c.verdict == verdict && (c.kind == Kind::Course) == course
-            })
+            .filter(|c| c.correction.is_some() && c.verdict == verdict && on_the_words(c) == course)
             .collect();
         list.sort_by_key(|c| c.location.as_ref().map_or(usize::MAX, |l| l.line));
         list
+    }
+
+    /// The course claims to act on as replacements, by verdict: claims at one place with one
+    /// correction (two claims about the same words) are one item, listed under the first verdict
+    /// that has it (inaccurate before needs-caveat).
+    fn replacements(&self) -> Vec<(Verdict, Vec<Vec<&ClaimResult>>)> {
+        let key = |c: &ClaimResult| {
+            (
+                c.location.as_ref().map(|l| l.line),
+                c.correction.as_ref().map(|k| k.ko.clone()),
+            )
+        };
+        let mut lists: Vec<(Verdict, Vec<Vec<&ClaimResult>>)> = Vec::new();
+        for verdict in [Verdict::Inaccurate, Verdict::NeedsCaveat] {
+            let mut groups: Vec<Vec<&ClaimResult>> = Vec::new();
+            for c in self.todo(verdict, true) {
+                let same = |g: &&mut Vec<&ClaimResult>| key(g[0]) == key(c);
+                let earlier = lists
+                    .iter_mut()
+                    .flat_map(|(_, gs)| gs.iter_mut())
+                    .find(same);
+                match earlier {
+                    Some(g) => g.push(c),
+                    None => match groups.iter_mut().find(same) {
+                        Some(g) => g.push(c),
+                        None => groups.push(vec![c]),
+                    },
+                }
+            }
+            lists.push((verdict, groups));
+        }
+        lists
     }
 
     /// The claims the author must act on: what `$GITHUB_STEP_SUMMARY` gets.
@@ -764,20 +797,23 @@ impl Report {
                 lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
             ),
         ];
-        for (verdict, title) in lists {
-            let items = self.todo(verdict, true);
+        let groups = self.replacements();
+        for ((_, title), (_, items)) in lists.into_iter().zip(groups) {
             let _ = writeln!(md, "## {title} ({})\n", items.len());
             if items.is_empty() {
                 md.push_str(lang.pick("없음.\n\n", "None.\n\n"));
             }
-            for (n, c) in items.iter().enumerate() {
-                self.item(&mut md, n + 1, c, lang);
+            for (n, group) in items.iter().enumerate() {
+                self.item(&mut md, n + 1, group, lang);
             }
         }
         md
     }
 
-    fn item(&self, md: &mut String, n: usize, c: &ClaimResult, lang: Lang) {
+    /// One to-do item: the place, the words and the correction of the first claim of `group`,
+    /// its evidence, and every claim of the group.
+    fn item(&self, md: &mut String, n: usize, group: &[&ClaimResult], lang: Lang) {
+        let c = group[0];
         let at = match &c.location {
             Some(_) => format!("**{}** — ", c.located()),
             None => String::new(),
@@ -807,7 +843,13 @@ impl Report {
             _ => c.says_with_reason(lang),
         };
         let _ = writeln!(md, "   - {}: {proof}", lang.pick("근거", "Evidence"));
-        let _ = writeln!(md, "   - {}: `{}`\n", lang.pick("주장", "Claim"), c.id);
+        let ids: Vec<String> = group.iter().map(|c| format!("`{}`", c.id)).collect();
+        let _ = writeln!(
+            md,
+            "   - {}: {}\n",
+            lang.pick("주장", "Claim"),
+            ids.join(", ")
+        );
     }
 
     /// The terminal summary: the author's to-do list, then one line per claim by section.
@@ -817,20 +859,22 @@ impl Report {
             self.headline(),
             self.course_line(lang)
         );
-        for (verdict, title) in [
-            (
-                Verdict::Inaccurate,
-                lang.pick("고쳐야 할 문장", "Sentences to change"),
-            ),
-            (
-                Verdict::NeedsCaveat,
-                lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
-            ),
-        ] {
-            let items = self.todo(verdict, true);
+        for (verdict, items) in self.replacements() {
+            let title = match verdict {
+                Verdict::Inaccurate => lang.pick("고쳐야 할 문장", "Sentences to change"),
+                _ => lang.pick("보충이 필요한 문장", "Sentences that need a caveat"),
+            };
             let _ = writeln!(out, "\n{title} ({}):", items.len());
-            for c in items {
-                let _ = writeln!(out, "  {:<32} {} — {}", c.located(), c.id, c.says.get(lang));
+            for group in items {
+                let ids: Vec<&str> = group.iter().map(|c| c.id.as_str()).collect();
+                let c = group[0];
+                let _ = writeln!(
+                    out,
+                    "  {:<32} {} — {}",
+                    c.located(),
+                    ids.join(", "),
+                    c.says.get(lang)
+                );
             }
         }
         for (title, claims) in self.sections() {
@@ -880,7 +924,7 @@ impl Report {
                 )
             );
             for (n, c) in notes.iter().enumerate() {
-                self.item(&mut md, n + 1, c, lang);
+                self.item(&mut md, n + 1, &[c], lang);
             }
         }
         let _ = writeln!(
@@ -1020,7 +1064,11 @@ mod tests {
     fn claim(id: &str, kind: Kind, course: &str, verdict: Verdict) -> Claim {
         Claim {
             id: id.into(),
-            section: "07-01-overview".into(),
+            section: match kind {
+                Kind::Topic => "07-10-tcp-programming",
+                _ => "07-01-overview",
+            }
+            .into(),
             kind,
             course: course.into(),
             facts: vec![id.into()],
@@ -1055,6 +1103,52 @@ mod tests {
             elapsed_ms: 3,
             at_ms: 1,
         }
+    }
+
+    #[test]
+    fn claims_about_the_same_words_with_one_correction_are_one_item() {
+        let text = "# 개요\n\n- 한 줄에 두 주장이 있습니다\n";
+        let words = "한 줄에 두 주장이 있습니다";
+        let wrong = claim("tcp.a.wrong", Kind::Course, words, Verdict::Inaccurate);
+        let mut caveat = claim("tcp.b.caveat", Kind::Course, words, Verdict::NeedsCaveat);
+        caveat.correction = wrong.correction.clone();
+        let extra = claim(
+            "tcp.c.supplement",
+            Kind::Supplement,
+            words,
+            Verdict::NeedsCaveat,
+        );
+        let catalogue = Catalogue {
+            facts: Vec::new(),
+            claims: vec![wrong, caveat, extra],
+        };
+        let mut report = build(
+            &catalogue,
+            &TestIndex::default(),
+            &[],
+            None,
+            Privileges::current(),
+            String::new(),
+        );
+        let pairs: Vec<(&str, &str)> = catalogue
+            .claims
+            .iter()
+            .map(|c| (c.id.as_str(), c.course.as_str()))
+            .collect();
+        report.locate(&course::check("ch.md", text, &pairs, &[]));
+        let md = report.must_change(Lang::Ko);
+        assert!(md.contains("## 고쳐야 할 문장 (1)"), "{md}");
+        assert!(md.contains("## 보충이 필요한 문장 (1)"), "{md}");
+        assert!(
+            md.contains("바꿀 문장: tcp.c.supplement 고친 문장"),
+            "a supplement's caveat on the overview's words is the author's: {md}"
+        );
+        assert_eq!(
+            md.matches("바꿀 문장: tcp.a.wrong 고친 문장").count(),
+            1,
+            "{md}"
+        );
+        assert!(md.contains("주장: `tcp.a.wrong`, `tcp.b.caveat`"), "{md}");
     }
 
     #[test]

@@ -9,8 +9,25 @@
 
 pub mod code;
 pub mod compile;
+pub mod document;
+pub mod examples;
 pub mod finding;
+pub mod load;
+pub mod prose;
+pub mod render;
 pub mod rules;
 
+pub use document::Document;
 pub use finding::{Finding, Origin, Severity, Text};
+pub use load::Rules;
+pub use render::{FactStatus, Status};
 pub use rules::{FactRule, Rule, RuleKind};
+
+/// Every finding of the prose and code rules on one document, in document order (the
+/// compiler's findings are [`compile::compile`]'s: they run the system C compiler).
+pub fn check(doc: &Document, rules: &Rules) -> Vec<Finding> {
+    let mut findings = prose::check(doc, &rules.prose);
+    findings.extend(code::check(&doc.path, &doc.code_listings(), &rules.code));
+    findings.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
+    findings
+}
