@@ -303,7 +303,7 @@ pub struct Catalogue {
 pub fn default_dir() -> PathBuf {
     std::env::var_os("SOCKET_CLAIMS_CATALOGUE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("fixtures"))
+        .unwrap_or_else(|| crate::workspace::root().join("fixtures"))
 }
 
 /// The workspace catalogue, loaded once per process.
@@ -574,7 +574,7 @@ fn well_formed_id(id: &str) -> bool {
 }
 
 fn display_path(path: &Path) -> String {
-    path.strip_prefix(crate::workspace_root())
+    path.strip_prefix(crate::workspace::root())
         .unwrap_or(path)
         .display()
         .to_string()

@@ -24,7 +24,7 @@ pub const INJECTED_ENV: &str = "SOCKET_CLAIMS_INJECTED";
 pub fn claims_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"))
+        .unwrap_or_else(|| crate::workspace::root().join("target"))
         .join("claims")
 }
 
