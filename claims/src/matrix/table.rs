@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::index::TestIndex;
 use crate::junit;
 use crate::report::{self, Status};
-use harness::catalogue::{Catalogue, Verdict};
+use harness::catalogue::{Catalogue, Claim, Verdict};
 use harness::kernel::Running;
 use harness::record::Record;
 
@@ -218,26 +218,8 @@ pub fn build(
             report.kernel = release.clone();
             crate::speed::apply(&mut report, Some(bench), report::Lang::En);
         }
-        let column: Vec<(Status, Option<String>)> = report
-            .claims
-            .iter()
-            .map(|c| {
-                let reason = c.reason.clone().filter(|_| c.status != Status::NotRun);
-                (c.status, reason)
-            })
-            .collect();
-        run.counts = Counts::default();
-        for (status, _) in &column {
-            *match status {
-                Status::Holds => &mut run.counts.holds,
-                Status::Fails => &mut run.counts.fails,
-                Status::Inconclusive => &mut run.counts.inconclusive,
-                Status::Skipped => &mut run.counts.skipped,
-                Status::Untestable => &mut run.counts.untestable,
-                Status::Pending => &mut run.counts.pending,
-                Status::NotRun => &mut run.counts.not_run,
-            } += 1;
-        }
+        let column = column(&report);
+        run.counts = Counts::of(&column);
         suites.push(junit_suite(&run, &report));
         columns.push(column);
         kernels.push(run);
@@ -246,49 +228,7 @@ pub fn build(
         .claims
         .iter()
         .enumerate()
-        .map(|(i, claim)| {
-            let scope = claim.scope();
-            let statuses: Vec<KernelStatus> = kernels
-                .iter()
-                .zip(&columns)
-                .map(|(k, column)| KernelStatus {
-                    kernel: k.name.clone(),
-                    status: column[i].0,
-                    reason: column[i].1.clone(),
-                    in_scope: k.running.as_ref().is_none_or(|r| scope.includes(r)),
-                })
-                .collect();
-            let ran: Vec<&KernelStatus> = kernels
-                .iter()
-                .zip(&statuses)
-                .filter(|(k, _)| k.status == RunStatus::Ran)
-                .map(|(_, s)| s)
-                .collect();
-            let all_same =
-                |cells: &[&KernelStatus]| cells.windows(2).all(|w| w[0].status == w[1].status);
-            let in_scope: Vec<&KernelStatus> = ran.iter().copied().filter(|s| s.in_scope).collect();
-            let differs = !all_same(&ran);
-            let finding = in_scope.iter().any(|s| s.status == Status::Holds)
-                && in_scope.iter().any(|s| s.status == Status::Fails);
-            let documented = differs && all_same(&in_scope) && in_scope.len() < ran.len();
-            let scope = (!scope.is_everywhere()).then(|| {
-                let reference = claim
-                    .kernel_ref
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
-                format!("{}{reference}", scope.describe())
-            });
-            ClaimRow {
-                id: claim.id.clone(),
-                verdict: claim.verdict,
-                differs,
-                finding,
-                documented,
-                scope,
-                statuses,
-            }
-        })
+        .map(|(i, claim)| claim_row(claim, i, &kernels, &columns))
         .collect();
     // A stable sort keeps catalogue order within each group.
     claims.sort_by_key(|c| (!c.finding, !c.documented, !c.differs));
@@ -300,6 +240,85 @@ pub fn build(
         documented: claims.iter().filter(|c| c.documented).count(),
         claims,
         junit: suites,
+    }
+}
+
+/// Each claim's status and reason on one kernel, in catalogue order.
+fn column(report: &report::Report) -> Vec<(Status, Option<String>)> {
+    report
+        .claims
+        .iter()
+        .map(|c| {
+            let reason = c.reason.clone().filter(|_| c.status != Status::NotRun);
+            (c.status, reason)
+        })
+        .collect()
+}
+
+impl Counts {
+    fn of(column: &[(Status, Option<String>)]) -> Counts {
+        let mut counts = Counts::default();
+        for (status, _) in column {
+            *match status {
+                Status::Holds => &mut counts.holds,
+                Status::Fails => &mut counts.fails,
+                Status::Inconclusive => &mut counts.inconclusive,
+                Status::Skipped => &mut counts.skipped,
+                Status::Untestable => &mut counts.untestable,
+                Status::Pending => &mut counts.pending,
+                Status::NotRun => &mut counts.not_run,
+            } += 1;
+        }
+        counts
+    }
+}
+
+/// Claim `i` across the kernels: its status on each, and whether and how they differ.
+fn claim_row(
+    claim: &Claim,
+    i: usize,
+    kernels: &[KernelRun],
+    columns: &[Vec<(Status, Option<String>)>],
+) -> ClaimRow {
+    let scope = claim.scope();
+    let statuses: Vec<KernelStatus> = kernels
+        .iter()
+        .zip(columns)
+        .map(|(k, column)| KernelStatus {
+            kernel: k.name.clone(),
+            status: column[i].0,
+            reason: column[i].1.clone(),
+            in_scope: k.running.as_ref().is_none_or(|r| scope.includes(r)),
+        })
+        .collect();
+    let ran: Vec<&KernelStatus> = kernels
+        .iter()
+        .zip(&statuses)
+        .filter(|(k, _)| k.status == RunStatus::Ran)
+        .map(|(_, s)| s)
+        .collect();
+    let all_same = |cells: &[&KernelStatus]| cells.windows(2).all(|w| w[0].status == w[1].status);
+    let in_scope: Vec<&KernelStatus> = ran.iter().copied().filter(|s| s.in_scope).collect();
+    let differs = !all_same(&ran);
+    let finding = in_scope.iter().any(|s| s.status == Status::Holds)
+        && in_scope.iter().any(|s| s.status == Status::Fails);
+    let documented = differs && all_same(&in_scope) && in_scope.len() < ran.len();
+    let scope = (!scope.is_everywhere()).then(|| {
+        let reference = claim
+            .kernel_ref
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        format!("{}{reference}", scope.describe())
+    });
+    ClaimRow {
+        id: claim.id.clone(),
+        verdict: claim.verdict,
+        differs,
+        finding,
+        documented,
+        scope,
+        statuses,
     }
 }
 
