@@ -9,8 +9,13 @@
  *   SHORTIO_SHORT_PCT   percent of stream calls made short (default 50)
  *   SHORTIO_DELAY_PCT   percent of socket calls delayed (default 10)
  *   SHORTIO_DELAY_US    longest delay in microseconds (default 2000)
- *   SHORTIO_STATS       a directory where each process that made socket calls leaves a file
- *                       <pid> holding "calls short_reads short_writes delays"
+ *   SHORTIO_STATS       a directory of the calling user's own (owned by its euid, no access
+ *                       for group or others) where each process that made socket calls
+ *                       leaves a new file <pid> (<pid>.<n> if taken) holding "calls
+ *                       short_reads short_writes delays". Any other directory is refused,
+ *                       and neither it nor the file is followed through a symlink: the
+ *                       library runs as root too, and must not write where another user
+ *                       points it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -63,19 +68,46 @@ __attribute__((constructor)) static void init(void) {
     delay_us = env_int("SHORTIO_DELAY_US", delay_us);
 }
 
+/* The stats directory, opened without following a symlink, if it is the caller's own and
+ * closed to everyone else; -1 otherwise. */
+static int own_stats_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 __attribute__((destructor)) static void report(void) {
     const char *dir = getenv("SHORTIO_STATS");
     if (!dir || !*dir || atomic_load(&calls) == 0)
         return;
-    char path[4096], line[160];
-    snprintf(path, sizeof path, "%s/%ld", dir, (long)getpid());
+    int dirfd = own_stats_dir(dir);
+    if (dirfd < 0)
+        return;
+    char name[64], line[160];
     int n = snprintf(line, sizeof line, "%lu %lu %lu %lu\n", atomic_load(&calls),
                      atomic_load(&short_reads), atomic_load(&short_writes), atomic_load(&delays));
-    int fd = open(path, O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        real_write(fd, line, (size_t)n);
-        close(fd);
+    /* A new file only: an existing name (a reused pid, a planted link) is never opened. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (attempt == 0)
+            snprintf(name, sizeof name, "%ld", (long)getpid());
+        else
+            snprintf(name, sizeof name, "%ld.%d", (long)getpid(), attempt);
+        int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            real_write(fd, line, (size_t)n);
+            close(fd);
+            break;
+        }
+        if (errno != EEXIST)
+            break;
     }
+    close(dirfd);
 }
 
 /* xorshift64*, one state per thread, seeded from the thread's address and the clock. */

@@ -4,7 +4,7 @@
 //! checked with the TCP suite (`tcp::listen_backlog_is_capped_by_somaxconn`).
 
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use harness::catalogue;
@@ -15,7 +15,10 @@ use harness::privileges::{as_unprivileged, sysctl};
 use harness::wait::{self, STEP};
 use harness::{claim, skip};
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg};
+use nix::poll::PollFlags;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use rstest::rstest;
 use socket2::{Domain, Socket, Type};
 
@@ -121,6 +124,45 @@ fn edge_triggered_epoll_reports_new_data_once(#[values(V4, V6)] family: Family) 
             assert_eq!((drained, end), (100, Err(Errno::EAGAIN)));
             assert_eq!(after_new_data, 1, "new data is a new edge");
         });
+}
+
+#[test]
+fn poll_watches_a_descriptor_past_fd_setsize() {
+    claim("advanced.select.fd-setsize").run(|ctx| {
+        ctx.observe("FD_SETSIZE", libc::FD_SETSIZE);
+        assert_eq!(
+            libc::FD_SETSIZE,
+            1024,
+            "glibc's fd_set holds 1024 descriptors"
+        );
+        const HIGH: RawFd = 1100;
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit(RLIMIT_NOFILE)");
+        let needed = HIGH as u64 + 1;
+        if soft < needed {
+            if hard < needed {
+                skip(format!(
+                    "RLIMIT_NOFILE's hard limit ({hard}) is below {needed}"
+                ));
+            }
+            setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
+                .expect("raise RLIMIT_NOFILE's soft limit");
+        }
+        let pair = peers::tcp_pair(V4);
+        let raw = fcntl(&pair.server, FcntlArg::F_DUPFD_CLOEXEC(HIGH)).expect("F_DUPFD_CLOEXEC");
+        // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+        let high = unsafe { OwnedFd::from_raw_fd(raw) };
+        ctx.observe("descriptor", raw);
+        assert!(raw >= 1024, "a descriptor past FD_SETSIZE: {raw}");
+        pair.client.send(b"x").expect("send a byte");
+        let events = wait::ready(
+            high.as_fd(),
+            PollFlags::POLLIN,
+            STEP,
+            "poll on a descriptor past FD_SETSIZE",
+        );
+        ctx.observe("poll", format!("{events:?}"));
+        assert!(events.contains(PollFlags::POLLIN));
+    });
 }
 
 #[rstest]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use harness::errno;
 use harness::peers::{self, Family, UnixKind, UnixNaming};
-use harness::{claim, privileges, Cap};
+use harness::{claim, privileges, skip, Cap};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::stat::SFlag;
@@ -728,7 +728,48 @@ fn recvfrom_and_accept_write_at_most_the_given_address_length_and_return_the_rea
         });
 }
 
+#[test]
+fn gethostbyname_answers_with_ipv4_addresses_only() {
+    claim("fundamentals.addr.gethostbyname-ipv4-only").run(|ctx| {
+        let name = CString::new("localhost").expect("a name without NUL");
+        // SAFETY: the name is NUL-terminated; the hostent returned lives in glibc's static
+        // storage and is read whole before any other resolver call of this test.
+        let (family, length, addrs) = unsafe {
+            let host = gethostbyname(name.as_ptr());
+            if host.is_null() {
+                skip("gethostbyname(\"localhost\") found nothing (no localhost in /etc/hosts)");
+            }
+            let host = &*host;
+            let mut addrs = Vec::new();
+            let mut at = host.h_addr_list;
+            while !(*at).is_null() {
+                let bytes = std::slice::from_raw_parts((*at).cast::<u8>(), host.h_length as usize);
+                addrs.push(bytes.to_vec());
+                at = at.add(1);
+            }
+            (host.h_addrtype, host.h_length, addrs)
+        };
+        ctx.observe("gethostbyname_family", family);
+        ctx.observe("gethostbyname_addresses", format!("{addrs:?}"));
+        assert_eq!(family, libc::AF_INET, "h_addrtype");
+        assert_eq!(length, 4, "h_length");
+        let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 0))
+            .expect("getaddrinfo(localhost)")
+            .collect();
+        ctx.observe("getaddrinfo", format!("{resolved:?}"));
+        for a in &addrs {
+            let v4 = Ipv4Addr::new(a[0], a[1], a[2], a[3]);
+            assert!(
+                resolved.iter().any(|r| r.ip() == IpAddr::V4(v4)),
+                "getaddrinfo also lists {v4}"
+            );
+        }
+    });
+}
+
 extern "C" {
+    // glibc's resolver call the caveat is about (the libc crate does not declare it).
+    fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
     // glibc's exported byte-order functions (the C headers may inline them as macros).
     fn htons(host: u16) -> u16;
     fn ntohs(net: u16) -> u16;

@@ -242,9 +242,9 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: Family) {
     claim("options.nodelay.disables-nagle")
+        .alone()
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
             // A client writes one byte, then another, then waits for the server's answer; the
@@ -324,10 +324,10 @@ fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: 
 /// The timing half of the Nagle claim: the write-write-read exchange is many times faster
 /// with TCP_NODELAY (a delayed ACK of tens of milliseconds against microseconds).
 #[test]
-#[serial_test::file_serial(timing)]
 fn nodelay_makes_write_write_read_many_times_faster() {
     use harness::bench::{self, verdicts};
     claim("options.nodelay.disables-nagle")
+        .alone()
         .needs_native_speed()
         .run(|ctx| {
             let ratio = bench::measure::compare_nagle();
@@ -493,15 +493,21 @@ fn buffer_force_options_need_cap_net_admin() {
     });
 }
 
-/// Moves `bytes` from client to server of a new pair; the server's SO_RCVBUF before and after.
-fn receive_buffer_across_a_transfer(set: Option<usize>, bytes: usize) -> (usize, usize) {
+/// Streams from client to server of a new pair until `enough` says so of the bytes received
+/// and the server's SO_RCVBUF: the server's SO_RCVBUF before and after, and the bytes moved.
+fn receive_buffer_across_a_transfer(
+    set: Option<usize>,
+    mut enough: impl FnMut(usize, usize) -> bool,
+) -> (usize, usize, usize) {
     let pair = peers::tcp_pair(V4);
     if let Some(n) = set {
         pair.server.set_recv_buffer_size(n).expect("SO_RCVBUF");
     }
     let before = pair.server.recv_buffer_size().expect("get");
-    peers::bulk_transfer(pair.client, &pair.server, bytes);
-    (before, pair.server.recv_buffer_size().expect("get"))
+    let (moved, _) = peers::stream(pair.client, &pair.server, |got| {
+        enough(got, pair.server.recv_buffer_size().expect("get"))
+    });
+    (before, pair.server.recv_buffer_size().expect("get"), moved)
 }
 
 /// A TCP buffer sysctl (`net.ipv4.tcp_rmem`, `tcp_wmem`): min, default, max.
@@ -516,35 +522,44 @@ fn tcp_mem_sysctl(key: &str) -> [usize; 3] {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn tcp_buffers_autotune_until_the_program_sets_them() {
-    claim("options.buffers.defaults-too-small").run(|ctx| {
-        let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
-        let wmem = tcp_mem_sysctl("net.ipv4.tcp_wmem");
-        ctx.observe("tcp_rmem_min_default_max", rmem);
-        ctx.observe("tcp_wmem_min_default_max", wmem);
-        let fresh = peers::socket(V4.domain(), Type::STREAM);
-        let fresh_sndbuf = fresh.send_buffer_size().expect("SO_SNDBUF");
-        ctx.observe("new_socket_sndbuf", fresh_sndbuf);
-        assert_eq!(
-            fresh_sndbuf, wmem[1],
-            "a new socket starts at tcp_wmem's default"
-        );
-        let (start, grown) = receive_buffer_across_a_transfer(None, 16 << 20);
-        let (set, fixed) = receive_buffer_across_a_transfer(Some(65_536), 16 << 20);
-        ctx.observe("autotuned_rcvbuf_before_after_16MiB", [start, grown]);
-        ctx.observe("set_65536_rcvbuf_before_after_16MiB", [set, fixed]);
-        assert_eq!(
-            start, rmem[1],
-            "a new connection starts at tcp_rmem's default"
-        );
-        assert!(grown > start, "autotuning grew the buffer");
-        assert!(
-            grown <= rmem[2],
-            "autotuning stays within tcp_rmem's maximum"
-        );
-        assert_eq!(fixed, set, "a set SO_RCVBUF is locked: no autotuning");
-    });
+    claim("options.buffers.defaults-too-small")
+        .alone()
+        .run(|ctx| {
+            let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
+            let wmem = tcp_mem_sysctl("net.ipv4.tcp_wmem");
+            ctx.observe("tcp_rmem_min_default_max", rmem);
+            ctx.observe("tcp_wmem_min_default_max", wmem);
+            let fresh = peers::socket(V4.domain(), Type::STREAM);
+            let fresh_sndbuf = fresh.send_buffer_size().expect("SO_SNDBUF");
+            ctx.observe("new_socket_sndbuf", fresh_sndbuf);
+            assert_eq!(
+                fresh_sndbuf, wmem[1],
+                "a new socket starts at tcp_wmem's default"
+            );
+            // As long as the kernel takes to grow the buffer (at most 64 MiB); then four times
+            // that many bytes, at least 1 MiB, into a socket whose program set SO_RCVBUF.
+            let (start, grown, moved) =
+                receive_buffer_across_a_transfer(None, |got, now| now > rmem[1] || got >= 64 << 20);
+            let locked_bytes = (4 * moved).max(1 << 20);
+            let (set, fixed, _) =
+                receive_buffer_across_a_transfer(Some(65_536), |got, _| got >= locked_bytes);
+            ctx.observe("autotuned_rcvbuf_before_after_bytes", [start, grown, moved]);
+            ctx.observe(
+                "set_65536_rcvbuf_before_after_bytes",
+                [set, fixed, locked_bytes],
+            );
+            assert_eq!(
+                start, rmem[1],
+                "a new connection starts at tcp_rmem's default"
+            );
+            assert!(grown > start, "autotuning grew the buffer");
+            assert!(
+                grown <= rmem[2],
+                "autotuning stays within tcp_rmem's maximum"
+            );
+            assert_eq!(fixed, set, "a set SO_RCVBUF is locked: no autotuning");
+        });
 }
 
 #[rstest]
@@ -678,25 +693,33 @@ fn ss_lists_a_listener_with_its_process() {
         let port = addr.port().to_string();
         let ours = format!("127.0.0.1:{port}");
         let pid = format!("pid={}", std::process::id());
-        // `ss -tlnp | grep PORT`: every line holding the digits anywhere.
+        // `ss -tlnp | grep PORT`: every line holding the digits anywhere. Only this test's
+        // own lines go into the evidence; of other processes' sockets, just how many matched.
         let all = tools::run("ss", &["-tlnp"], STEP);
         let grepped: Vec<&str> = all.lines().filter(|l| l.contains(&port)).collect();
-        ctx.observe("ss -tlnp | grep PORT", &grepped);
-        let line = grepped
-            .iter()
-            .find(|l| l.contains(&ours))
-            .unwrap_or_else(|| panic!("no line for {ours}: {grepped:?}"));
+        let own = tools::lines_about(&all, &[&ours]);
+        ctx.observe("ss -tlnp | grep PORT (this listener's lines)", &own);
+        ctx.observe(
+            "ss -tlnp | grep PORT (other lines)",
+            grepped.len() - own.len(),
+        );
+        let line = own
+            .first()
+            .unwrap_or_else(|| panic!("no line for {ours} among {} grepped", grepped.len()));
         assert!(line.starts_with("LISTEN"), "{line}");
         assert!(line.contains(&pid), "-p names this process: {line}");
         // ss's own filter matches the port exactly: this listener and nothing else.
         let filter = format!("sport = :{port}");
         let exact = tools::run("ss", &["-tlnpH", &filter], STEP);
-        ctx.observe("ss -tlnpH 'sport = :PORT'", exact.trim());
+        ctx.observe(
+            "ss -tlnpH 'sport = :PORT'",
+            tools::lines_about(&exact, &[&ours]),
+        );
         let exact: Vec<&str> = exact.lines().collect();
-        assert_eq!(exact.len(), 1, "{exact:?}");
+        assert_eq!(exact.len(), 1, "{} lines", exact.len());
         assert!(
             exact[0].contains(&ours) && exact[0].contains(&pid),
-            "{exact:?}"
+            "the one line names {ours} and {pid}"
         );
     });
 }
@@ -732,8 +755,9 @@ fn lsof_lists_the_tcp_and_udp_sockets_on_a_port() {
             let spec = format!(":{port}");
             // As the course writes it: every process, names looked up.
             let out = tools::run("lsof", &["-i", &spec], Duration::from_secs(8));
-            ctx.observe("lsof -i :PORT", out.trim());
+            // This process's lines only: another process's connection to the port stays out.
             let ours = lsof_lines_of(&out, std::process::id());
+            ctx.observe("lsof -i :PORT (this process's lines)", &ours);
             assert!(
                 ours.iter()
                     .any(|l| l.contains("TCP") && l.ends_with("(LISTEN)")),
@@ -778,9 +802,13 @@ fn lsof_as_a_normal_user_does_not_list_roots_socket() {
                 || {},
             );
             let out = String::from_utf8_lossy(&run.stdout);
-            ctx.observe("lsof -n -P -i :PORT as uid 65534", out.trim());
             ctx.observe("exit_status", run.status.code());
+            // What uid 65534 saw of this process's sockets (it must be nothing).
             let seen = lsof_lines_of(&out, std::process::id());
+            ctx.observe(
+                "lsof -n -P -i :PORT as uid 65534 (this process's lines)",
+                &seen,
+            );
             assert!(seen.is_empty(), "uid 65534 saw root's sockets: {seen:?}");
             let as_root = tools::run("lsof", &["-n", "-P", "-i", &spec], Duration::from_secs(8));
             let by_root = lsof_lines_of(&as_root, std::process::id());

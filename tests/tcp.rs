@@ -273,9 +273,9 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
+        .alone()
         .and("advanced.tuning.somaxconn")
         .in_netns()
         .run(|ctx| {
@@ -400,9 +400,9 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-ealready-then-eisconn")
+        .alone()
         .needs_ipv6(family.is_v6())
         .limit(Duration::from_secs(8))
         .run(move |ctx| {
@@ -685,12 +685,12 @@ fn read_after_an_orderly_close_is_eof(
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
     #[values(V4, V6)] family: Family,
     #[values(true, false)] receive: bool,
 ) {
     claim("tcp.timeouts.so-rcvtimeo-sndtimeo")
+        .alone()
         .and("tcp.tips.set-timeouts")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
@@ -761,9 +761,9 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
     claim("tcp.timeouts.bounded-connect")
+        .alone()
         .and("tcp.tips.set-timeouts")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
@@ -1055,57 +1055,59 @@ fn a_lost_segment_holds_back_everything_behind_it() {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
-    claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
-        let pair = peers::tcp_pair(V4);
-        let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
-        let server = pair.server;
-        let child = fork_child(
-            "connection worker",
-            &[go_read.as_fd(), server.as_fd()],
-            || {
-                if !wait::poll_readable(go_read.as_fd(), STEP) {
-                    return 2;
-                }
-                peers::write_all_by(b"from child", "the child's write", |rest| {
-                    nix::unistd::write(&server, rest)
-                });
-                0
-            },
-        );
-        drop(server);
-        // The child waits up to 2 s for "go"; a 200 ms read shows no EOF arrives meanwhile.
-        pair.client
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("SO_RCVTIMEO");
-        let after_parent_close = peers::read_some(&pair.client, 16);
-        ctx.observe(
-            "client_read_after_parent_close",
-            format!("{after_parent_close:?}"),
-        );
-        assert_eq!(
-            after_parent_close,
-            Err(Errno::EAGAIN),
-            "no EOF: the child still holds the connection (read timed out)"
-        );
-        ctx.observe(
-            "client_state_after_parent_close",
-            peers::tcp_state(&pair.client).map(|s| s.0),
-        );
-        nix::unistd::write(&go_write, b"g").expect("tell the child to go");
-        pair.client
-            .set_read_timeout(Some(STEP))
-            .expect("SO_RCVTIMEO");
-        let status = child.wait(STEP);
-        ctx.observe("child", format!("{status:?}"));
-        assert!(matches!(status, WaitStatus::Exited(_, 0)));
-        let data = peers::read_exact(&pair.client, 10, "the child's reply");
-        assert_eq!(data, b"from child");
-        let eof = peers::read_some(&pair.client, 16);
-        ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
-        assert_eq!(eof, Ok(Vec::new()), "EOF once the last copy is closed");
-    });
+    claim("tcp.multiprocess.fork-shares-the-connection")
+        .alone()
+        .run(|ctx| {
+            let pair = peers::tcp_pair(V4);
+            let (go_read, go_write) =
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+            let server = pair.server;
+            let child = fork_child(
+                "connection worker",
+                &[go_read.as_fd(), server.as_fd()],
+                || {
+                    if !wait::poll_readable(go_read.as_fd(), STEP) {
+                        return 2;
+                    }
+                    peers::write_all_by(b"from child", "the child's write", |rest| {
+                        nix::unistd::write(&server, rest)
+                    });
+                    0
+                },
+            );
+            drop(server);
+            // The child waits up to 2 s for "go"; a 200 ms read shows no EOF arrives meanwhile.
+            pair.client
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("SO_RCVTIMEO");
+            let after_parent_close = peers::read_some(&pair.client, 16);
+            ctx.observe(
+                "client_read_after_parent_close",
+                format!("{after_parent_close:?}"),
+            );
+            assert_eq!(
+                after_parent_close,
+                Err(Errno::EAGAIN),
+                "no EOF: the child still holds the connection (read timed out)"
+            );
+            ctx.observe(
+                "client_state_after_parent_close",
+                peers::tcp_state(&pair.client).map(|s| s.0),
+            );
+            nix::unistd::write(&go_write, b"g").expect("tell the child to go");
+            pair.client
+                .set_read_timeout(Some(STEP))
+                .expect("SO_RCVTIMEO");
+            let status = child.wait(STEP);
+            ctx.observe("child", format!("{status:?}"));
+            assert!(matches!(status, WaitStatus::Exited(_, 0)));
+            let data = peers::read_exact(&pair.client, 10, "the child's reply");
+            assert_eq!(data, b"from child");
+            let eof = peers::read_some(&pair.client, 16);
+            ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
+            assert_eq!(eof, Ok(Vec::new()), "EOF once the last copy is closed");
+        });
 }
 
 /// A process's state letter in /proc/PID/stat (`Z` for a zombie), or none once it is gone.
@@ -1219,9 +1221,9 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
 }
 
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)] family: Family) {
     claim("tcp.keepalive.options")
+        .alone()
         .needs_ipv6(family.is_v6())
         // Its own namespace, where the test holds CAP_NET_ADMIN: some kernels (this suite's
         // 6.18 host) refuse SO_ATTACH_FILTER to an unprivileged process with EPERM.
@@ -1321,9 +1323,9 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn keepalive_probes_go_out_on_an_idle_connection() {
     claim("tcp.keepalive.probes-on-idle")
+        .alone()
         .in_netns()
         .needs(Cap::NetRaw)
         .run(|ctx| {
@@ -1367,10 +1369,10 @@ fn keepalive_probes_go_out_on_an_idle_connection() {
 /// UDP's is shorter, by less than 2×, the bound the fact states for every method (the other
 /// methods are `cargo claims bench`'s to measure).
 #[rstest]
-#[serial_test::file_serial(timing)]
 fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Family) {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("tcp.table.tcp-speed-medium")
+        .alone()
         .and("udp.table.speed-high")
         .needs_native_speed()
         .needs_ipv6(family.is_v6())

@@ -223,6 +223,32 @@ enum Moved {
 }
 
 impl Expect {
+    /// The fact a disagreement on `op` is about: the one that promises what the model expected
+    /// there, else the state machine as a whole.
+    fn about(&self, op: Op) -> &'static str {
+        let expected = match self {
+            Expect::Result(r) => Some(*r),
+            Expect::OrEinval { usual, .. } => match usual.as_ref() {
+                Expect::Result(r) => Some(*r),
+                _ => None,
+            },
+            _ => None,
+        };
+        match (op, expected) {
+            (Op::Accept(_), Some(Err(Errno::EINVAL))) => "tcp.lifecycle.accept-needs-listen",
+            (Op::Connect(..), Some(Err(Errno::ECONNREFUSED))) => "tcp.lifecycle.connect-refused",
+            (Op::Connect(..), Some(Err(Errno::EINPROGRESS))) => {
+                "tcp.nonblocking.connect-einprogress"
+            }
+            (_, Some(Err(Errno::EAGAIN))) => "tcp.nonblocking.eagain-when-nothing-ready",
+            (Op::Send(..), Some(Err(Errno::EPIPE))) => "tcp.errors.epipe-after-peer-close",
+            (_, Some(Err(Errno::ECONNRESET))) => "tcp.errors.econnreset-after-rst",
+            (Op::Recv(_), Some(Ok(0))) => "tcp.errors.eof-after-orderly-close",
+            (Op::Shutdown(..), _) => "tcp.errors.half-close",
+            _ => "tcp.model.api-state-machine",
+        }
+    }
+
     /// Whether the kernel's answer is one the model allows.
     fn allows(&self, got: &Result<usize, Errno>) -> bool {
         match self {
@@ -928,9 +954,12 @@ fn check(ops: &[Op]) -> Result<Run, TestCaseError> {
         let got = kernel.run(op, &before);
         run.made.push(format!("{op:?}: {got:?}"));
         if !expect.allows(&got) {
-            return Err(TestCaseError::fail(format!(
-                "call {} `{op:?}`: kernel gave {got:?}, model expected {expect}",
-                n + 1
+            return Err(TestCaseError::fail(harness::check::about(
+                expect.about(op),
+                format!(
+                    "call {} `{op:?}`: kernel gave {got:?}, model expected {expect}",
+                    n + 1
+                ),
             )));
         }
         if let Expect::OrEinval { after, .. } = expect {

@@ -887,11 +887,11 @@ fn ip_hdrincl_sends_a_header_the_program_wrote() {
 
 /// `tc qdisc replace dev lo root netem ARGS` in the test's namespace; skips where this kernel
 /// has no netem (a module Debian builds, that this machine may not have loaded).
-fn netem(args: &[&str]) {
+fn netem(ns: &Netns, args: &[&str]) {
     let mut all = vec!["qdisc", "replace", "dev", "lo", "root", "netem"];
     all.extend(args);
     let out = tools::finish(
-        tools::spawn("tc", &all),
+        ns.spawn("tc", &all),
         "tc qdisc replace … netem",
         STEP,
         || {},
@@ -906,12 +906,12 @@ fn netem(args: &[&str]) {
 }
 
 #[test]
-#[serial_test::file_serial(timing)]
 fn a_lost_datagram_does_not_hold_back_the_next() {
     claim("udp.realtime.no-head-of-line-blocking")
+        .alone()
         .in_netns()
         .run(|ctx| {
-            netem(&["loss", "30%"]);
+            netem(ctx.netns(), &["loss", "30%"]);
             let pair = peers::udp_pair(V4);
             const N: u32 = 200;
             for seq in 0..N {
@@ -947,10 +947,10 @@ fn a_lost_datagram_does_not_hold_back_the_next() {
 /// and, like UDP's, shorter than TCP's. Raw sockets need CAP_NET_RAW, which the test has in a
 /// private network namespace of its own.
 #[test]
-#[serial_test::file_serial(timing)]
 fn raw_round_trips_are_about_udps_and_shorter_than_tcps() {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("udp.table.raw-speed-high")
+        .alone()
         .and("tcp.table.tcp-speed-medium")
         .in_netns()
         .needs(Cap::NetRaw)
@@ -974,10 +974,10 @@ fn raw_round_trips_are_about_udps_and_shorter_than_tcps() {
 /// a loopback round trip, against 5 ms. The rest of 5 ms is the network path's, which one
 /// machine cannot measure (a netem delay would only measure itself).
 #[test]
-#[serial_test::file_serial(timing)]
 fn loopback_udp_round_trips_fit_many_times_in_5ms() {
     use harness::bench::{self, measure, verdicts};
     claim("udp.realtime.position-updates-5ms")
+        .alone()
         .needs_native_speed()
         .run(|ctx| {
             let udp = measure::short_round_trips(measure::Transport::UdpV4);

@@ -281,10 +281,10 @@ fn datagrams_queued_for_a_receiver_that_closes_are_discarded() {
 /// shorter round trips, the one bound the fact states for every method. How many times shorter
 /// depends on the method (the course's 매우높음), which needs `cargo claims bench`.
 #[test]
-#[serial_test::file_serial(timing)]
 fn unix_stream_round_trips_beat_loopback_tcp() {
     use harness::bench::{self, measure::Transport, verdicts};
     claim("unix.table.faster-than-loopback-tcp")
+        .alone()
         .and("tcp.table.tcp-speed-medium")
         .needs_native_speed()
         .run(|ctx| {

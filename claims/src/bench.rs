@@ -51,6 +51,10 @@ const REFERENCE_ROUNDS: usize = 5;
 pub struct BenchFile {
     /// `uname -r` of the kernel measured; the report uses the file only on that kernel.
     pub kernel: String,
+    /// The evidence run it was measured beside (the newest in the evidence directory then, or
+    /// the bench's own): `cargo claims` reports it with that run only.
+    #[serde(default)]
+    pub run: String,
     /// Why nothing was measured (CPU emulation, whose speed says nothing about the kernel):
     /// then every claim is not-measured and `results` and `ratios` are empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +201,7 @@ pub fn main() -> ExitCode {
         None => measure_all(started, &out),
     };
     let mut file = summarise(&run);
+    file.run = beside_run();
     file.not_measured = emulated
         .as_deref()
         .map(|how| format!("not measured under CPU emulation ({how})"));
@@ -215,6 +220,16 @@ pub fn main() -> ExitCode {
         started.elapsed().as_secs_f64()
     );
     Exit::Ok.into()
+}
+
+/// The run this bench belongs to: the newest run in the evidence directory, else its own.
+fn beside_run() -> String {
+    let records = harness::record::read_all(&harness::record::results_dir()).unwrap_or_default();
+    records
+        .iter()
+        .max_by_key(|r| r.at_ms)
+        .map(|r| r.run.clone())
+        .unwrap_or_else(|| harness::run::id().to_string())
 }
 
 fn measure_all(started: Instant, out: &std::path::Path) -> Run {
@@ -516,6 +531,7 @@ fn summarise(run: &Run) -> BenchFile {
     }
     BenchFile {
         kernel: harness::kernel::release(),
+        run: String::new(),
         not_measured: None,
         results,
         ratios,

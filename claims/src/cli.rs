@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use doccheck::render::Format;
+use doccheck::Severity;
+
 use clap::builder::PossibleValuesParser;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use harness::catalogue::SECTIONS;
@@ -65,12 +68,9 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The course text against the claim catalogue, no kernel tests
+    /// Documents against the facts' rules (and, for the overview, the claims)
     #[command(long_about = COURSE_LONG_ABOUT)]
-    Course {
-        /// The course text (Markdown)
-        file: PathBuf,
-    },
+    Course(CourseOptions),
     /// The suite under several kernels (see docs/matrix.md)
     #[command(long_about = MATRIX_LONG_ABOUT)]
     Matrix(MatrixOptions),
@@ -81,14 +81,50 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
-const COURSE_LONG_ABOUT: &str = "\
-The course text against the claim catalogue (no kernel tests).
+/// The options of `cargo claims course`.
+#[derive(Debug, Args)]
+pub struct CourseOptions {
+    /// The documents (Markdown or text)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// The output on stdout: text (rustc-style), json, sarif (SARIF 2.1.0) or github
+    /// (workflow annotations)
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = parse_format)]
+    pub format: Format,
+    /// Exit 1 on a finding at or above this severity: error, warning or note
+    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = parse_severity)]
+    pub severity: Severity,
+    /// Run the findings' facts' tests afresh, even where evidence exists
+    #[arg(long)]
+    pub run: bool,
+}
 
-Finds each claim's course words in FILE (ignoring spacing and markdown) and prints their line
-numbers; lists as STALE the claims whose words are no longer in the text, and as UNCHECKED the
-lines that make a checkable statement (a table row, a list item, socket code, a number, an
-errno or a socket constant) that no claim covers and fixtures/course-acknowledged.toml does not
-acknowledge. Exits 1 when anything is stale or unchecked, 2 on bad input.";
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+const COURSE_LONG_ABOUT: &str = "\
+Documents against the facts' rules and, for the course overview, the claim catalogue.
+
+Reads each Markdown or text FILE as a reader sees it (paragraphs, list items, table rows, code
+blocks; front matter skipped but counted) and reports the sentences and C listings that
+contradict a fact the suite tests: prose rules (Korean and English), code rules on each C
+listing's syntax tree, and the C compiler on the listings (GCC 14's errors). A finding names its
+rule, its fact and the fact's status on this kernel, and the correction to paste. Findings rest
+only on facts that hold here: where no run has left evidence for a fact, its tests run first.
+
+A document the catalogue has claims for (the course overview) also gets the claims' report:
+each claim's line numbers, the claims whose words are gone (STALE) and the lines that make a
+checkable statement (a table row, a list item, socket code, a number, an errno or a socket
+constant) that no claim covers and fixtures/course-acknowledged.toml does not acknowledge
+(UNCHECKED); there the rules speak only of lines no claim covers.
+
+Exits 1 on a finding at or above --severity (or a stale claim or unchecked line), 2 on bad
+input (an unreadable, binary or huge file, a malformed catalogue or rule).";
 
 const MATRIX_LONG_ABOUT: &str = "\
 The whole suite under each kernel of fixtures/kernels.toml.
@@ -178,13 +214,27 @@ mod tests {
     }
 
     #[test]
-    fn course_takes_one_file_and_bench_none() {
+    fn course_takes_files_a_format_and_a_severity_and_bench_nothing() {
         assert!(parse(&["course"]).is_err());
-        assert!(parse(&["course", "a.md", "b.md"]).is_err());
         assert!(parse(&["bench", "--fast"]).is_err());
-        assert!(matches!(
-            parse(&["course", "a.md"]).expect("parses").command,
-            Some(Command::Course { .. })
-        ));
+        let cli = parse(&[
+            "course",
+            "a.md",
+            "b.md",
+            "--format=sarif",
+            "--severity",
+            "warning",
+        ])
+        .expect("parses");
+        let Some(Command::Course(opts)) = cli.command else {
+            panic!("not course")
+        };
+        assert_eq!(opts.files, ["a.md", "b.md"]);
+        assert_eq!(opts.format, Format::Sarif);
+        assert_eq!(opts.severity, Severity::Warning);
+        assert!(!opts.run);
+        let err = parse(&["course", "a.md", "--format", "xml"]).expect_err("bad format");
+        assert!(err.to_string().contains("xml"), "{err}");
+        assert!(parse(&["course", "a.md", "--severity", "fatal"]).is_err());
     }
 }

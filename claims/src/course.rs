@@ -41,6 +41,65 @@ pub fn default_file() -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
+/// The largest course file read: a chapter is a few hundred kilobytes; anything far beyond is
+/// not a course text (a wrong path, /dev/zero, a binary).
+pub const MAX_COURSE_BYTES: u64 = 8 << 20;
+
+/// A course file's text: a regular file (opened without blocking, so a FIFO is refused rather
+/// than waited on), at most [`MAX_COURSE_BYTES`], UTF-8 without NUL bytes, not empty. Each refusal names the file
+/// and why (the byte offset of invalid UTF-8).
+pub fn read_course(file: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let shown = file.display();
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+        .map_err(|e| format!("course file {shown}: {e}"))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| format!("course file {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "course file {shown}: not a regular file ({:?})",
+            meta.file_type()
+        ));
+    }
+    if meta.len() > MAX_COURSE_BYTES {
+        return Err(format!(
+            "course file {shown}: {} bytes, more than the {} a course text may have",
+            meta.len(),
+            MAX_COURSE_BYTES
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.by_ref()
+        .take(MAX_COURSE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("course file {shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_COURSE_BYTES {
+        return Err(format!(
+            "course file {shown}: grew past {MAX_COURSE_BYTES} bytes while read"
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "course file {shown}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    if let Some(at) = text.find('\0') {
+        return Err(format!(
+            "course file {shown}: a binary file (a NUL byte at offset {at}), not a text"
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(format!("course file {shown}: empty"));
+    }
+    Ok(text)
+}
+
 /// The lines, 1-based, a claim's words occupy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
@@ -111,8 +170,7 @@ pub struct Drift {
 impl Drift {
     /// Reads `file` and checks it against the workspace catalogue and acknowledged lines.
     pub fn load(file: &Path) -> Result<Drift, String> {
-        let text =
-            fs::read_to_string(file).map_err(|e| format!("course file {}: {e}", file.display()))?;
+        let text = read_course(file)?;
         let catalogue = harness::catalogue::Catalogue::load(&harness::catalogue::default_dir())
             .map_err(|e| format!("the claim catalogue is malformed:\n{e}"))?;
         let claims: Vec<(&str, &str)> = catalogue
@@ -159,7 +217,36 @@ impl Drift {
     }
 }
 
+/// The most lines of problems the job summary gets; the job log has them all.
+pub const SUMMARY_LINES: usize = 200;
+
 impl Drift {
+    /// The Markdown for `$GITHUB_STEP_SUMMARY`: the problems, at most [`SUMMARY_LINES`] lines,
+    /// in a code fence longer than any run of backticks they hold (a course line with ``` in it
+    /// cannot close the fence early).
+    pub fn step_summary(&self) -> String {
+        let problems = self.problems();
+        let total = problems.lines().count();
+        let mut shown: String = problems
+            .lines()
+            .take(SUMMARY_LINES)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if total > SUMMARY_LINES {
+            let _ = writeln!(
+                shown,
+                "… and {} more lines (see the job log)",
+                total - SUMMARY_LINES
+            );
+        }
+        let longest = shown.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
+        format!(
+            "## socket-claims: course text drift ({})\n\n{fence}text\n{shown}{fence}\n",
+            self.file.replace('`', "'")
+        )
+    }
+
     /// The stale claims and the unchecked lines (what `$GITHUB_STEP_SUMMARY` gets).
     pub fn problems(&self) -> String {
         let mut out = String::new();
@@ -278,27 +365,39 @@ impl Text {
         Some(spans)
     }
 
-    /// The shortest stretch of text holding `pieces` in order.
+    /// The shortest stretch of text holding `pieces` in order. Linear in the text: each piece's
+    /// occurrences are listed once, and each start takes the next occurrence of every following
+    /// piece by binary search; once a start finds no complete chain, no later start can.
     fn ordered(&self, pieces: &[String]) -> Option<Span> {
+        let occurrences: Vec<Vec<usize>> = pieces.iter().map(|p| self.occurrences(p)).collect();
         let (first, rest) = pieces.split_first()?;
         let mut best: Option<(usize, usize)> = None;
-        for (start, _) in self.joined.match_indices(first.as_str()) {
+        'starts: for &start in &occurrences[0] {
             let mut end = start + first.len();
-            let mut complete = true;
-            for piece in rest {
-                match self.joined[end..].find(piece.as_str()) {
-                    Some(at) => end += at + piece.len(),
-                    None => {
-                        complete = false;
-                        break;
-                    }
+            for (piece, at) in rest.iter().zip(&occurrences[1..]) {
+                match at.get(at.partition_point(|&a| a < end)) {
+                    Some(&a) => end = a + piece.len(),
+                    None => break 'starts,
                 }
             }
-            if complete && best.is_none_or(|(s, e)| end - start < e - s) {
+            if best.is_none_or(|(s, e)| end - start < e - s) {
                 best = Some((start, end));
             }
         }
         best.map(|(s, e)| self.span(s, e))
+    }
+
+    /// Where `piece` starts in the joined text, overlapping occurrences included.
+    fn occurrences(&self, piece: &str) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(at) = self.joined[from..].find(piece) {
+            let at = from + at;
+            found.push(at);
+            // The next character boundary after `at`.
+            from = at + self.joined[at..].chars().next().map_or(1, char::len_utf8);
+        }
+        found
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -615,6 +714,70 @@ read(sock, buffer, 1024);
 
 10년간 배운 교훈: 1024바이트 버퍼.
 ";
+
+    #[test]
+    fn the_step_summary_is_capped_and_a_fence_in_a_line_cannot_close_it() {
+        let mut text = String::new();
+        for n in 0..500 {
+            let _ = writeln!(text, "- 항목 {n}: SO_REUSEADDR ``` 안의 펜스");
+        }
+        let drift = check("ch.md", &text, &[], &[]);
+        let md = drift.step_summary();
+        assert!(md.contains("more lines (see the job log)"), "{md}");
+        assert!(md.lines().count() < SUMMARY_LINES + 10);
+        // The fence is longer than the ``` inside.
+        let fence = md
+            .lines()
+            .find(|l| l.ends_with("text"))
+            .expect("an opening fence");
+        assert_eq!(fence, "````text");
+        assert!(md.trim_end().ends_with("````"));
+    }
+
+    #[test]
+    fn matching_is_linear_in_the_text() {
+        // 200 KB of one word, and claims whose first pieces match everywhere.
+        let claims = [
+            ("a.b.c", "소켓 ... 없는말"),
+            ("a.b.d", "소켓 ... 소켓 ... 없는말"),
+        ];
+        let text = "소켓 ".repeat(28_000);
+        let started = std::time::Instant::now();
+        let drift = check("x", &text, &claims, &[]);
+        assert_eq!(drift.stale.len(), 2);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let text = Text::parse("소켓 가 소켓 나 소켓 다 끝");
+        let span = text.locate("소켓 ... 끝").expect("found");
+        assert_eq!((span[0].first, span[0].last), (1, 1));
+    }
+
+    #[test]
+    fn a_course_file_must_be_a_regular_utf8_file_with_text_within_the_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty.md");
+        fs::write(&empty, "\n  \n").expect("write");
+        let err = read_course(&empty).expect_err("empty");
+        assert!(err.contains("empty.md: empty"), "{err}");
+        let binary = dir.path().join("binary.md");
+        fs::write(&binary, b"# ok\n\xff\xfe").expect("write");
+        let err = read_course(&binary).expect_err("not UTF-8");
+        assert!(err.contains("invalid byte at offset 5"), "{err}");
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let err = read_course(&fifo).expect_err("a FIFO, refused at once");
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = read_course(Path::new("/dev/zero")).expect_err("a device");
+        assert!(err.contains("/dev/zero: not a regular file"), "{err}");
+        let big = dir.path().join("big.md");
+        let file = fs::File::create(&big).expect("create");
+        file.set_len(MAX_COURSE_BYTES + 1).expect("set_len");
+        let err = read_course(&big).expect_err("too big");
+        assert!(err.contains("more than the"), "{err}");
+    }
 
     #[test]
     fn words_are_found_whatever_the_markdown_and_spacing() {

@@ -1,9 +1,10 @@
 //! The test index: which test of `tests/*.rs` names which claim, read from the suites' sources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
+use harness::catalogue::Catalogue;
 use harness::record::TestId;
 
 /// The test functions of `tests/*.rs`, by `<file stem>::<fn name>`, with the claim ids each
@@ -49,6 +50,17 @@ impl TestIndex {
         Ok(index)
     }
 
+    /// Whether a recorded test (`suite::fn`, or `suite::fn::case…` for an rstest case) is one
+    /// of the index's.
+    pub fn knows(&self, test: &str) -> bool {
+        self.tests.keys().any(|name| {
+            test == name
+                || test
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with("::"))
+        })
+    }
+
     /// The tests whose bodies name claim `id`.
     pub fn tests_of(&self, id: &str) -> Vec<&str> {
         self.tests
@@ -56,6 +68,46 @@ impl TestIndex {
             .filter(|(_, ids)| ids.iter().any(|i| i == id))
             .map(|(name, _)| name.as_str())
             .collect()
+    }
+
+    /// Problems between the catalogue and the test sources: a section the tests name whose
+    /// facts file is missing, emptied or renamed (its claims would drop out of the report
+    /// without a word), tests that name an unknown fact id, conformance tests that name no
+    /// fact, and untestable facts that a test names.
+    pub fn cross_check(&self, catalogue: &Catalogue) -> Vec<String> {
+        let mut problems = Vec::new();
+        let named: BTreeSet<&str> = self
+            .tests
+            .values()
+            .flat_map(|ids| ids.iter().filter_map(|id| id.split('.').next()))
+            .collect();
+        for section in named {
+            if !catalogue.facts.iter().any(|f| f.section_key() == section) {
+                problems.push(format!(
+                    "fixtures/facts/{section}.toml: no facts of section {section}, which tests \
+                     in {} name (the file is missing, emptied or renamed)",
+                    self.suites_of(section).join(", ")
+                ));
+            }
+        }
+        for (name, ids) in &self.tests {
+            if ids.is_empty() {
+                problems.push(format!(
+                    "test {name} names no fact (its body needs claim(\"<id>\"))"
+                ));
+            }
+            for id in ids {
+                match catalogue.fact(id) {
+                    None => problems.push(format!("test {name} names unknown fact id {id:?}")),
+                    Some(fact) if fact.untestable.is_some() => problems.push(format!(
+                        "test {name} names fact {id}, whose field `untestable` says no test \
+                         can check it"
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        problems
     }
 
     /// The suite files (`tests/<suite>.rs`) holding a test of a claim in `section`.

@@ -8,8 +8,10 @@ use std::process::{Command, ExitCode};
 use clap::Parser;
 
 mod bench;
+mod children;
 mod cli;
 mod course;
+mod document;
 mod exit;
 #[cfg(test)]
 mod formats;
@@ -17,6 +19,7 @@ mod index;
 mod junit;
 mod matrix;
 mod report;
+mod runs;
 mod speed;
 
 use cli::{Cli, ReportOptions};
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         None => report_main(&cli.report),
-        Some(cli::Command::Course { file }) => course_main(&file),
+        Some(cli::Command::Course(opts)) => document::main(&opts),
         Some(cli::Command::Matrix(opts)) => matrix::main(&opts),
         Some(cli::Command::Bench) => bench::main(),
         Some(cli::Command::Completions { shell }) => cli::completions(shell),
@@ -53,9 +56,41 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
     let root = harness::workspace_root();
     let index = TestIndex::scan(&root.join("tests"))
         .map_err(|e| format!("reading the test sources: {e}"))?;
+    let problems = index.cross_check(&catalogue);
+    if !problems.is_empty() {
+        return Err(format!(
+            "the catalogue and the tests disagree:\n{}",
+            problems.join("\n")
+        ));
+    }
+    // The course file is read before the suite runs: a bad one costs seconds, not a run.
+    let drift = match opts.course.clone().or_else(course::default_file) {
+        Some(file) => Some(course::Drift::load(&file)?),
+        None => None,
+    };
+    // One `cargo claims` at a time per evidence directory: another's clearing or writing would
+    // mix or wipe this one's evidence.
+    let _alone = harness::lock::acquire(
+        &harness::lock::dir().join("claims.lock"),
+        std::time::Duration::ZERO,
+    )
+    .map_err(|e| format!("another cargo claims is running on this evidence: {e}"))?;
     let tests_failed = !opts.report_only && !run_suite(&root, &index, opts)?;
-    let records = record::read_all(&record::results_dir())
-        .map_err(|e| format!("unreadable evidence: {e}"))?;
+    let results = record::results_dir();
+    let records = record::read_all(&results).map_err(|e| format!("unreadable evidence: {e}"))?;
+    let (run, records, warnings) = runs::newest(records, &index, &harness::kernel::release());
+    for w in &warnings {
+        eprintln!("warning: {}: {w}", results.display());
+    }
+    let Some(run) = run.filter(|r| r.records > 0) else {
+        eprintln!(
+            "error: nothing was checked: no evidence of this kernel's tests in {} (run `cargo \
+             claims`, or `cargo test` first)",
+            results.display()
+        );
+        return Ok(true);
+    };
+    eprintln!("reporting {}", run.describe());
     let mut report = report::build(
         &catalogue,
         &index,
@@ -64,9 +99,34 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
         privileges::Privileges::current(),
         sandbox::availability(),
     );
-    locate_in_course(&mut report, opts.course.as_deref())?;
+    report.run = Some(run.clone());
+    match &drift {
+        Some(drift) => report.locate(drift),
+        None => eprintln!(
+            "note: no course file at {} (from the workspace): the report has no line numbers; \
+             give one with --course FILE",
+            course::DEFAULT_COURSE
+        ),
+    }
     let out = record::claims_dir();
     let bench = speed::load(&out).map_err(|e| format!("unreadable bench results: {e}"))?;
+    // A bench measured beside another run says nothing about this one.
+    let bench = bench.filter(|b| {
+        let ours = b.run == run.id;
+        if !ours {
+            eprintln!(
+                "note: {} is of another run ({}): the speed claims keep their short tests' \
+                 status",
+                out.join("bench.json").display(),
+                if b.run.is_empty() {
+                    "no run id"
+                } else {
+                    &b.run
+                }
+            );
+        }
+        ours
+    });
     let speed = speed::apply(&mut report, bench.as_ref(), opts.lang);
     print!("{}", report.terminal(opts.lang));
     write_report(&report, &speed, opts.lang, &out)
@@ -76,20 +136,16 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
         "report: {} (also report.json, junit.xml)",
         shown(&out.join("report.md"), &root)
     );
-    Ok(tests_failed || report.totals.fails > 0)
-}
-
-/// Gives the report the course's line numbers, from `file` or the default course file.
-fn locate_in_course(report: &mut report::Report, file: Option<&Path>) -> Result<(), String> {
-    match file.map(Path::to_path_buf).or_else(course::default_file) {
-        Some(file) => report.locate(&course::Drift::load(&file)?),
-        None => eprintln!(
-            "note: no course file at {} (from the workspace): the report has no line numbers; \
-             give one with --course FILE",
-            course::DEFAULT_COURSE
-        ),
+    let t = &report.totals;
+    if t.holds + t.fails + t.inconclusive == 0 {
+        eprintln!(
+            "error: nothing was checked: of {} claims none holds, fails or is inconclusive in \
+             this run ({} skipped, {} not run, {} untestable, {} pending)",
+            t.claims, t.skipped, t.not_run, t.untestable, t.pending
+        );
+        return Ok(true);
     }
-    Ok(())
+    Ok(tests_failed || report.totals.fails > 0)
 }
 
 /// report.md (with the speed section), report.json and junit.xml in `out`.
@@ -108,24 +164,8 @@ fn write_report(
     std::fs::write(out.join("junit.xml"), xml)
 }
 
-fn course_main(file: &Path) -> ExitCode {
-    let drift = match course::Drift::load(file) {
-        Ok(drift) => drift,
-        Err(e) => return bad_input(e),
-    };
-    print!("{}", drift.terminal());
-    if !drift.clean() {
-        step_summary(&format!(
-            "## socket-claims: course text drift ({})\n\n```text{}```\n",
-            drift.file,
-            drift.problems()
-        ));
-    }
-    Exit::finding_if(!drift.clean())
-}
-
 /// In GitHub Actions, appends `markdown` to the job's summary page.
-fn step_summary(markdown: &str) {
+pub(crate) fn step_summary(markdown: &str) {
     let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
         return;
     };
@@ -145,17 +185,20 @@ fn step_summary(markdown: &str) {
 /// Runs `cargo test` with fresh evidence; true if every test passed.
 fn run_suite(root: &Path, index: &TestIndex, opts: &ReportOptions) -> Result<bool, String> {
     let results = record::results_dir();
-    if results.exists() {
-        std::fs::remove_dir_all(&results)
-            .map_err(|e| format!("clearing old evidence in {}: {e}", results.display()))?;
+    clear_evidence(&results)?;
+    // The bench of an earlier run is not this run's.
+    let bench = record::claims_dir().join("bench.json");
+    match std::fs::remove_file(&bench) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("clearing the old bench {}: {e}", bench.display()))
+        }
+        _ => {}
     }
-    std::fs::create_dir_all(&results)
-        .map_err(|e| format!("creating {}: {e}", results.display()))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .env(record::RESULTS_ENV, &results)
-        .args(["test", "--no-fail-fast"]);
+    // The tests find the same evidence directory (and their locks beside it) from the same
+    // environment.
+    cmd.current_dir(root).args(["test", "--no-fail-fast"]);
     if opts.quiet {
         cmd.arg("--quiet");
     }
@@ -194,4 +237,68 @@ fn shown(path: &Path, root: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// Clears the evidence of earlier runs from `results`: the files the suite writes there
+/// (`<pid>.jsonl`), nothing else, whatever `$SOCKET_CLAIMS_RESULTS` names; a symlink in its
+/// place is refused.
+fn clear_evidence(results: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(results) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(format!(
+                "{}: the evidence directory is not a directory (a symlink?)",
+                results.display()
+            ))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", results.display())),
+    }
+    std::fs::create_dir_all(results).map_err(|e| format!("creating {}: {e}", results.display()))?;
+    let entries = std::fs::read_dir(results).map_err(|e| format!("{}: {e}", results.display()))?;
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let ours = path.extension().is_some_and(|x| x == "jsonl")
+            && path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        let file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        if ours && file {
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("clearing old evidence {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clearing_evidence_deletes_only_the_suites_own_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let results = dir.path().join("evidence");
+        std::fs::create_dir(&results).expect("mkdir");
+        let victim = dir.path().join("victim.jsonl");
+        std::fs::write(&victim, "keep").expect("write");
+        for name in ["123.jsonl", "notes.txt", "report.jsonl"] {
+            std::fs::write(results.join(name), "x").expect("write");
+        }
+        std::fs::create_dir(results.join("locks")).expect("mkdir");
+        std::os::unix::fs::symlink(&victim, results.join("456.jsonl")).expect("symlink");
+        clear_evidence(&results).expect("cleared");
+        let mut left: Vec<String> = std::fs::read_dir(&results)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["456.jsonl", "locks", "notes.txt", "report.jsonl"]);
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        // A results "directory" that is a symlink is refused, not followed.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).expect("symlink");
+        assert!(clear_evidence(&link).is_err());
+        assert!(victim.exists());
+    }
 }

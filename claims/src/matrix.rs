@@ -11,7 +11,7 @@ use std::fs;
 use std::io::{self, BufRead};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -92,6 +92,8 @@ impl MatrixOptions {
 
 /// `cargo claims matrix`.
 pub fn main(opts: &MatrixOptions) -> ExitCode {
+    // qemu, runsc and the test binaries go with the matrix, whatever ends it.
+    crate::children::kill_all_on_termination();
     match run(opts) {
         Ok(all_ran) => Exit::finding_if(!all_ran),
         Err(e) => bad_input(e),
@@ -238,20 +240,22 @@ fn select<'a>(all: &'a [Kernel], opts: &MatrixOptions) -> Result<Vec<&'a Kernel>
 fn build_suites(root: &Path, profile: &str) -> Result<Vec<Suite>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("matrix: building the test binaries (cargo test --no-run --profile {profile})");
-    let mut child = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json",
-            "--profile",
-            profile,
-        ])
-        .args(["--package", "socket-claims"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut build = crate::children::spawn(
+        Command::new(cargo)
+            .current_dir(root)
+            .args([
+                "test",
+                "--no-run",
+                "--message-format=json",
+                "--profile",
+                profile,
+            ])
+            .args(["--package", "socket-claims"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    )
+    .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let child = &mut build.child;
     let mut suites = Vec::new();
     let stdout = child.stdout.take().expect("stdout is piped");
     for line in std::io::BufReader::new(stdout).lines() {
@@ -418,7 +422,8 @@ fn gvisor_script() -> String {
     format!(
         "mkdir -p /tmp/evidence && \
          {}=/tmp/evidence {}=gvisor \"$0\" </dev/null >&2; \
-         echo \"{} {} $1 exit=$?\"; cat /tmp/evidence/*.jsonl 2>/dev/null; true",
+         echo \"{} {} $1 exit=$?\"; \
+         for f in /tmp/evidence/*.jsonl; do [ -f \"$f\" ] && {{ cat \"$f\"; echo; }}; done; true",
         record::RESULTS_ENV,
         harness::kernel::RUNTIME_ENV,
         wire::MARK,
@@ -464,28 +469,28 @@ fn runsc() -> Result<Runsc, String> {
         path,
         rootless: true,
     };
-    let probe = runsc
-        .command()
-        .args(["/bin/sh", "-c", "exit 0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())
-        .and_then(|mut child| {
-            if harness::wait::child(&mut child, RUNSC_PROBE_LIMIT, || {})
-                .map_err(|e| e.to_string())?
-                .is_none()
-            {
-                return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
-            }
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            let said = String::from_utf8_lossy(&out.stderr);
-            match said.lines().rev().find(|l| !l.trim().is_empty()) {
-                _ if out.status.success() => Ok(()),
-                Some(line) => Err(format!("{}: {line}", out.status)),
-                None => Err(out.status.to_string()),
-            }
-        });
+    let probe = crate::children::spawn(
+        runsc
+            .command()
+            .args(["/bin/sh", "-c", "exit 0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|mut probe| {
+        let Some(status) = probe.wait_until(Instant::now(), RUNSC_PROBE_LIMIT) else {
+            return Err(format!("no answer within {RUNSC_PROBE_LIMIT:?}"));
+        };
+        let mut said = String::new();
+        if let Some(mut err) = probe.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut err, &mut said);
+        }
+        match said.lines().rev().find(|l| !l.trim().is_empty()) {
+            _ if status.success() => Ok(()),
+            Some(line) => Err(format!("{status}: {line}")),
+            None => Err(status.to_string()),
+        }
+    });
     match probe {
         Ok(()) => Ok(runsc),
         Err(why) => Err(format!(
@@ -493,6 +498,46 @@ fn runsc() -> Result<Runsc, String> {
             nix::unistd::geteuid()
         )),
     }
+}
+
+/// `runsc --version`'s version (`release-20240513.0`), bounded; what went wrong otherwise.
+fn runsc_version(runsc: &Path) -> String {
+    let out = Command::new(runsc)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            let exited = harness::wait::child(&mut child, RUNSC_PROBE_LIMIT, || {})?;
+            let mut text = String::new();
+            if let Some(mut out) = child.stdout.take() {
+                std::io::Read::read_to_string(&mut out, &mut text)?;
+            }
+            Ok(exited.map(|_| text))
+        });
+    match out {
+        Ok(Some(text)) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("runsc version "))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| format!("unknown (runsc --version said {:?})", text.trim())),
+        Ok(None) => format!("unknown (runsc --version gave no answer in {RUNSC_PROBE_LIMIT:?})"),
+        Err(e) => format!("unknown (runsc --version: {e})"),
+    }
+}
+
+/// The Debian package that installed `path`, and its version (dpkg-query), if one did.
+fn installed_package(path: &Path) -> Option<(String, String)> {
+    let owner = kernels::output(Command::new("dpkg-query").arg("-S").arg(path)).ok()?;
+    let package = owner.split(':').next()?.trim().to_string();
+    let version = kernels::output(
+        Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}"])
+            .arg(&package),
+    )
+    .ok()?;
+    Some((package, version.trim().to_string()))
 }
 
 /// The suite natively: each test binary as `cargo claims` would run it (directly, or under
@@ -519,8 +564,8 @@ fn run_native(
                 break;
             }
         };
-        let left = limit.saturating_sub(started.elapsed());
-        let exit = harness::wait::child(&mut child, left, || {}).ok().flatten();
+        // At the limit the binary's whole group goes: its tcpdump, its re-executed tests.
+        let exit = child.wait_until(started, limit);
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
         match how.evidence(&results, &data_path, &mut code) {
             Ok(found) => records.extend(found),
@@ -567,18 +612,7 @@ impl Native<'_> {
                 "native",
             ),
             Native::Gvisor(runsc) => {
-                let version = Command::new(&runsc.path)
-                    .arg("--version")
-                    .stdin(Stdio::null())
-                    .output()
-                    .map(|o| {
-                        String::from_utf8_lossy(&o.stdout)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .to_string()
-                    })
-                    .unwrap_or_default();
+                let version = runsc_version(&runsc.path);
                 let platform = if runsc.rootless {
                     "ptrace, rootless"
                 } else {
@@ -587,8 +621,15 @@ impl Native<'_> {
                 ("gvisor", Source::Gvisor.describe(), version, platform)
             }
         };
+        // gVisor's exact build: `runsc --version` and, when a package installed it, that package.
+        let (package, package_version) = match self {
+            Native::Gvisor(runsc) => installed_package(&runsc.path).unzip(),
+            Native::Host => (None, None),
+        };
         let mut result = KernelRun {
             release: Some(release),
+            package,
+            package_version,
             accel: accel.into(),
             ..KernelRun::failed(name, source, RunStatus::Ran, String::new())
         };
@@ -596,9 +637,16 @@ impl Native<'_> {
         result
     }
 
-    /// Starts one test binary, its output appended to `log`: directly with its evidence in
-    /// `results`, or in a gVisor sandbox that prints exit code and evidence into `data`.
-    fn spawn(&self, suite: &Suite, results: &Path, data: &Path, log: &Path) -> io::Result<Child> {
+    /// Starts one test binary, contained, its output appended to `log`: directly with its
+    /// evidence in `results`, or in a gVisor sandbox that prints exit code and evidence into
+    /// `data`.
+    fn spawn(
+        &self,
+        suite: &Suite,
+        results: &Path,
+        data: &Path,
+        log: &Path,
+    ) -> io::Result<crate::children::Contained> {
         let log = fs::OpenOptions::new().create(true).append(true).open(log)?;
         let err = log.try_clone()?;
         let mut cmd = match self {
@@ -616,7 +664,7 @@ impl Native<'_> {
                 cmd
             }
         };
-        cmd.stdin(Stdio::null()).stderr(err).spawn()
+        crate::children::spawn(cmd.stdin(Stdio::null()).stderr(err))
     }
 
     /// The evidence one test binary left; under gVisor also its real exit code, into `code`
@@ -929,4 +977,29 @@ fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_runsc_version_is_the_exact_release_it_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = |name: &str, says: &str| {
+            let path = dir.path().join(name);
+            fs::write(&path, format!("#!/bin/sh\nprintf '{says}'\n")).expect("write");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+            path
+        };
+        let runsc = fake(
+            "runsc",
+            "runsc version release-20240513.0\\nspec: 1.1.0-rc.1\\n",
+        );
+        assert_eq!(runsc_version(&runsc), "release-20240513.0");
+        let odd = fake("odd", "something else\\n");
+        assert!(runsc_version(&odd).starts_with("unknown (runsc --version said"));
+        assert!(runsc_version(&dir.path().join("absent")).starts_with("unknown (runsc --version:"));
+    }
 }

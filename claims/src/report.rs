@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::course::{Drift, Span};
 use crate::index::TestIndex;
 use crate::junit;
+use crate::runs::RunInfo;
 use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, DOCUMENTS, SECTIONS};
 use harness::privileges::Privileges;
 use harness::record::{Outcome, Record, TestId};
@@ -338,6 +339,9 @@ pub struct CourseText {
 pub struct Report {
     /// `uname -r` of the kernel the suite ran on.
     pub kernel: String,
+    /// The run whose evidence this is (`cargo claims` picks the newest; the matrix, per guest,
+    /// has none).
+    pub run: Option<RunInfo>,
     /// Who ran the suite: uid, effective uid and effective capabilities.
     pub privileges: Privileges,
     /// How tests got a private network namespace on this machine, or why they could not.
@@ -362,15 +366,7 @@ pub fn build(
     privileges: Privileges,
     netns: String,
 ) -> Report {
-    let mut newest: BTreeMap<(&str, &str), &Record> = BTreeMap::new();
-    for r in records {
-        let slot = newest
-            .entry((r.claim.as_str(), r.test.as_str()))
-            .or_insert(r);
-        if r.at_ms >= slot.at_ms {
-            *slot = r;
-        }
-    }
+    let newest = newest(records);
     let claims: Vec<ClaimResult> = catalogue
         .claims
         .iter()
@@ -384,6 +380,7 @@ pub fn build(
         .collect();
     let mut report = Report {
         kernel: harness::kernel::release(),
+        run: None,
         privileges,
         netns,
         course_text: None,
@@ -429,12 +426,29 @@ impl Report {
     }
 }
 
-fn judge(
-    claim: &Claim,
+/// The newest record of each (fact, test): where several runs left evidence, the latest wins.
+pub fn newest(records: &[Record]) -> BTreeMap<(&str, &str), &Record> {
+    let mut newest: BTreeMap<(&str, &str), &Record> = BTreeMap::new();
+    for r in records {
+        let slot = newest
+            .entry((r.claim.as_str(), r.test.as_str()))
+            .or_insert(r);
+        if r.at_ms >= slot.at_ms {
+            *slot = r;
+        }
+    }
+    newest
+}
+
+/// What the evidence says about facts `facts` (one claim's, or one fact alone): their tests'
+/// results, the status and, where it does not hold, why. `named_by`: the tests that name them.
+pub fn judge_facts(
+    facts: &[String],
+    untestable: Option<&str>,
     named_by: &[&str],
     newest: &BTreeMap<(&str, &str), &Record>,
-) -> ClaimResult {
-    let rests_on = |id: &str| claim.facts.iter().any(|f| f == id);
+) -> (Vec<TestResult>, Status, Option<String>) {
+    let rests_on = |id: &str| facts.iter().any(|f| f == id);
     let mut tests = Vec::new();
     for name in named_by {
         let ran = newest
@@ -479,22 +493,50 @@ fn judge(
             .and_then(|t| t.reason.as_ref().map(|r| format!("{}: {r}", t.display())))
     };
     let any = |outcome: TestOutcome| tests.iter().any(|t| t.outcome == outcome);
-    let (status, reason) = if let Some(why) = &claim.untestable {
-        (Status::Untestable, Some(why.clone()))
+    let count = |outcome: TestOutcome| tests.iter().filter(|t| t.outcome == outcome).count();
+    // Holds means every test passed: a test that left no evidence or was skipped leaves the
+    // claim unchecked in part, and the reason says how much did pass.
+    let passed = match count(TestOutcome::Pass) {
+        0 => String::new(),
+        n => format!("{n} of {} tests passed; ", tests.len()),
+    };
+    let (status, reason) = if let Some(why) = untestable {
+        (Status::Untestable, Some(why.to_string()))
     } else if tests.is_empty() {
         (Status::Pending, None)
     } else if any(TestOutcome::Fail) {
         (Status::Fails, first_reason(TestOutcome::Fail))
-    } else if any(TestOutcome::Pass) {
+    } else if tests.iter().all(|t| t.outcome == TestOutcome::Pass) {
         (Status::Holds, None)
-    } else if any(TestOutcome::Skipped) {
-        (Status::Skipped, first_reason(TestOutcome::Skipped))
-    } else {
+    } else if any(TestOutcome::NotRun) {
+        let missing: Vec<String> = tests
+            .iter()
+            .filter(|t| t.outcome == TestOutcome::NotRun)
+            .map(TestResult::display)
+            .collect();
         (
             Status::NotRun,
-            Some("no evidence from its tests in this run".into()),
+            Some(format!(
+                "{passed}no evidence in this run from {}",
+                missing.join(", ")
+            )),
+        )
+    } else {
+        (
+            Status::Skipped,
+            first_reason(TestOutcome::Skipped).map(|r| format!("{passed}{r}")),
         )
     };
+    (tests, status, reason)
+}
+
+fn judge(
+    claim: &Claim,
+    named_by: &[&str],
+    newest: &BTreeMap<(&str, &str), &Record>,
+) -> ClaimResult {
+    let (tests, status, reason) =
+        judge_facts(&claim.facts, claim.untestable.as_deref(), named_by, newest);
     ClaimResult {
         id: claim.id.clone(),
         section: claim.section.clone(),
@@ -682,8 +724,13 @@ impl Report {
         } else {
             self.privileges.capabilities.join(", ")
         };
+        let run = self
+            .run
+            .as_ref()
+            .map(|r| format!(" · {}", r.describe()))
+            .unwrap_or_default();
         format!(
-            "Linux {} · uid {} · capabilities: {caps} · network namespaces: {}",
+            "Linux {} · uid {} · capabilities: {caps} · network namespaces: {}{run}",
             self.kernel, self.privileges.uid, self.netns
         )
     }
@@ -1098,11 +1145,50 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
                 .collect(),
             kernel: "6.12.0".into(),
+            run: "r".into(),
             uid: 0,
+            caps: Vec::new(),
             netns: None,
             elapsed_ms: 3,
             at_ms: 1,
         }
+    }
+
+    #[test]
+    fn a_claim_holds_only_when_every_test_of_it_passed() {
+        let catalogue = Catalogue {
+            facts: Vec::new(),
+            claims: vec![claim("tcp.a.b", Kind::Course, "x", Verdict::Accurate)],
+        };
+        let mut index = TestIndex::default();
+        for name in ["tcp::first", "tcp::second"] {
+            index.tests.insert(name.into(), vec!["tcp.a.b".into()]);
+        }
+        let status = |records: &[Record]| {
+            let report = build(
+                &catalogue,
+                &index,
+                records,
+                None,
+                Privileges::current(),
+                String::new(),
+            );
+            (report.claims[0].status, report.claims[0].reason.clone())
+        };
+        let pass = record("tcp.a.b", "tcp::first", Outcome::Pass, &[]);
+        let (st, why) = status(std::slice::from_ref(&pass));
+        assert_eq!(st, Status::NotRun, "one of two tests left no evidence");
+        let why = why.expect("a reason");
+        assert!(
+            why.contains("1 of 2 tests passed") && why.contains("tcp::second"),
+            "{why}"
+        );
+        let skipped = record("tcp.a.b", "tcp::second", Outcome::Skipped, &[]);
+        let (st, why) = status(&[pass.clone(), skipped]);
+        assert_eq!(st, Status::Skipped, "one of two tests was skipped");
+        assert!(why.expect("a reason").contains("needs CAP_NET_RAW"));
+        let both = [pass, record("tcp.a.b", "tcp::second", Outcome::Pass, &[])];
+        assert_eq!(status(&both).0, Status::Holds);
     }
 
     #[test]

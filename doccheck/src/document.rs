@@ -60,6 +60,13 @@ impl Mapped {
         start..end
     }
 
+    /// Appends another mapped text, keeping its mapping.
+    fn append(&mut self, other: &Mapped) {
+        self.text.push_str(&other.text);
+        self.source.extend_from_slice(&other.source);
+        self.source_end.extend_from_slice(&other.source_end);
+    }
+
     /// The part of the text at `range`, still mapped.
     fn slice(&self, range: Range<usize>) -> Mapped {
         Mapped {
@@ -75,7 +82,8 @@ impl Mapped {
 pub enum Block {
     Paragraph,
     ListItem,
-    /// A table row, read with its column headers: `header: cell; header: cell`.
+    /// A table row, read with its column headers: `header: cell; header: cell` (a header's
+    /// words map to the header row, so a finding on them starts there).
     TableRow,
     Heading,
     /// A line of a shell listing (`bash`, `sh`, `console`, …): a command a reader runs.
@@ -100,7 +108,7 @@ pub struct Listing {
 }
 
 /// A position in the file: 1-based line and character column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
     pub line: usize,
     pub column: usize,
@@ -222,7 +230,7 @@ impl Document {
 /// The table being read: its column headers, and where the current row is.
 #[derive(Default)]
 struct Table {
-    headers: Vec<String>,
+    headers: Vec<Mapped>,
     in_head: bool,
     cell: usize,
 }
@@ -298,6 +306,7 @@ impl Reader<'_> {
             Event::End(tag) => self.close(tag),
             _ if self.skipping > 0 => {}
             Event::Text(s) => self.text(&s, range),
+            Event::Code(s) if self.table.in_head => self.text(&s, range),
             Event::Code(s) => {
                 let source = self.source;
                 let unit = self.unit();
@@ -328,7 +337,7 @@ impl Reader<'_> {
             code.push(s, range, source);
         } else if self.table.in_head {
             if let Some(h) = self.table.headers.last_mut() {
-                h.push_str(s);
+                h.push(s, range, source);
             }
         } else {
             self.unit().text.push(s, range, source);
@@ -369,21 +378,22 @@ impl Reader<'_> {
             }
             Tag::TableCell => {
                 if self.table.in_head {
-                    self.table.headers.push(String::new());
+                    self.table.headers.push(Mapped::default());
                 } else {
-                    let mut label = String::new();
-                    if self.table.cell > 0 {
-                        label.push_str("; ");
-                    }
-                    if let Some(h) = self.table.headers.get(self.table.cell) {
-                        let h = h.trim();
-                        if !h.is_empty() {
-                            label.push_str(h);
-                            label.push_str(": ");
-                        }
-                    }
                     let at = self.first_non_space(range);
-                    self.unit().text.push_at(&label, at);
+                    let header = self.table.headers.get(self.table.cell).map(|h| {
+                        let words = trim(&h.text, 0..h.text.len());
+                        h.slice(words)
+                    });
+                    let first = self.table.cell == 0;
+                    let text = &mut self.unit().text;
+                    if !first {
+                        text.push_at("; ", at);
+                    }
+                    if let Some(h) = header.filter(|h| !h.text.is_empty()) {
+                        text.append(&h);
+                        text.push_at(": ", at);
+                    }
                 }
             }
             Tag::CodeBlock(kind) => {
@@ -600,19 +610,22 @@ mod tests {
         let s = &doc.sentences[0].text;
         let at = s.text.find("속도: 높음").unwrap();
         let (start, end) = doc.span(s, at..s.text.len());
-        // The synthetic header maps to the cell: the span covers `높음` in the source.
-        assert_eq!(
-            start,
-            Position {
-                line: 3,
-                column: 13
-            }
-        );
+        // The header's words map to the header row, the cell's to the cell.
+        assert_eq!(start, Position { line: 1, column: 8 });
         assert_eq!(
             end,
             Position {
                 line: 3,
                 column: 15
+            }
+        );
+        let cell = s.text.find("높음").unwrap();
+        let (start, _) = doc.span(s, cell..s.text.len());
+        assert_eq!(
+            start,
+            Position {
+                line: 3,
+                column: 13
             }
         );
     }

@@ -12,6 +12,18 @@ pub enum Severity {
     Error,
 }
 
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        match s {
+            "error" => Ok(Severity::Error),
+            "warning" => Ok(Severity::Warning),
+            "note" => Ok(Severity::Note),
+            _ => Err(format!("unknown severity {s:?} (error, warning or note)")),
+        }
+    }
+}
+
 /// A text in the course's language and in English.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +45,8 @@ pub enum Origin {
 }
 
 /// One finding. Lines and columns are the document's own, 1-based (front matter included);
-/// columns count characters, not bytes.
+/// columns count characters, not bytes, and `end_column` is the column after the last one (as
+/// SARIF has it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub file: String,

@@ -77,14 +77,20 @@ impl ProseRule {
 }
 
 /// Every finding of `rules` on the document's sentences (headings are titles, not statements).
+/// A rule reports one place once: the rows of a table whose header it faults all start at that
+/// header.
 pub fn check(doc: &Document, rules: &[ProseRule]) -> Vec<Finding> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for sentence in doc.sentences.iter().filter(|s| s.block != Block::Heading) {
         for rule in rules {
             let Some(range) = rule.matches(&sentence.text.text) else {
                 continue;
             };
             let (start, end) = doc.span(&sentence.text, range);
+            if !seen.insert((start, rule.rule.id())) {
+                continue;
+            }
             out.push(Finding {
                 file: doc.path.clone(),
                 line: start.line,

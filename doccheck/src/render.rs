@@ -82,8 +82,12 @@ fn both(text: &Text, korean_first: bool) -> (&str, &str) {
     }
 }
 
+/// The fact and its status on this kernel; a finding without a fact (the compiler's) shows
+/// its evidence alone.
 fn fact_line(f: &Finding, status: &FactStatus) -> String {
-    let fact = f.fact.as_deref().unwrap_or("none");
+    let Some(fact) = f.fact.as_deref() else {
+        return status.evidence.clone();
+    };
     if status.evidence.is_empty() {
         format!("fact {fact}: {}", status.status.as_str())
     } else {
@@ -199,9 +203,9 @@ fn uri(path: &str) -> String {
 /// SARIF 2.1.0: one run, every rule in `tool.driver.rules`, one result per finding. Regions
 /// are the file's own 1-based lines, columns in Unicode code points (`columnKind`).
 pub fn sarif(findings: &[Checked], rules: &Rules) -> String {
-    let all: Vec<_> = rules.all().collect();
-    let rule_list: Vec<Value> = all
-        .iter()
+    let mut ids: Vec<String> = rules.all().map(|r| r.id()).collect();
+    let mut rule_list: Vec<Value> = rules
+        .all()
         .map(|r| {
             let statement = rules.facts.get(&r.fact).cloned().unwrap_or_default();
             let mut help = format!("Fact {}: {statement}", r.fact);
@@ -218,6 +222,18 @@ pub fn sarif(findings: &[Checked], rules: &Rules) -> String {
             })
         })
         .collect();
+    // A finding of no fact's rule (the compiler's) gets its rule from the finding itself.
+    for (f, _) in findings {
+        if !ids.contains(&f.rule) {
+            ids.push(f.rule.clone());
+            rule_list.push(json!({
+                "id": f.rule,
+                "shortDescription": { "text": f.rule },
+                "help": { "text": "The C compiler's diagnostic on a listing (GCC 14's errors)." },
+                "defaultConfiguration": { "level": level(f.severity) },
+            }));
+        }
+    }
     let results: Vec<Value> = findings
         .iter()
         .map(|(f, status)| {
@@ -249,7 +265,7 @@ pub fn sarif(findings: &[Checked], rules: &Rules) -> String {
                     "evidence": status.evidence,
                 },
             });
-            if let Some(i) = all.iter().position(|r| r.id() == f.rule) {
+            if let Some(i) = ids.iter().position(|id| *id == f.rule) {
                 result["ruleIndex"] = json!(i);
             }
             result

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use doccheck::load::{load_dir, workspace_dir};
 use doccheck::render::{self, Checked};
-use doccheck::{check, Document, FactStatus, Rules, Status};
+use doccheck::{check, Document, FactStatus, Finding, Origin, Rules, Severity, Status, Text};
 
 /// The rules, the two samples and their findings (each fact holding), built once.
 fn checked() -> &'static (Rules, Vec<Document>, Vec<Checked>) {
@@ -36,9 +36,8 @@ fn build() -> (Rules, Vec<Document>, Vec<Checked>) {
     (rules, docs, findings)
 }
 
-#[test]
-fn sarif_is_valid_against_the_2_1_0_schema_with_one_result_per_finding() {
-    let (rules, _, findings) = checked();
+/// The SARIF log of `findings`, asserted valid against the SARIF 2.1.0 schema.
+fn valid_sarif(findings: &[Checked], rules: &Rules) -> serde_json::Value {
     let log: serde_json::Value =
         serde_json::from_str(&render::sarif(findings, rules)).expect("SARIF is JSON");
     let schema: serde_json::Value =
@@ -49,6 +48,45 @@ fn sarif_is_valid_against_the_2_1_0_schema_with_one_result_per_finding() {
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
+    log
+}
+
+#[test]
+fn a_compiler_finding_gets_its_rule_in_the_sarif_driver() {
+    let (rules, _, _) = checked();
+    let finding = Finding {
+        file: "docs/a.md".into(),
+        line: 12,
+        column: 5,
+        end_line: 12,
+        end_column: 9,
+        origin: Origin::Compile,
+        rule: "c-compile".into(),
+        fact: None,
+        severity: Severity::Error,
+        message: Text {
+            ko: "암시적 선언".into(),
+            en: "implicit declaration".into(),
+        },
+        correction: None,
+        excerpt: "inet_pton(AF_INET, ip, &a);".into(),
+    };
+    let status = FactStatus {
+        status: Status::Holds,
+        evidence: "the C compiler (cc) says so".into(),
+    };
+    let log = valid_sarif(&[(finding, status)], rules);
+    let run = &log["runs"][0];
+    let index = run["results"][0]["ruleIndex"]
+        .as_u64()
+        .expect("a rule index") as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "c-compile");
+}
+
+#[test]
+fn sarif_is_valid_against_the_2_1_0_schema_with_one_result_per_finding() {
+    let (rules, _, findings) = checked();
+    let log = valid_sarif(findings, rules);
 
     let results = log["runs"][0]["results"].as_array().expect("results");
     assert_eq!(results.len(), findings.len());

@@ -1,6 +1,7 @@
 //! The rules in `fixtures/facts/*.toml` against their own examples, both ways: every rule fires
 //! on each of its `fire` examples and on none of its `pass` examples. And a correction is
-//! something an author pastes: no rule may fire on a rule's or a claim's correction.
+//! something an author pastes, a fact's statement is what the kernel does: no rule may fire on
+//! either.
 
 use doccheck::examples;
 use std::sync::OnceLock;
@@ -73,6 +74,22 @@ fn no_rule_fires_on_a_correction_of_the_catalogue() {
             check(&Document::parse("correction", t), rules)
                 .into_iter()
                 .map(move |f| format!("{}: {t:?}", f.rule))
+        })
+        .collect();
+    assert!(fired.is_empty(), "{}", fired.join("\n"));
+}
+
+#[test]
+fn no_prose_rule_fires_on_a_fact_statement() {
+    let rules = rules();
+    let fired: Vec<String> = rules
+        .facts
+        .iter()
+        .flat_map(|(id, statement)| {
+            let doc = Document::parse(id, statement);
+            doccheck::prose::check(&doc, &rules.prose)
+                .into_iter()
+                .map(move |f| format!("{} on the statement of {id}", f.rule))
         })
         .collect();
     assert!(fired.is_empty(), "{}", fired.join("\n"));

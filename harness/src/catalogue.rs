@@ -324,10 +324,20 @@ fn toml_files(dir: &Path, problems: &mut Vec<String>) -> Vec<(PathBuf, String)> 
             return Vec::new();
         }
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.extension().is_some_and(|x| x == "toml") {
+            files.push(path);
+        } else if name.to_ascii_lowercase().contains(".toml") {
+            // `udp.TOML`, `tcp.toml.bak`: meant as a catalogue file, and its entries would be
+            // dropped without a word.
+            problems.push(format!(
+                "{}: file name: not read (the catalogue reads <name>.toml files only)",
+                display_path(&path)
+            ));
+        }
+    }
     files.sort();
     if files.is_empty() {
         problems.push(format!("{}: no *.toml files", display_path(dir)));
@@ -361,6 +371,9 @@ impl Catalogue {
                 }
             };
             let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            if file.fact.is_empty() {
+                problems.push(format!("{shown}: holds no [[fact]] (emptied?)"));
+            }
             for (n, fact) in file.fact.into_iter().enumerate() {
                 let at = format!("{shown}: fact #{} (id {:?})", n + 1, fact.id);
                 problems.extend(
@@ -391,6 +404,9 @@ impl Catalogue {
                     "{shown}: file name: {stem}.toml is not a course document ({})",
                     DOCUMENTS.join(", ")
                 ));
+            }
+            if file.claim.is_empty() {
+                problems.push(format!("{shown}: holds no [[claim]] (emptied?)"));
             }
             for (n, entry) in file.claim.into_iter().enumerate() {
                 let at = format!("{shown}: claim #{} (id {:?})", n + 1, entry.id);

@@ -15,6 +15,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::kernel::Runtime;
 use crate::privileges::{self, Cap};
 use crate::record::{self, Outcome, Record, EMULATED_ENV, INJECTED_ENV};
 use crate::sandbox::{self, Netns, Plan, Reexec};
@@ -28,6 +29,7 @@ pub fn claim(id: &'static str) -> Check {
         caps: Vec::new(),
         ipv6: false,
         native_speed: false,
+        alone: false,
         limit: DEFAULT_LIMIT,
     }
 }
@@ -47,6 +49,7 @@ pub struct Check {
     caps: Vec<Cap>,
     ipv6: bool,
     native_speed: bool,
+    alone: bool,
     limit: Duration,
 }
 
@@ -82,6 +85,13 @@ impl Check {
         self
     }
 
+    /// Run alone among the timing-sensitive tests of every test process of this user's runs
+    /// (elapsed time, throughput): holds [`crate::lock::timing`] for the whole test.
+    pub fn alone(mut self) -> Self {
+        self.alone = true;
+        self
+    }
+
     /// A different overall bound (property tests with many cases), at most [`MAX_LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Self {
         assert!(
@@ -107,8 +117,23 @@ impl Check {
         if let Err(e) = catalogue::shared().and_then(|c| c.check_ids(&self.ids)) {
             panic!("{test}: {e}");
         }
-        let started = Instant::now();
         let plan = self.netns.then(sandbox::plan);
+        // A re-executed test's parent holds the lock for it.
+        let _alone = match (self.alone, plan) {
+            (false, _) | (true, Some(Plan::Inherited)) => None,
+            (true, _) => Some(crate::lock::timing().unwrap_or_else(|e| {
+                self.finish(
+                    &test,
+                    Outcome::Fail,
+                    Some(e),
+                    Map::new(),
+                    None,
+                    Instant::now(),
+                );
+                unreachable!("a failed check panics")
+            })),
+        };
+        let started = Instant::now();
         if plan == Some(Plan::Reexec) {
             return self.run_reexec(&name, &test, started);
         }
@@ -158,20 +183,20 @@ impl Check {
                 let _ = tx.send(result);
             })
             .expect("spawn the test body thread");
-        let (outcome, reason) = match rx.recv_timeout(self.limit) {
+        let runtime = kernel::running().runtime;
+        let limit = self.limit * watchdog_scale(runtime);
+        let (outcome, reason) = match rx.recv_timeout(limit) {
             Ok(Ok(())) => (Outcome::Pass, None),
             Ok(Err(payload)) => match payload.downcast::<Skipped>() {
                 Ok(skipped) => (Outcome::Skipped, Some(skipped.0)),
                 Err(payload) => (Outcome::Fail, Some(panic_message(&*payload))),
             },
-            Err(_) => (
-                Outcome::Fail,
-                Some(format!(
-                    "timed out after {:?} while: {}",
-                    self.limit,
-                    lock(&step)
-                )),
-            ),
+            Err(_) => {
+                // The body still runs: it is left behind, never joined.
+                let (outcome, reason) = timed_out(runtime, limit, &lock(&step));
+                let observed = std::mem::take(&mut *lock(&seen.observed));
+                return (outcome, Some(reason), observed, lock(&seen.netns).clone());
+            }
         };
         if outcome != Outcome::Fail {
             let _ = spawned.join();
@@ -183,7 +208,8 @@ impl Check {
 
     fn run_reexec(self, name: &str, test: &str, started: Instant) {
         // The child has its own watchdog; this bound only catches a child that cannot stop.
-        match sandbox::reexec(name, self.limit + Duration::from_secs(5)) {
+        let limit = self.limit * watchdog_scale(kernel::running().runtime);
+        match sandbox::reexec(name, limit + Duration::from_secs(5)) {
             Reexec::Finished { skipped_lines } => {
                 for line in skipped_lines {
                     let _ = writeln!(io::stderr(), "{line}");
@@ -209,6 +235,34 @@ impl Check {
         }
     }
 
+    /// Each fact's outcome and reason: the test's own, except where a failing property named
+    /// the fact its counterexample is about ([`about`]): that fact fails, the others were not
+    /// checked past the counterexample.
+    fn outcomes(
+        &self,
+        outcome: Outcome,
+        reason: Option<&str>,
+        observed: &Map<String, Value>,
+    ) -> Vec<(&'static str, Outcome, Option<String>)> {
+        let about = observed
+            .get(COUNTEREXAMPLE_ABOUT)
+            .and_then(Value::as_str)
+            .filter(|fact| outcome == Outcome::Fail && self.ids.contains(fact));
+        self.ids
+            .iter()
+            .map(|&id| match about {
+                Some(fact) if fact != id => (
+                    id,
+                    Outcome::Skipped,
+                    Some(format!(
+                        "not checked: the property stopped at a counterexample about {fact}"
+                    )),
+                ),
+                _ => (id, outcome, reason.map(str::to_string)),
+            })
+            .collect()
+    }
+
     fn finish(
         &self,
         test: &str,
@@ -220,21 +274,28 @@ impl Check {
     ) {
         let kernel = kernel::release();
         let uid = privileges::host_uid();
+        let caps: Vec<String> = privileges::Privileges::current()
+            .capabilities
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let records: Vec<Record> = self
-            .ids
-            .iter()
-            .map(|id| Record {
+            .outcomes(outcome, reason.as_deref(), &observed)
+            .into_iter()
+            .map(|(id, outcome, reason)| Record {
                 claim: id.to_string(),
                 test: test.to_string(),
                 outcome,
-                reason: reason.clone(),
+                reason,
                 observed: observed.clone(),
                 kernel: kernel.clone(),
+                run: crate::run::id().to_string(),
                 uid,
+                caps: caps.clone(),
                 netns: netns.clone(),
                 elapsed_ms,
                 at_ms,
@@ -253,6 +314,34 @@ impl Check {
             }
             Outcome::Fail => panic!("{test}: {}", reason.unwrap_or_default()),
         }
+    }
+}
+
+/// How many times its limit a test may take on `runtime`: gVisor's ptrace platform turns every
+/// system call into round trips through its sentry, several times slower than Linux.
+fn watchdog_scale(runtime: Runtime) -> u32 {
+    match runtime {
+        Runtime::Linux => 1,
+        Runtime::Gvisor => 3,
+    }
+}
+
+/// What a test that overran its (scaled) limit records: on Linux a failure naming its last
+/// step; under gVisor "could not check in time", a skip, since slowness there says nothing
+/// about the API it implements.
+fn timed_out(runtime: Runtime, limit: Duration, step: &str) -> (Outcome, String) {
+    match runtime {
+        Runtime::Linux => (
+            Outcome::Fail,
+            format!("timed out after {limit:?} while: {step}"),
+        ),
+        Runtime::Gvisor => (
+            Outcome::Skipped,
+            format!(
+                "could not check in time under gVisor: no answer within {limit:?} (3 times the \
+                 Linux limit) while: {step}"
+            ),
+        ),
     }
 }
 
@@ -368,11 +457,27 @@ impl Ctx {
             ..Config::default()
         };
         let mut runner = TestRunner::new(config);
-        match runner.run(&strategy, test) {
+        // Each case names itself for the watchdog; calls past `cases` are shrinking.
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let announced = |value: S::Value| {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if call <= cases {
+                wait::step(&format!("property case {call} of {cases}"));
+            } else {
+                wait::step(&format!(
+                    "property: shrinking a counterexample (case {call})"
+                ));
+            }
+            test(value)
+        };
+        match runner.run(&strategy, announced) {
             Ok(()) => self.observe("property_cases", cases),
             Err(TestError::Fail(reason, value)) => {
                 let value = format!("{value:?}");
                 self.observe("counterexample", &value);
+                if let Some(fact) = about_of(reason.message()) {
+                    self.observe(COUNTEREXAMPLE_ABOUT, fact);
+                }
                 panic!("property fails; minimal counterexample {value}: {reason}");
             }
             Err(TestError::Abort(reason)) => panic!("property aborted: {reason}"),
@@ -380,9 +485,82 @@ impl Ctx {
     }
 }
 
+/// Where a failing property said which of its check's facts the failing step is about.
+const COUNTEREXAMPLE_ABOUT: &str = "counterexample_about";
+
+/// A property's failure message that names the fact its failing step is about: the check then
+/// records the failure against that fact alone, and its other facts as not checked (the
+/// property stopped there), rather than failing every fact the test proves.
+pub fn about(fact: &str, why: impl std::fmt::Display) -> String {
+    format!("[about {fact}] {why}")
+}
+
+/// The fact an [`about`] message names.
+fn about_of(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("[about ")?
+        .split_once(']')
+        .map(|(fact, _)| fact)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_property_that_overruns_names_its_case() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(200)).supervise("slow property", None, |ctx| {
+                ctx.property(2, 0u32..10, |_| {
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(())
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("property case 1 of 2"), "{reason}");
+    }
+
+    #[test]
+    fn a_timeout_under_gvisor_could_not_be_checked_and_on_linux_fails() {
+        let limit = Duration::from_secs(5);
+        let (outcome, reason) = timed_out(Runtime::Gvisor, limit * 3, "accepting");
+        assert_eq!(outcome, Outcome::Skipped);
+        assert!(
+            reason.starts_with("could not check in time under gVisor"),
+            "{reason}"
+        );
+        let (outcome, reason) = timed_out(Runtime::Linux, limit, "accepting");
+        assert_eq!(outcome, Outcome::Fail);
+        assert!(reason.contains("while: accepting"), "{reason}");
+        assert_eq!(watchdog_scale(Runtime::Gvisor), 3);
+    }
+
+    #[test]
+    fn a_model_counterexample_fails_only_the_fact_its_step_is_about() {
+        let check = claim("fundamentals.fd.socket-is-a-file-descriptor")
+            .and("fundamentals.fd.close-releases");
+        let (outcome, reason, observed, _) = check.supervise("model", None, |ctx| {
+            ctx.property(8, 0u32..10, |n| {
+                if n >= 3 {
+                    return Err(TestCaseError::fail(about(
+                        "fundamentals.fd.close-releases",
+                        "close gave EBADF",
+                    )));
+                }
+                Ok(())
+            });
+        });
+        assert_eq!(outcome, Outcome::Fail);
+        let per_fact = check.outcomes(outcome, reason.as_deref(), &observed);
+        assert_eq!(per_fact[0].1, Outcome::Skipped, "{per_fact:?}");
+        assert!(per_fact[0]
+            .2
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not checked"));
+        assert_eq!(per_fact[1].1, Outcome::Fail, "{per_fact:?}");
+    }
 
     fn check(limit: Duration) -> Check {
         claim("fundamentals.fd.socket-is-a-file-descriptor").limit(limit)
@@ -399,6 +577,22 @@ mod tests {
         let reason = reason.expect("a reason");
         assert!(reason.contains("timed out after 100ms"), "{reason}");
         assert!(reason.contains("a recv that never returns"), "{reason}");
+    }
+
+    #[test]
+    fn a_bulk_transfer_that_overruns_names_itself_and_its_progress() {
+        let (outcome, reason, _, _) =
+            check(Duration::from_millis(300)).supervise("bulk", None, |_| {
+                // Past the 300 ms bound, then done: nothing keeps streaming after the test.
+                let pair = crate::peers::tcp_pair(crate::Family::V4);
+                let started = Instant::now();
+                crate::peers::stream(pair.client, &pair.server, |_| {
+                    started.elapsed() > Duration::from_secs(1)
+                });
+            });
+        assert_eq!(outcome, Outcome::Fail);
+        let reason = reason.expect("a reason");
+        assert!(reason.contains("bulk transfer: reading after"), "{reason}");
     }
 
     #[test]

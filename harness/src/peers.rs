@@ -517,31 +517,53 @@ pub fn capture<T>(sniffer: &Socket, what: &str, mut pick: impl FnMut(&Captured) 
     })
 }
 
-/// Streams `total` bytes from `writer` (on a peer thread, in 64 KiB writes) to `reader`;
-/// how long the reader took to get them all.
-pub fn bulk_transfer(writer: Socket, reader: &Socket, total: usize) -> Duration {
+/// Streams from `writer` (on a peer thread, in 64 KiB writes) to `reader` until `enough` says
+/// so of the bytes received so far; how many had arrived then and how long that took. The reader asks
+/// for 1 MiB with MSG_WAITALL, so a kernel that hands over a few bytes per call (allowed)
+/// still moves megabytes in a few calls; each read is bounded by the reader's SO_RCVTIMEO and
+/// announces the progress, which the watchdog quotes on an overrun.
+pub fn stream(
+    writer: Socket,
+    reader: &Socket,
+    mut enough: impl FnMut(usize) -> bool,
+) -> (usize, Duration) {
     let started = std::time::Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_stop = stop.clone();
     let sender = spawn("bulk writer", move || {
         let chunk = vec![7u8; 64 << 10];
-        let mut sent = 0;
-        while sent < total {
-            let n = chunk.len().min(total - sent);
-            write_all(&writer, &chunk[..n], "bulk send");
-            sent += n;
+        while !writer_stop.load(std::sync::atomic::Ordering::Relaxed) {
+            write_all(&writer, &chunk, "bulk send");
         }
+        writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("bulk writer: shutdown");
     });
+    let mut buf = vec![0u8; 1 << 20];
     let mut got = 0;
-    while got < total {
-        let chunk = read_some(reader, 64 << 10).expect("bulk recv");
-        assert!(
-            !chunk.is_empty(),
-            "bulk recv: EOF after {got} of {total} bytes"
-        );
-        got += chunk.len();
+    let mut reached = None;
+    loop {
+        wait::step(&format!("bulk transfer: reading after {got} bytes"));
+        let n = loop {
+            match nix::sys::socket::recv(reader.as_raw_fd(), &mut buf, MsgFlags::MSG_WAITALL) {
+                Err(Errno::EINTR) => {}
+                other => {
+                    break other.unwrap_or_else(|e| panic!("bulk recv after {got} bytes: {e}"))
+                }
+            }
+        };
+        if n == 0 {
+            assert!(reached.is_some(), "bulk recv: EOF after {got} bytes");
+            break;
+        }
+        got += n;
+        if reached.is_none() && enough(got) {
+            reached = Some((got, started.elapsed()));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
-    let elapsed = started.elapsed();
     sender.join(wait::STEP);
-    elapsed
+    reached.expect("enough was reached")
 }
 
 /// getsockopt(IPPROTO_TCP, TCP_INFO) of a TCP socket: neither socket2 nor nix wraps it.

@@ -259,7 +259,8 @@ impl Drop for Forked {
 
 /// Runs `f` in a forked child that holds no capabilities: as real root it becomes uid/gid
 /// 65534 (nobody); inside a user namespace, where 65534 is unmapped, it drops every capability.
-/// Returns what `f` returned, or an error naming why the child did not report.
+/// Returns what `f` returned, or an error naming why the child did not report, including a
+/// drop that failed or left a capability (then `f` did not run).
 pub fn as_unprivileged<F>(what: &str, limit: Duration, f: F) -> Result<Result<i64, Errno>, String>
 where
     F: FnOnce() -> Result<i64, Errno>,
@@ -268,10 +269,13 @@ where
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let drop_to_nobody = can_become_nobody();
     let child = fork_child(what, &[write_end.as_fd()], || {
-        let outcome = drop_privileges(drop_to_nobody).and_then(|()| f());
-        let (tag, value): (i64, i64) = match outcome {
-            Ok(v) => (0, v),
-            Err(e) => (1, e as i64),
+        let (tag, value): (i64, i64) = match drop_privileges(drop_to_nobody) {
+            Err(DropFailed::Call(e)) => (2, e as i64),
+            Err(DropFailed::Kept(caps)) => (3, caps as i64),
+            Ok(()) => match f() {
+                Ok(v) => (0, v),
+                Err(e) => (1, e as i64),
+            },
         };
         let mut msg = [0u8; 16];
         msg[..8].copy_from_slice(&tag.to_ne_bytes());
@@ -293,11 +297,17 @@ where
     child.wait(limit);
     let tag = i64::from_ne_bytes(msg[..8].try_into().expect("8 bytes"));
     let value = i64::from_ne_bytes(msg[8..].try_into().expect("8 bytes"));
-    Ok(if tag == 0 {
-        Ok(value)
-    } else {
-        Err(Errno::from_raw(value as i32))
-    })
+    match tag {
+        0 => Ok(Ok(value)),
+        1 => Ok(Err(Errno::from_raw(value as i32))),
+        2 => Err(format!(
+            "the child for {what} could not drop its privileges: {}",
+            Errno::from_raw(value as i32)
+        )),
+        _ => Err(format!(
+            "the child for {what} still held capabilities {value:#x} after dropping them"
+        )),
+    }
 }
 
 /// Real root (uid 0 mapped to 0 in the initial user namespace) can switch to nobody; root inside
@@ -309,52 +319,126 @@ fn can_become_nobody() -> bool {
             .unwrap_or(false)
 }
 
-fn drop_privileges(to_nobody: bool) -> Result<(), Errno> {
-    if to_nobody {
-        nix::unistd::setgroups(&[])?;
-        let gid = Gid::from_raw(NOBODY);
-        let uid = Uid::from_raw(NOBODY);
-        nix::unistd::setresgid(gid, gid, gid)?;
-        nix::unistd::setresuid(uid, uid, uid)?;
-        return Ok(());
-    }
-    clear_capabilities()
+/// Why a child is not the unprivileged process it was meant to become.
+#[derive(Debug, PartialEq)]
+enum DropFailed {
+    /// A system call of the drop failed.
+    Call(Errno),
+    /// The drop went through, yet these capability bits (permitted | effective) remain.
+    Kept(u64),
 }
 
-/// capset(2) with empty sets: neither nix nor std wraps it.
-fn clear_capabilities() -> Result<(), Errno> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
+/// Becomes nobody or clears the capability sets, then checks that none is left: a kept
+/// capability (PR_SET_KEEPCAPS, a file capability, a kernel that behaves otherwise) would make
+/// the "unprivileged" outcome a privileged one.
+fn drop_privileges(to_nobody: bool) -> Result<(), DropFailed> {
+    if to_nobody {
+        nix::unistd::setgroups(&[]).map_err(DropFailed::Call)?;
+        let gid = Gid::from_raw(NOBODY);
+        let uid = Uid::from_raw(NOBODY);
+        nix::unistd::setresgid(gid, gid, gid).map_err(DropFailed::Call)?;
+        nix::unistd::setresuid(uid, uid, uid).map_err(DropFailed::Call)?;
+    } else {
+        set_capabilities(CapData::default()).map_err(DropFailed::Call)?;
     }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
+    match capabilities() {
+        Ok(0) => Ok(()),
+        Ok(held) => Err(DropFailed::Kept(held)),
+        Err(e) => Err(DropFailed::Call(e)),
     }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
+}
+
+/// The capability header of capget(2)/capset(2) (v3: two data words).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// capset(2) with `data` for the low and high words alike: neither nix nor std wraps it.
+fn set_capabilities(data: CapData) -> Result<(), Errno> {
+    let mut header = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
-    debug_assert_eq!(size_of::<Data>(), 12);
+    let data = [data; 2];
+    debug_assert_eq!(size_of::<CapData>(), 12);
     // SAFETY: header and data are the v3 layout capset(2) expects (one header, two data words),
     // both live for the duration of the call.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
     Errno::result(rc).map(drop)
+}
+
+/// The calling thread's permitted | effective capability bits, from capget(2) (no allocation:
+/// it runs in a forked child).
+fn capabilities() -> Result<u64, Errno> {
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: as in set_capabilities; the kernel writes the two data words.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    Errno::result(rc)?;
+    let word = |d: CapData| u64::from(d.effective | d.permitted);
+    Ok(word(data[0]) | word(data[1]) << 32)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drop_to_nobody_that_keeps_capabilities_is_refused() {
+        if !can_become_nobody() {
+            eprintln!("SKIPPED: only real root can switch to nobody");
+            return;
+        }
+        // PR_SET_KEEPCAPS keeps the permitted set across the switch to uid 65534.
+        let status = fork_child("a drop that keeps its capabilities", &[], || {
+            // SAFETY: prctl(PR_SET_KEEPCAPS, 1) only sets a flag of this (child) process.
+            if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+                return 2;
+            }
+            match drop_privileges(true) {
+                Err(DropFailed::Kept(held)) if held != 0 => 0,
+                _ => 1,
+            }
+        })
+        .wait(wait::STEP);
+        assert!(
+            matches!(status, WaitStatus::Exited(_, 0)),
+            "exit 1: the drop kept capabilities and said nothing: {status:?}"
+        );
+        // Without the flag the drop leaves nothing.
+        let status = fork_child("a clean drop", &[], || {
+            i32::from(drop_privileges(true).is_err())
+        })
+        .wait(wait::STEP);
+        assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+    }
 
     #[test]
     fn a_forked_child_holds_only_the_descriptors_it_keeps() {

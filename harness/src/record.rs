@@ -3,7 +3,7 @@
 //! variables the runner sets for the suite.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -63,8 +63,15 @@ pub struct Record {
     pub observed: Map<String, Value>,
     /// `uname -r` where the test ran.
     pub kernel: String,
+    /// The run it belongs to ([`crate::run::id`]); empty in records older than run ids.
+    #[serde(default)]
+    pub run: String,
     /// The uid that ran the suite (outside the user namespace of a re-executed test).
     pub uid: u32,
+    /// The capabilities the suite's claims depend on that the recording process held (in its
+    /// own user namespace, for a re-executed test).
+    #[serde(default)]
+    pub caps: Vec<String>,
     /// The private network namespace it ran in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
@@ -110,7 +117,9 @@ impl<'a> TestId<'a> {
     }
 }
 
-/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line.
+/// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line,
+/// except a file's last line cut short (no newline: a test process killed while writing it),
+/// which is left out with a warning naming the file.
 pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
     let entries = match fs::read_dir(dir) {
@@ -124,18 +133,25 @@ pub fn read_all(dir: &Path) -> Result<Vec<Record>, String> {
         .collect();
     files.sort();
     for file in files {
-        let reader = io::BufReader::new(
-            fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?,
-        );
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?;
+        let text = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        for (n, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            records.push(
-                serde_json::from_str(&line)
-                    .map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?,
-            );
+            match serde_json::from_str(line) {
+                Ok(record) => records.push(record),
+                Err(_) if n + 1 == lines.len() && !line.ends_with('\n') => {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "warning: {}:{}: last line cut short (a test killed while writing \
+                         it?), left out",
+                        file.display(),
+                        n + 1
+                    );
+                }
+                Err(e) => return Err(format!("{}:{}: {e}", file.display(), n + 1)),
+            }
         }
     }
     Ok(records)
@@ -178,5 +194,35 @@ mod tests {
         let plain = TestId::parse("udp::plain");
         assert_eq!((plain.base, plain.case), ("udp::plain", None));
         assert_eq!(plain.case_segments().count(), 0);
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_left_out_and_a_broken_line_before_it_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut record = Record {
+            claim: "fundamentals.fd.socket-is-a-file-descriptor".into(),
+            test: "fundamentals::t".into(),
+            outcome: Outcome::Pass,
+            reason: None,
+            observed: Map::new(),
+            kernel: "6.12.0".into(),
+            run: "r".into(),
+            uid: 0,
+            caps: Vec::new(),
+            netns: None,
+            elapsed_ms: 1,
+            at_ms: 1,
+        };
+        let whole = serde_json::to_string(&record).expect("serialises");
+        record.test = "fundamentals::killed".into();
+        let cut = serde_json::to_string(&record).expect("serialises");
+        let cut = &cut[..cut.len() / 2];
+        fs::write(dir.path().join("1.jsonl"), format!("{whole}\n{cut}")).expect("write");
+        let read = read_all(dir.path()).expect("a cut last line is not an error");
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].test, "fundamentals::t");
+        fs::write(dir.path().join("2.jsonl"), format!("{cut}\n{whole}\n")).expect("write");
+        let err = read_all(dir.path()).expect_err("a broken line before others is an error");
+        assert!(err.contains("2.jsonl:1"), "{err}");
     }
 }

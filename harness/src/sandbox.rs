@@ -24,9 +24,9 @@ use nix::sys::stat::Mode;
 use crate::wait;
 
 /// Set in a re-executed test process that already runs in its own user + network namespace.
+/// It only chooses the plan: whether the namespace is private is checked on the kernel's
+/// word ([`Netns::ensure_private`]), never on the environment's.
 pub(crate) const IN_NETNS_ENV: &str = "SOCKET_CLAIMS_IN_NETNS";
-/// The host's network namespace inode, passed to a re-executed test so it can prove it left it.
-const HOST_NETNS_ENV: &str = "SOCKET_CLAIMS_HOST_NETNS";
 
 /// How a test gets its private namespace on this machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,15 +115,33 @@ impl Netns {
             .unwrap_or_else(|| panic!("no {group} {name} in {}", path.display()))
     }
 
+    /// Starts a tool that changes the namespace (`tc qdisc …`) in it, after the same check
+    /// as [`Netns::write_sysctl`]; skipped when the tool is not installed.
+    pub fn spawn(&self, program: &str, args: &[&str]) -> std::process::Child {
+        self.ensure_private()
+            .unwrap_or_else(|e| panic!("refusing to run {program}: {e}"));
+        crate::tools::spawn(program, args)
+    }
+
+    /// Whether the calling thread is in a network namespace other than the host's, from what
+    /// the kernel says alone: not pid 1's namespace (where this user may look), and either a
+    /// namespace this thread entered apart from its process (root's unshare) or one its
+    /// process holds in a user namespace of its own (the unprivileged re-exec, whose uid_map
+    /// is not the initial namespace's identity map).
     fn ensure_private(&self) -> Result<(), String> {
         let here = netns_inode("/proc/thread-self/ns/net")?;
-        let host = match std::env::var(HOST_NETNS_ENV) {
-            Ok(v) => v.parse().map_err(|_| format!("{HOST_NETNS_ENV}={v:?}"))?,
-            Err(_) => netns_inode("/proc/self/ns/net")?,
-        };
-        if here == host {
+        if netns_inode("/proc/1/ns/net").is_ok_and(|init| init == here) {
+            return Err(format!("thread is in pid 1's network namespace ({here})"));
+        }
+        if here != netns_inode("/proc/self/ns/net")? {
+            return Ok(());
+        }
+        let uid_map = fs::read_to_string("/proc/self/uid_map")
+            .map_err(|e| format!("/proc/self/uid_map: {e}"))?;
+        if uid_map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"] {
             return Err(format!(
-                "thread is still in the host network namespace ({here})"
+                "the process is still in the network namespace it started in ({here}), \
+                 in the initial user namespace"
             ));
         }
         Ok(())
@@ -178,10 +196,6 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
         Ok(exe) => exe,
         Err(e) => return Reexec::Unavailable(format!("current_exe: {e}")),
     };
-    let host = match netns_inode("/proc/thread-self/ns/net") {
-        Ok(ino) => ino,
-        Err(e) => return Reexec::Unavailable(e),
-    };
     let uid_map = format!("0 {} 1", nix::unistd::geteuid());
     let gid_map = format!("0 {} 1", nix::unistd::getegid());
     let paths = [
@@ -202,18 +216,10 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
         (Ok(a), Ok(b)) => (a, b),
         _ => return Reexec::Unavailable("cannot share the child's log file".into()),
     };
-    // The child runs the same test function, attributes included: a `#[file_serial]` lock in
-    // $TMPDIR is held by this process for the whole test, so the child takes its copy in a
-    // TMPDIR of its own instead of waiting for its parent.
-    let tmp = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return Reexec::Unavailable(format!("tempdir: {e}")),
-    };
     let mut cmd = Command::new(exe);
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NETNS_ENV, "1")
-        .env(HOST_NETNS_ENV, host.to_string())
-        .env("TMPDIR", tmp.path())
+        .env(crate::run::RUN_ID_ENV, crate::run::id())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -292,5 +298,32 @@ fn probe_userns() -> Result<(), String> {
             .raw_os_error()
             .map(|n| format!("{:?}", Errno::from_raw(n)))
             .unwrap_or_else(|| e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_the_environment_names_private_is_checked_with_the_kernel() {
+        // What a stale or forged environment says in the host namespace: "already in a
+        // namespace, and the host's is some other one". Set in a forked child only.
+        let status = crate::privileges::fork_child("a forged namespace", &[], || {
+            std::env::set_var(IN_NETNS_ENV, "1");
+            std::env::set_var("SOCKET_CLAIMS_HOST_NETNS", "1");
+            if plan() != Plan::Inherited {
+                return 2;
+            }
+            match Netns::inherited() {
+                Err(_) => 0,
+                Ok(_) => 1,
+            }
+        })
+        .wait(crate::wait::STEP);
+        assert!(
+            matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)),
+            "exit 1: the host namespace was taken for a private one: {status:?}"
+        );
     }
 }

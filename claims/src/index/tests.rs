@@ -10,35 +10,11 @@ fn load() -> Catalogue {
     Catalogue::load(&catalogue::default_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Problems between the catalogue and the test sources: tests that name an unknown claim
-/// id, conformance tests that name no claim, and untestable claims that a test names.
-fn cross_check(index: &TestIndex, catalogue: &Catalogue) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (name, ids) in &index.tests {
-        if ids.is_empty() {
-            problems.push(format!(
-                "test {name} names no fact (its body needs claim(\"<id>\"))"
-            ));
-        }
-        for id in ids {
-            match catalogue.fact(id) {
-                None => problems.push(format!("test {name} names unknown fact id {id:?}")),
-                Some(fact) if fact.untestable.is_some() => problems.push(format!(
-                    "test {name} names fact {id}, whose field `untestable` says no test \
-                     can check it"
-                )),
-                Some(_) => {}
-            }
-        }
-    }
-    problems
-}
-
 #[test]
 fn every_test_names_known_testable_claims() {
     let index =
         TestIndex::scan(&harness::workspace_root().join("tests")).unwrap_or_else(|e| panic!("{e}"));
-    let problems = cross_check(&index, &load());
+    let problems = index.cross_check(&load());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -137,6 +113,9 @@ correction = { ko = "z" }
     )
     .expect("write bad claims");
     std::fs::write(claims.join("notes.toml"), "").expect("write a stray file");
+    // A section file renamed (the loader would skip it) and one emptied.
+    std::fs::write(facts.join("udp.TOML"), "[[fact]]\nid = \"udp.a.b\"\n").expect("write");
+    std::fs::write(facts.join("options.toml"), "").expect("write an emptied file");
     let err = Catalogue::load(dir.path()).expect_err("a malformed catalogue must not load");
     for needle in [
         "facts/tcp.toml: fact #2 (id \"udp.wrong.file\"): field `id`: starts with \"udp\"",
@@ -153,6 +132,9 @@ correction = { ko = "z" }
         "07-01-overview.toml: claim #2 (id \"tcp.wrong.section\"): field `facts`: \"tcp.no.such-fact\" is not a fact",
         "07-01-overview.toml: claim #3 (id \"tcp.half.correction\"): field `correction.en`",
         "claims/notes.toml: file name: notes.toml is not a course document",
+        "claims/notes.toml: holds no [[claim]]",
+        "facts/udp.TOML: file name: not read",
+        "facts/options.toml: holds no [[fact]]",
     ] {
         assert!(err.contains(needle), "error lacks {needle:?}:\n{err}");
     }
@@ -224,6 +206,12 @@ fn names_nothing() {
 "#,
     )
     .expect("write a test file");
+    // Tests of a section whose facts file is gone.
+    std::fs::write(
+        tests.join("udp.rs"),
+        "#[test]\nfn names_udp() {\n    claim(\"udp.a.b\").run(|_| {});\n}\n",
+    )
+    .expect("write a test file");
     let catalogue = Catalogue::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(catalogue.claims[0].facts, ["tcp.a.tested", "tcp.c.pending"]);
     assert_eq!(catalogue.claims[0].fact, "y y");
@@ -232,8 +220,9 @@ fn names_nothing() {
     assert_eq!(index.tests_of("tcp.b.untestable"), ["tcp::proves_two"]);
     assert!(index.tests_of("tcp.c.pending").is_empty());
     assert_eq!(index.suites_of("tcp"), ["tcp"]);
-    let problems = cross_check(&index, &catalogue).join("\n");
+    let problems = index.cross_check(&catalogue).join("\n");
     for needle in [
+        "fixtures/facts/udp.toml: no facts of section udp, which tests in udp name",
         "test tcp::names_a_stranger names unknown fact id \"tcp.z.unknown\"",
         "test tcp::names_nothing names no fact",
         "test tcp::proves_two names fact tcp.b.untestable, whose field `untestable`",
@@ -243,5 +232,5 @@ fn names_nothing() {
             "problems lack {needle:?}:\n{problems}"
         );
     }
-    assert_eq!(problems.lines().count(), 3, "{problems}");
+    assert_eq!(problems.lines().count(), 5, "{problems}");
 }

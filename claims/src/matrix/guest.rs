@@ -352,7 +352,7 @@ pub fn init_script(suites: &[Suite], modules: &[String], accel: Accel, bench: bo
              mkdir -p /tmp/evidence/{name}\n\
              {RESULTS_ENV}=/tmp/evidence/{name} /suite/{file} </dev/null\n\
              data \"{MARK} {SUITE} {name} exit=$? at=$(cut -d' ' -f1 /proc/uptime)\"\n\
-             cat /tmp/evidence/{name}/*.jsonl >/dev/ttyS1 2>/dev/null\n"
+             for f in /tmp/evidence/{name}/*.jsonl; do [ -f \"$f\" ] && {{ cat \"$f\"; echo; }}; done >/dev/ttyS1\n"
         ));
     }
     if bench {
@@ -402,27 +402,26 @@ pub fn boot(
         .try_clone()
         .map_err(|e| format!("{}: {e}", log.display()))?;
     let started = Instant::now();
-    let mut child = Command::new(QEMU)
-        .args(accel.args())
-        .args(["-m", "1024", "-smp", "2", "-nodefaults", "-no-user-config"])
-        .args(["-display", "none", "-monitor", "none", "-no-reboot"])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", data.display()))
-        .arg("-kernel")
-        .arg(vmlinuz)
-        .arg("-initrd")
-        .arg(initrd)
-        .args(["-append", "console=ttyS0 quiet panic=-1 rdinit=/init"])
-        .stdin(Stdio::null())
-        .stdout(log_file)
-        .stderr(log_err)
-        .spawn()
-        .map_err(|e| format!("cannot run {QEMU}: {e} (apt-get install qemu-system-x86)"))?;
-    let exit = harness::wait::child(&mut child, limit, || {})
-        .ok()
-        .flatten();
+    let mut child = crate::children::spawn(
+        Command::new(QEMU)
+            .args(accel.args())
+            .args(["-m", "1024", "-smp", "2", "-nodefaults", "-no-user-config"])
+            .args(["-display", "none", "-monitor", "none", "-no-reboot"])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", data.display()))
+            .arg("-kernel")
+            .arg(vmlinuz)
+            .arg("-initrd")
+            .arg(initrd)
+            .args(["-append", "console=ttyS0 quiet panic=-1 rdinit=/init"])
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err),
+    )
+    .map_err(|e| format!("cannot run {QEMU}: {e} (apt-get install qemu-system-x86)"))?;
+    let exit = child.wait_until(started, limit);
     let timed_out = exit.is_none();
     let read = |p: &Path| {
         fs::read(p)

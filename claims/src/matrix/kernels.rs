@@ -99,7 +99,15 @@ pub fn parse(text: &str, shown: &str, root: &Path) -> Result<KernelList, String>
         match key.as_str() {
             "kernel" => {}
             "modules" => match string_list(value) {
-                Some(modules) => list.modules = modules,
+                Some(modules) => {
+                    for m in modules.iter().filter(|m| !is_module_name(m)) {
+                        problems.push(format!(
+                            "{shown}: field `modules`: {m:?} is not a module name (letters, \
+                             digits, '_' and '-', not first)"
+                        ));
+                    }
+                    list.modules = modules;
+                }
                 None => problems.push(format!(
                     "{shown}: field `modules`: must be a list of module names"
                 )),
@@ -251,7 +259,14 @@ fn pick_of(
             problems.push("field `series`: give either `package` or `series`, not both".into());
             None
         }
-        (Some(package), None) => Some(Pick::Package(package)),
+        (Some(package), None) if is_package_name(&package) => Some(Pick::Package(package)),
+        (Some(package), None) => {
+            problems.push(format!(
+                "field `package`: {package:?} is not a Debian package name (lowercase letters, \
+                 digits, '+', '-' and '.', a letter or digit first)"
+            ));
+            None
+        }
         (None, Some(series)) if series == "newest" => Some(Pick::Newest),
         (None, Some(series)) if is_series(&series) => Some(Pick::Series(series)),
         (None, Some(series)) => {
@@ -351,6 +366,31 @@ fn source_of(
     }
 }
 
+/// A Debian package name (policy 5.6.1): what reaches apt-get as an argument, so never an
+/// option (`-o…`).
+fn is_package_name(s: &str) -> bool {
+    s.len() >= 2
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
+}
+
+/// A Debian version (policy 5.6.12), as apt prints it: what goes into `pkg=version` and the
+/// cache's directory name.
+fn is_version(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~' | '-' | ':'))
+}
+
+/// A kernel module's name, as modprobe takes it (never an option).
+fn is_module_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
 /// `6.1`, `6.12`: a major and a minor version.
 fn is_series(s: &str) -> bool {
     let parts: Vec<&str> = s.split('.').collect();
@@ -408,21 +448,48 @@ pub fn fetch(source: &Source, cache: &Path) -> Result<Image, String> {
             let chosen = apt
                 .resolve(pick)
                 .map_err(|e| format!("field `{field}`: {e}"))?;
-            let dir = cache.join(&chosen.package);
+            // One directory per package and version: a newer candidate is a new download, and
+            // the version reported is the one unpacked there.
+            let dir = cache.join(format!(
+                "{}_{}",
+                chosen.package,
+                chosen.version.replace(':', "%3a")
+            ));
             if !dir.join(UNPACKED).exists() {
                 download(&apt, &chosen, cache, &dir)
                     .map_err(|e| format!("field `{field}`: {}: {e}", chosen.package))?;
             }
             let mut image = unpacked_image(&dir)
                 .map_err(|e| format!("field `{field}`: {}: {e}", chosen.package))?;
-            image.package = Some((chosen.package, chosen.version));
+            image.package = Some(
+                unpacked_package(&dir, &chosen.package)
+                    .map_err(|e| format!("field `{field}`: {}: {e}", chosen.package))?,
+            );
             Ok(image)
         }
     }
 }
 
-/// Marks a complete unpack, so an interrupted one is redone.
+/// Marks a complete unpack, so an interrupted one is redone; it lists what was unpacked, one
+/// `package version` line per .deb, as dpkg-deb read it from the files.
 const UNPACKED: &str = ".unpacked";
+
+/// The package and version `dir`'s unpack marker records for `package`.
+fn unpacked_package(dir: &Path, package: &str) -> Result<(String, String), String> {
+    let marker = dir.join(UNPACKED);
+    let text = fs::read_to_string(&marker).map_err(|e| format!("{}: {e}", marker.display()))?;
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(p, _)| *p == package)
+        .map(|(p, v)| (p.to_string(), v.trim().to_string()))
+        .ok_or_else(|| {
+            format!(
+                "{} does not record {package} (unpacked before versions were recorded? delete {})",
+                marker.display(),
+                dir.display()
+            )
+        })
+}
 
 /// The archive a private apt configuration reads, and the key it is signed with.
 const MIRROR: &str = "http://deb.debian.org/debian";
@@ -467,11 +534,20 @@ impl Apt {
                 "deb [signed-by={KEYRING}] {SECURITY} {suite}-security main\n"
             ));
         }
-        for d in ["lists/partial", "cache/archives/partial", "sources.list.d"] {
+        for d in [
+            "lists/partial",
+            "cache/archives/partial",
+            "sources.list.d",
+            "apt.conf.d",
+            "preferences.d",
+            "trusted.gpg.d",
+            "auth.conf.d",
+        ] {
             fs::create_dir_all(dir.join(d)).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         fs::write(dir.join("sources.list"), sources)
             .and_then(|()| fs::write(dir.join("status"), ""))
+            .and_then(|()| write_private_config(&dir))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         eprintln!(
             "matrix: apt-get update for Debian {suite} (private lists in {})",
@@ -486,16 +562,7 @@ impl Apt {
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
         if let Some(dir) = &self.private {
-            let d = |sub: &str| dir.join(sub).display().to_string();
-            for (key, value) in [
-                ("Dir::Etc::SourceList", d("sources.list")),
-                ("Dir::Etc::SourceParts", d("sources.list.d")),
-                ("Dir::State::Lists", d("lists")),
-                ("Dir::State::status", d("status")),
-                ("Dir::Cache", d("cache")),
-            ] {
-                cmd.arg("-o").arg(format!("{key}={value}"));
-            }
+            cmd.env("APT_CONFIG", dir.join("apt.conf"));
         }
         cmd
     }
@@ -539,6 +606,41 @@ impl Apt {
     }
 }
 
+/// `<dir>/apt.conf`, the whole configuration of a private apt (read through `APT_CONFIG`): its
+/// own sources, lists, cache and status, none of the system's apt.conf.d (hooks), preferences
+/// (pinning), credentials or trusted keys (the sources name their keyring), and insecure
+/// repositories refused.
+fn write_private_config(dir: &Path) -> std::io::Result<()> {
+    let d = |sub: &str| dir.join(sub).display().to_string();
+    let mut conf = String::new();
+    for (key, value) in [
+        ("Dir::Etc::Main", d("main.conf")),
+        ("Dir::Etc::Parts", d("apt.conf.d")),
+        ("Dir::Etc::Preferences", d("preferences")),
+        ("Dir::Etc::PreferencesParts", d("preferences.d")),
+        ("Dir::Etc::Trusted", d("trusted.gpg")),
+        ("Dir::Etc::TrustedParts", d("trusted.gpg.d")),
+        ("Dir::Etc::netrc", d("auth.conf")),
+        ("Dir::Etc::netrcparts", d("auth.conf.d")),
+        ("Dir::Etc::SourceList", d("sources.list")),
+        ("Dir::Etc::SourceParts", d("sources.list.d")),
+        ("Dir::State::Lists", d("lists")),
+        ("Dir::State::status", d("status")),
+        ("Dir::Cache", d("cache")),
+        ("Acquire::AllowInsecureRepositories", "false".into()),
+        (
+            "Acquire::AllowDowngradeToInsecureRepositories",
+            "false".into(),
+        ),
+        ("APT::Get::AllowUnauthenticated", "false".into()),
+    ] {
+        conf.push_str(&format!("{key} \"{value}\";\n"));
+    }
+    fs::write(dir.join("main.conf"), "")?;
+    fs::write(dir.join("preferences"), "")?;
+    fs::write(dir.join("apt.conf"), conf)
+}
+
 /// A resolved Debian kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Chosen {
@@ -559,12 +661,14 @@ fn parse_packages(text: &str) -> Vec<Chosen> {
                     .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
                     .map(str::trim)
             };
-            let package = field("Package")?.to_string();
-            let version = field("Version")?.to_string();
+            let package = field("Package").filter(|p| is_package_name(p))?.to_string();
+            let version = field("Version").filter(|v| is_version(v))?.to_string();
             let mut unpack = vec![package.clone()];
             for dep in field("Depends").unwrap_or_default().split([',', '|']) {
                 let name = dep.split_whitespace().next().unwrap_or_default();
-                if name.starts_with("linux-binary-") || name.starts_with("linux-modules-") {
+                if (name.starts_with("linux-binary-") || name.starts_with("linux-modules-"))
+                    && is_package_name(name)
+                {
                     unpack.push(name.to_string());
                 }
             }
@@ -622,10 +726,22 @@ fn download(apt: &Apt, chosen: &Chosen, cache: &Path, dir: &Path) -> Result<(), 
         chosen.unpack.join(" "),
         cache.display()
     );
+    // The chosen package at exactly the version resolved (apt's candidate could move meanwhile).
+    let wanted: Vec<String> = chosen
+        .unpack
+        .iter()
+        .map(|p| {
+            if p == package {
+                format!("{p}={}", chosen.version)
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
     run(apt
         .command("apt-get")
         .args(["download", "-q"])
-        .args(&chosen.unpack)
+        .args(&wanted)
         .current_dir(&work))
     .map_err(|e| {
         format!(
@@ -646,11 +762,20 @@ fn download(apt: &Apt, chosen: &Chosen, cache: &Path, dir: &Path) -> Result<(), 
     }
     let partial = cache.join(format!(".unpack-{package}"));
     let _ = fs::remove_dir_all(&partial);
+    let mut unpacked = String::new();
     for deb in &debs {
         run(Command::new("dpkg").arg("-x").arg(deb).arg(&partial))
             .map_err(|e| format!("dpkg -x {}: {e}", deb.display()))?;
+        let fields = output(
+            Command::new("dpkg-deb")
+                .args(["--showformat=${Package} ${Version}\n", "--show"])
+                .arg(deb),
+        )
+        .map_err(|e| format!("dpkg-deb --show {}: {e}", deb.display()))?;
+        unpacked.push_str(&fields);
     }
-    fs::write(partial.join(UNPACKED), "")
+    eprintln!("matrix: unpacked {}", unpacked.trim().replace('\n', ", "));
+    fs::write(partial.join(UNPACKED), unpacked)
         .and_then(|()| fs::rename(&partial, dir))
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let _ = fs::remove_dir_all(&work);
@@ -697,7 +822,7 @@ fn unpacked_image(dir: &Path) -> Result<Image, String> {
 }
 
 /// A command's standard output, or its last stderr line on failure.
-fn output(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn output(cmd: &mut Command) -> Result<String, String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd
         .stdin(std::process::Stdio::null())
@@ -758,6 +883,67 @@ series = "newest"
 name = "gvisor"
 source = "gvisor"
 "#;
+
+    #[test]
+    fn a_package_or_module_that_would_reach_apt_or_modprobe_as_an_option_is_refused() {
+        let text = r#"
+modules = ["veth", "-r"]
+
+[[kernel]]
+name = "evil"
+source = "debian"
+package = "-oAPT::Get::AllowUnauthenticated=true"
+"#;
+        let err = parse(text, "kernels.toml", Path::new("/")).expect_err("refused");
+        assert!(
+            err.contains("field `modules`: \"-r\" is not a module name"),
+            "{err}"
+        );
+        assert!(
+            err.contains("kernel #1 (name \"evil\"): field `package`: \"-oAPT"),
+            "{err}"
+        );
+        // What apt-cache says is held to the same rules before it reaches apt-get.
+        let shown = "Package: linux-image-6.1.0-47-amd64\nVersion: 6.1.192-2\n\
+                     Depends: linux-modules--oEvil=1\n\n\
+                     Package: -oBad\nVersion: 1\n";
+        let chosen = parse_packages(shown);
+        assert_eq!(chosen.len(), 1);
+        assert_eq!(chosen[0].unpack, ["linux-image-6.1.0-47-amd64"]);
+    }
+
+    #[test]
+    fn the_private_apt_configuration_reads_nothing_of_the_systems() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_private_config(dir.path()).expect("written");
+        let apt = Apt {
+            private: Some(dir.path().to_path_buf()),
+        };
+        let dump = match apt.command("apt-config").arg("dump").output() {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+            _ => {
+                eprintln!("SKIPPED: no apt-config on this machine");
+                return;
+            }
+        };
+        // apt-config prints the last word of a key in lowercase.
+        let parts = format!(
+            "dir::etc::parts \"{}\";",
+            dir.path().join("apt.conf.d").display()
+        );
+        assert!(
+            dump.to_lowercase().contains(&parts.to_lowercase()),
+            "{dump}"
+        );
+        assert!(
+            dump.contains("Acquire::AllowInsecureRepositories \"false\";"),
+            "{dump}"
+        );
+        // Hooks and pinning of the system's apt.conf.d and preferences stay out.
+        for system in ["Post-Invoke", "Pre-Invoke", "/etc/apt/preferences"] {
+            assert!(!dump.contains(system), "{system} leaked in:\n{dump}");
+        }
+    }
 
     #[test]
     fn a_kernel_list_parses_with_each_source() {

@@ -28,6 +28,19 @@ pub fn is_c(lang: Option<&str>) -> bool {
     .is_some_and(|word| matches!(word.to_ascii_lowercase().as_str(), "c" | "h"))
 }
 
+/// Whether a text reads as C code: the C grammar takes it whole, and it makes at least one
+/// call or assignment (prose, or a lone comment, does not).
+pub fn reads_as_c(text: &str) -> bool {
+    let p = tree::Parsed::plain(text);
+    !p.root().has_error()
+        && p.nodes().iter().any(|n| {
+            matches!(
+                n.kind(),
+                "call_expression" | "assignment_expression" | "init_declarator"
+            )
+        })
+}
+
 /// Whether `doccheck::code` has a check of this name (rule loading rejects others).
 pub fn check_exists(name: &str) -> bool {
     CHECKS.iter().any(|(n, _)| *n == name)
@@ -38,7 +51,8 @@ pub fn check_exists(name: &str) -> bool {
 pub fn fire_points(check: &str, code: &str) -> Option<Vec<(usize, usize)>> {
     let (_, f) = CHECKS.iter().find(|(n, _)| *n == check)?;
     let parsed = [tree::Parsed::new(code)];
-    let ctx = checks::Ctx::new(&parsed[0], checks::DocWide::of(&parsed));
+    let wide = checks::DocWide::of(&parsed);
+    let ctx = checks::Ctx::new(&parsed[0], &wide);
     Some(
         f(&ctx)
             .into_iter()
@@ -58,7 +72,7 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
     let wide = checks::DocWide::of(&parsed);
     let mut out = Vec::new();
     for (listing, p) in c.iter().zip(&parsed) {
-        let ctx = checks::Ctx::new(p, wide);
+        let ctx = checks::Ctx::new(p, &wide);
         for rule in rules.iter().filter(|r| r.rule.kind == RuleKind::Code) {
             let Some((_, f)) = rule
                 .rule
@@ -70,6 +84,9 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
             };
             for node in f(&ctx) {
                 let (row, column) = position(p, node.start_position());
+                if shown_as_wrong(listing.code, row) {
+                    continue;
+                }
                 let (end_row, end_column) = position(p, node.end_position());
                 let finding = Finding {
                     file: file.to_owned(),
@@ -99,6 +116,41 @@ pub fn check(file: &str, listings: &[Listing<'_>], rules: &[FactRule]) -> Vec<Fi
     }
     out.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
     out
+}
+
+/// Words of a comment that marks the code under it (or beside it) as a deliberate mistake:
+/// a tutorial's "wrong way" example is no finding.
+const WRONG_MARKERS: &[&str] = &[
+    "잘못",
+    "틀린",
+    "틀렸",
+    "나쁜 예",
+    "버그",
+    "❌",
+    "✗",
+    "✘",
+    "wrong",
+    "incorrect",
+    "bad example",
+    "buggy",
+    "don't",
+    "do not",
+    "mistake",
+];
+
+/// Whether the comment nearest above `row` of a listing (or on it) marks it as a deliberate
+/// mistake. Only comments count, read from the syntax tree.
+pub fn shown_as_wrong(code: &str, row: usize) -> bool {
+    let p = tree::Parsed::plain(code);
+    let nearest = p
+        .nodes()
+        .into_iter()
+        .filter(|n| n.kind() == "comment" && n.start_position().row <= row)
+        .max_by_key(|n| n.start_position().row);
+    nearest.is_some_and(|c| {
+        let text = p.text(c).to_lowercase();
+        WRONG_MARKERS.iter().any(|m| text.contains(m))
+    })
 }
 
 /// A tree point as the listing's 0-based row and 1-based character column.

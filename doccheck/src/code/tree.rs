@@ -229,6 +229,8 @@ pub struct Declared {
     pub initialised: bool,
     /// Byte offset of the declaration.
     pub at: usize,
+    /// The bytes of the function it belongs to (the whole listing at file scope).
+    pub scope: std::ops::Range<usize>,
 }
 
 /// Every variable declaration of the listing (parameters included), by name. A name
@@ -245,6 +247,11 @@ pub fn declarations(p: &Parsed, nodes: &[Node<'_>]) -> HashMap<String, Vec<Decla
         if node.kind() == "field_declaration" {
             continue;
         }
+        let owner = scope(*node);
+        // A prototype's parameters name nothing outside it.
+        if node.kind() == "parameter_declaration" && owner.kind() != "function_definition" {
+            continue;
+        }
         let Some(ty) = node.child_by_field_name("type") else {
             continue;
         };
@@ -257,6 +264,7 @@ pub fn declarations(p: &Parsed, nodes: &[Node<'_>]) -> HashMap<String, Vec<Decla
                 pointer: false,
                 array: false,
                 initialised: false,
+                scope: owner.byte_range(),
                 at: node.start_byte(),
             };
             loop {

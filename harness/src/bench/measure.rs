@@ -215,6 +215,7 @@ const MAX_LOST: usize = 50;
 /// whose pong does not come within [`LOSS_WAIT`] is counted lost and not timed, and a pong
 /// that comes late is skipped.
 pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
+    crate::wait::step(&format!("measuring {} round trips", t.name()));
     let _pinned = OneCpu::pin();
     let (client, server) = t.pair();
     let header = t.header_bytes();
@@ -280,6 +281,10 @@ fn pong(client: &Socket, buf: &mut [u8], header: usize, seq: u8, datagrams: bool
 /// scheduler puts them, as an application's would, so which transport moves more bytes per
 /// second changes with load (the claims report it and let it decide nothing).
 pub fn throughput(t: Transport, message: usize, span: Duration) -> f64 {
+    crate::wait::step(&format!(
+        "measuring {} throughput ({message}-byte messages)",
+        t.name()
+    ));
     let (tx, rx) = t.pair();
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -347,6 +352,9 @@ fn drain(rx: &Socket, buf: &mut [u8], done: &AtomicBool) {
 /// both arrived. Each exchange's time in microseconds. The first exchange is not counted: a
 /// new connection starts in quick-ACK mode, where Nagle's wait ends at once.
 pub fn write_write_read(nodelay: bool, n: usize, limit: Duration) -> Vec<f64> {
+    crate::wait::step(&format!(
+        "measuring write-write-read exchanges (TCP_NODELAY {nodelay})"
+    ));
     let _pinned = OneCpu::pin();
     let pair = peers::tcp_pair(Family::V4);
     pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");

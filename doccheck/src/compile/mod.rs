@@ -1,9 +1,10 @@
 //! Compiles a document's C listings with the system C compiler, as a reader would.
 //!
 //! Policy:
-//! - A listing that defines `main` is a complete program: it is built alone (compiled and
-//!   linked), and every error is a finding; a function it calls that nothing defines shows as
-//!   the linker's undefined reference.
+//! - A listing that defines `main` is a complete program, checked alone, and every error is a
+//!   finding. It is linked (leniently, with libm and libpthread) only when it calls a function
+//!   no header declares or declares one it does not define: a function nothing defines shows
+//!   as the linker's undefined reference. A program abbreviated with `...` is not compiled.
 //! - Any other listing is a fragment, checked with `-fsyntax-only`. A fragment whose top level
 //!   holds statements (or declarations initialised by a call) is compiled with those items,
 //!   in order, in the body of `void __listing_N(void)`; its `#` lines, type and function
@@ -14,17 +15,26 @@
 //!   program cannot explain: a header it needs (an API name undeclared; not when any listing
 //!   of the document includes that header), a struct member glibc does not have, conflicting
 //!   types, an incompatible pointer, an integer-pointer conversion, a wrong argument count.
-//!   Names a fragment merely takes from its context (`fd`, `buf`) are never findings.
+//!   Names a fragment merely takes from its context (`fd`, `buf`) are never findings, and a
+//!   fragment the C grammar rejects (an elision, an unbalanced brace) is not compiled.
 //! - Flags: `-std=gnu11 -Wall` with GCC 14's errors (incompatible pointer types, implicit
-//!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]) and
-//!   runs in parallel with the others. `#line` directives make the compiler report the
-//!   document's own lines.
+//!   declarations, int-conversion) on every compiler; each run is bounded ([`CC_TIMEOUT`]),
+//!   with at most twice as many at once as there are CPUs. `#line` directives make the
+//!   compiler report the document's own lines.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+mod fixes;
+
+pub use fixes::header_of;
 
 use crate::code::tree::Parsed;
 use crate::code::{is_c, Listing};
@@ -45,16 +55,19 @@ const FLAGS: &[&str] = &[
     "-fno-diagnostics-color",
 ];
 
-/// A program's build, only for the linker's word on functions nothing defines: every
-/// compiler diagnostic is a warning here, and hidden (the syntax check reports them).
-const BUILD_FLAGS: &[&str] = &[
+/// A lenient build, only for the linker's word on functions nothing defines: every compiler
+/// diagnostic is a warning here, and hidden (the strict build reported them).
+const LINK_FLAGS: &[&str] = &[
     "-std=gnu11",
     "-w",
     "-Wno-error=implicit-function-declaration",
     "-Wno-error=incompatible-pointer-types",
     "-Wno-error=int-conversion",
-    "-g",
 ];
+
+/// Libraries a socket tutorial's program may use beyond libc (math, threads on older glibc):
+/// a call into them is defined.
+const LIBRARIES: &[&str] = &["-lm", "-lpthread"];
 
 /// Why no listing could be compiled.
 #[derive(Debug)]
@@ -87,9 +100,19 @@ pub fn compiler() -> String {
         .unwrap_or_else(|| "cc".to_owned())
 }
 
-/// Compiles the document's C listings; `file` names the document in the findings.
+/// Compiles the document's C listings with [`compiler`]; `file` names the document in the
+/// findings.
 pub fn compile(file: &str, listings: &[Listing<'_>]) -> Result<Vec<Finding>, CompileError> {
-    let cc = compiler();
+    compile_with(&compiler(), file, listings)
+}
+
+/// Compiles the document's C listings with the compiler `cc`.
+pub fn compile_with(
+    cc: &str,
+    file: &str,
+    listings: &[Listing<'_>],
+) -> Result<Vec<Finding>, CompileError> {
+    let cc = cc.to_owned();
     match Command::new(&cc)
         .arg("--version")
         .stdout(Stdio::null())
@@ -108,161 +131,95 @@ pub fn compile(file: &str, listings: &[Listing<'_>]) -> Result<Vec<Finding>, Com
         .prefix("doccheck-cc")
         .tempdir()
         .map_err(CompileError::Io)?;
+    let dir = dir.path();
+
+    // First round: each program built, the fragments assembled.
+    let programs: Vec<&Unit<'_>> = units.iter().filter(|u| u.program && !u.elided).collect();
+    let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program && u.parses).collect();
+    let mut first: Vec<Spec> = programs
+        .iter()
+        .map(|u| Spec {
+            name: format!("build{}", u.index),
+            source: u.program_source(),
+            mode: Mode::Syntax,
+        })
+        .collect();
+    if !fragments.is_empty() {
+        let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
+        first.push(Spec {
+            name: "assembled".into(),
+            source,
+            mode: Mode::Syntax,
+        });
+    }
+    let mut outputs = run_all(&cc, dir, first)?;
+    let assembled = if fragments.is_empty() {
+        String::new()
+    } else {
+        outputs.pop().unwrap_or_default()
+    };
+    let builds = outputs;
+
+    // Second round, where needed: a program calling an undeclared function that no header of
+    // the table declares is linked leniently, for the linker's word on it; a conflict the
+    // assembled text shows counts only if the fragment shows it alone (else it comes from
+    // another listing: a definition shown twice).
+    let mut second = Vec::new();
+    let mut linked = Vec::new();
+    for (u, build) in programs.iter().zip(&builds) {
+        let unknown = u.declares_undefined
+            || diagnostics(build, u.index)
+                .iter()
+                .any(|d| matches!(&d.kind, Kind::Needs(name) if header_of(name).is_none()));
+        linked.push(unknown);
+        if unknown {
+            second.push(Spec {
+                name: format!("link{}", u.index),
+                source: u.program_source(),
+                mode: Mode::Link,
+            });
+        }
+    }
+    let mut checked_alone = Vec::new();
+    for u in &fragments {
+        let conflict = diagnostics(&assembled, u.index)
+            .iter()
+            .any(|d| d.kind == Kind::Conflict);
+        checked_alone.push(conflict);
+        if conflict {
+            second.push(Spec {
+                name: format!("alone{}", u.index),
+                source: u.fragment_source(),
+                mode: Mode::Syntax,
+            });
+        }
+    }
+    let mut second = run_all(&cc, dir, second)?.into_iter();
+
+    let mut out = Vec::new();
+    for ((u, build), linked) in programs.iter().zip(&builds).zip(linked) {
+        let link = if linked {
+            second.next().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.extend(u.program_findings(file, build, &link));
+    }
     let included: HashSet<String> = units
         .iter()
         .flat_map(|u| u.includes.iter().cloned())
         .collect();
-
-    // Per listing: a syntax check alone (and, for a program, a build); then the fragments
-    // assembled. All run at once.
-    let mut alone = Vec::new();
-    for u in &units {
-        let source = if u.program {
-            u.program_source()
-        } else {
-            u.fragment_source()
-        };
-        let check = Job::new(
-            &cc,
-            dir.path(),
-            &format!("alone{}", u.index),
-            &source,
-            false,
-        )?;
-        let build = if u.program {
-            Some(Job::new(
-                &cc,
-                dir.path(),
-                &format!("build{}", u.index),
-                &source,
-                true,
-            )?)
-        } else {
-            None
-        };
-        alone.push((check, build));
+    for (u, alone) in fragments.iter().zip(checked_alone) {
+        let own = alone.then(|| diagnostics(&second.next().unwrap_or_default(), u.index));
+        out.extend(u.fragment_findings(file, diagnostics(&assembled, u.index), own, &included));
     }
-    let fragments: Vec<&Unit<'_>> = units.iter().filter(|u| !u.program).collect();
-    let assembled = if fragments.len() > 1 {
-        let source: String = fragments.iter().map(|u| u.fragment_source()).collect();
-        Some(Job::new(&cc, dir.path(), "assembled", &source, false)?)
-    } else {
-        None
-    };
-    let mut outputs = Vec::new();
-    for (check, build) in alone {
-        outputs.push((check.finish()?, build.map(Job::finish).transpose()?));
-    }
-    let assembled = assembled.map(Job::finish).transpose()?;
-
-    let mut out = Vec::new();
-    for (u, (stderr, build)) in units.iter().zip(&outputs) {
-        let diags = diagnostics(stderr, u.index);
-        let mut seen = HashSet::new();
-        if let Some(build) = build {
-            let undefined: HashSet<String> = build
-                .lines()
-                .filter_map(|l| {
-                    l.split("undefined reference to `")
-                        .nth(1)?
-                        .split('\'')
-                        .next()
-                        .map(str::to_owned)
-                })
-                .collect();
-            for mut d in diags {
-                let header = match &d.kind {
-                    Kind::Needs(name) if undefined.contains(name) => {
-                        d.words = format!("undefined reference to `{name}'");
-                        d.kind = Kind::Undefined(name.clone());
-                        None
-                    }
-                    Kind::Needs(name) => match header_of(name)
-                        .map(|h| (name.clone(), h))
-                        .or_else(|| u.struct_header(d.line))
-                    {
-                        Some((name, h)) => {
-                            d.kind = Kind::Needs(name);
-                            Some(h)
-                        }
-                        None => None,
-                    },
-                    _ => None,
-                };
-                if let Some(f) = u.finding(file, &d, header) {
-                    if seen.insert(
-                        header
-                            .map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
-                    ) {
-                        out.push(f);
-                    }
-                }
-            }
-            // A function declared (so no implicit declaration) but defined nowhere.
-            let reported: HashSet<String> = out
-                .iter()
-                .filter(|f: &&Finding| f.line >= u.listing.first_line)
-                .map(|f| f.message.en.clone())
-                .collect();
-            for name in undefined {
-                let Some(line) = u.first_call(&name) else {
-                    continue;
-                };
-                let d = Diagnostic {
-                    line,
-                    column: 1,
-                    words: format!("undefined reference to `{name}'"),
-                    kind: Kind::Undefined(name),
-                };
-                if let Some(f) = u.finding(file, &d, None) {
-                    if !reported.contains(&f.message.en) {
-                        out.push(f);
-                    }
-                }
-            }
-            continue;
-        }
-        let alone: HashSet<(usize, Kind)> =
-            diags.iter().map(|d| (d.line, d.kind.clone())).collect();
-        let together = match &assembled {
-            Some(text) => diagnostics(text, u.index),
-            None => diags,
-        };
-        for mut d in together {
-            let header = match &d.kind {
-                Kind::Needs(name) => match header_of(name)
-                    .map(|h| (name.clone(), h))
-                    .or_else(|| u.struct_header(d.line))
-                {
-                    Some((name, h)) if !included.contains(h) => {
-                        d.kind = Kind::Needs(name);
-                        Some(h)
-                    }
-                    _ => continue,
-                },
-                Kind::Member
-                | Kind::Conflict
-                | Kind::Pointer
-                | Kind::IntConversion
-                | Kind::ArgCount => None,
-                Kind::Other | Kind::Undefined(_) => continue,
-            };
-            // A missing name or a conflict that only the assembled text shows comes from
-            // another listing (a definition shown twice); the other kinds are this
-            // listing's own, seen once its context is declared.
-            let own = !matches!(d.kind, Kind::Needs(_) | Kind::Conflict);
-            if !own && !alone.contains(&(d.line, d.kind.clone())) {
-                continue;
-            }
-            if let Some(f) = u.finding(file, &d, header) {
-                if seen.insert(
-                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
-                ) {
-                    out.push(f);
-                }
-            }
-        }
-    }
+    out.retain(|f| {
+        let listing = units
+            .iter()
+            .map(|u| u.listing)
+            .find(|l| l.first_line <= f.line && f.line < l.first_line + l.code.lines().count());
+        !listing.is_some_and(|l| crate::code::shown_as_wrong(l.code, f.line - l.first_line))
+    });
     out.sort_by_key(|f| (f.line, f.column));
     Ok(out)
 }
@@ -278,6 +235,15 @@ struct Unit<'a> {
     statements: bool,
     /// The headers it includes (`sys/socket.h`).
     includes: BTreeSet<String>,
+    /// Whether the C grammar accepts it whole: a fragment with elisions (`...`) or an
+    /// unbalanced brace is left out of compiling, where it would break the listings after it.
+    parses: bool,
+    /// Whether it declares a function (a prototype) it never defines, which only the linker
+    /// can judge.
+    declares_undefined: bool,
+    /// Whether the grammar's errors are elisions (`...`, `…`): an abbreviated program is not
+    /// built.
+    elided: bool,
 }
 
 impl<'a> Unit<'a> {
@@ -299,7 +265,7 @@ impl<'a> Unit<'a> {
                     );
                 }
             }
-            if kind == "function_definition" && defines_main(&p, item) {
+            if kind == "function_definition" && function_name(&p, item) == Some("main") {
                 program = true;
             }
             let file_scope = kind.starts_with("preproc_")
@@ -322,6 +288,26 @@ impl<'a> Unit<'a> {
             items.push((start, end, file_scope));
         }
         let statements = !program && items.iter().any(|(_, _, file_scope)| !file_scope);
+        let parses = !root.has_error();
+        let declares_undefined = {
+            let named = |n: tree_sitter::Node<'_>| function_name(&p, n).map(str::to_owned);
+            let nodes = p.nodes();
+            let defined: HashSet<String> = nodes
+                .iter()
+                .filter(|n| n.kind() == "function_definition")
+                .filter_map(|n| named(*n))
+                .collect();
+            nodes
+                .iter()
+                .filter(|n| n.kind() == "declaration")
+                .filter_map(|n| named(*n))
+                .any(|f| !defined.contains(&f) && header_of(&f).is_none())
+        };
+        let elided = !parses
+            && p.nodes().iter().any(|n| {
+                (n.is_error() || n.is_missing())
+                    && (p.text(*n).contains("...") || p.text(*n).contains('…'))
+            });
         Unit {
             index,
             listing,
@@ -329,6 +315,9 @@ impl<'a> Unit<'a> {
             items,
             statements,
             includes,
+            parses,
+            elided,
+            declares_undefined,
         }
     }
 
@@ -374,14 +363,126 @@ impl<'a> Unit<'a> {
         )
     }
 
-    /// The document line of the first call to `name` in the listing.
-    fn first_call(&self, name: &str) -> Option<usize> {
+    /// A program's findings: every error of its build, a function nothing defines as the
+    /// linker's undefined reference (from the build, or from the lenient link).
+    fn program_findings(&self, file: &str, build: &str, link: &str) -> Vec<Finding> {
+        let undefined: BTreeSet<String> = build
+            .lines()
+            .chain(link.lines())
+            .filter_map(|l| {
+                l.split("undefined reference to `")
+                    .nth(1)?
+                    .split('\'')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect();
+        let mut out: Vec<Finding> = Vec::new();
+        let mut seen = HashSet::new();
+        // A name the listing's own includes should have declared, or one the compiler takes
+        // for a typo ("did you mean"), is no missing header: it keeps the compiler's words.
+        for mut d in diagnostics(build, self.index) {
+            let header = match &d.kind {
+                Kind::Needs(name) if undefined.contains(name) => {
+                    d.words = format!("undefined reference to `{name}'");
+                    d.kind = Kind::Undefined(name.clone());
+                    None
+                }
+                Kind::Needs(name) => header_of(name)
+                    .filter(|h| !self.includes.contains(*h) && !d.words.contains("did you mean")),
+                Kind::Incomplete => self.struct_header(d.line).map(|(name, h)| {
+                    d.kind = Kind::Needs(name);
+                    h
+                }),
+                _ => None,
+            };
+            if let Some(f) = self.finding(file, &d, header) {
+                if seen.insert(
+                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
+                ) {
+                    out.push(f);
+                }
+            }
+        }
+        // A function declared (so no implicit declaration) but defined nowhere.
+        for name in undefined {
+            let Some((line, column)) = self.first_call(&name) else {
+                continue;
+            };
+            let d = Diagnostic {
+                line,
+                column,
+                words: format!("undefined reference to `{name}'"),
+                kind: Kind::Undefined(name),
+            };
+            if let Some(f) = self.finding(file, &d, None) {
+                if !out.iter().any(|o| o.message.en == f.message.en) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// A fragment's findings from the assembled text (and, for conflicts, its own check):
+    /// only the kinds no surrounding program can explain.
+    fn fragment_findings(
+        &self,
+        file: &str,
+        assembled: Vec<Diagnostic>,
+        alone: Option<Vec<Diagnostic>>,
+        included: &HashSet<String>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for mut d in assembled {
+            let header = match &d.kind {
+                Kind::Needs(name) => match header_of(name) {
+                    Some(h) if !included.contains(h) && !d.words.contains("did you mean") => {
+                        Some(h)
+                    }
+                    _ => continue,
+                },
+                Kind::Incomplete => match self.struct_header(d.line) {
+                    Some((name, h)) if !included.contains(h) => {
+                        d.kind = Kind::Needs(name);
+                        Some(h)
+                    }
+                    _ => continue,
+                },
+                Kind::Conflict => {
+                    let own = alone
+                        .iter()
+                        .flatten()
+                        .any(|a| a.line == d.line && a.kind == Kind::Conflict);
+                    if !own {
+                        continue;
+                    }
+                    None
+                }
+                Kind::Member | Kind::Pointer | Kind::IntConversion | Kind::ArgCount => None,
+                Kind::Other | Kind::Undefined(_) => continue,
+            };
+            if let Some(f) = self.finding(file, &d, header) {
+                if seen.insert(
+                    header.map_or_else(|| (f.line, f.message.en.clone()), |h| (0, h.to_owned())),
+                ) {
+                    out.push(f);
+                }
+            }
+        }
+        out
+    }
+
+    /// The document line and byte column of the first call to `name` in the listing.
+    fn first_call(&self, name: &str) -> Option<(usize, usize)> {
         let p = Parsed::plain(self.listing.code);
         let nodes = p.nodes();
         let call = nodes
             .iter()
             .find(|n| crate::code::tree::call_name(&p, **n) == Some(name))?;
-        Some(self.listing.first_line + call.start_position().row)
+        let at = call.start_position();
+        Some((self.listing.first_line + at.row, at.column + 1))
     }
 
     /// The header of a `struct sockaddr_in`-like type named on a line the compiler found
@@ -436,7 +537,21 @@ impl<'a> Unit<'a> {
                     ko: format!("glibc의 구조체에 없는 멤버를 씁니다 (cc: {})", d.words),
                     en: format!("The listing uses a struct member glibc does not have (cc: {})", d.words),
                 },
-                None,
+                fixes::members(&d.words),
+            ),
+            (Kind::ArgCount, _) => (
+                Text {
+                    ko: format!("인자 수가 맞지 않아 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("The call has the wrong number of arguments, so it does not compile (cc: {})", d.words),
+                },
+                fixes::prototype(&d.words),
+            ),
+            (Kind::Pointer, _) => (
+                Text {
+                    ko: format!("호환되지 않는 포인터 형식이라 GCC 14부터는 컴파일되지 않습니다 (cc: {})", d.words),
+                    en: format!("Incompatible pointer types: an error since GCC 14 (cc: {})", d.words),
+                },
+                fixes::cast(&d.words),
             ),
             _ => (
                 Text {
@@ -463,15 +578,19 @@ impl<'a> Unit<'a> {
     }
 }
 
-fn defines_main(p: &Parsed, function: tree_sitter::Node<'_>) -> bool {
-    let mut d = function.child_by_field_name("declarator");
+/// The name a function definition or prototype declares (through pointer declarators).
+fn function_name<'p>(p: &'p Parsed, node: tree_sitter::Node<'_>) -> Option<&'p str> {
+    let mut d = node.child_by_field_name("declarator");
+    let mut through_function = false;
     while let Some(n) = d {
-        if n.kind() == "identifier" {
-            return p.text(n) == "main";
+        match n.kind() {
+            "identifier" => return through_function.then(|| &p.src[n.byte_range()]),
+            "function_declarator" => through_function = true,
+            _ => {}
         }
         d = n.child_by_field_name("declarator");
     }
-    false
+    None
 }
 
 fn has_call(node: tree_sitter::Node<'_>) -> bool {
@@ -481,6 +600,41 @@ fn has_call(node: tree_sitter::Node<'_>) -> bool {
     let mut cursor = node.walk();
     let found = node.named_children(&mut cursor).any(has_call);
     found
+}
+
+/// One compiler run to make.
+struct Spec {
+    name: String,
+    source: String,
+    mode: Mode,
+}
+
+/// Runs the compiler on every spec, a few at a time (twice the CPUs: a document of hundreds of
+/// listings must not start hundreds of compilers), and returns their diagnostics in order.
+fn run_all(cc: &str, dir: &Path, specs: Vec<Spec>) -> Result<Vec<String>, CompileError> {
+    let limit = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    let mut out = Vec::with_capacity(specs.len());
+    let mut running = std::collections::VecDeque::new();
+    for spec in specs {
+        if running.len() >= limit {
+            let job: Job = running.pop_front().expect("a running job");
+            out.push(job.finish()?);
+        }
+        running.push_back(Job::new(cc, dir, &spec.name, &spec.source, spec.mode)?);
+    }
+    for job in running {
+        out.push(job.finish()?);
+    }
+    Ok(out)
+}
+
+/// What a compiler run does.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// `-fsyntax-only` with the strict flags.
+    Syntax,
+    /// Compile and link with every diagnostic a hidden warning: undefined references only.
+    Link,
 }
 
 /// A running compiler.
@@ -496,7 +650,7 @@ impl Job {
         dir: &Path,
         name: &str,
         source: &str,
-        build: bool,
+        mode: Mode,
     ) -> Result<Job, CompileError> {
         let src = dir.join(format!("{name}.c"));
         std::fs::write(&src, source).map_err(CompileError::Io)?;
@@ -505,12 +659,19 @@ impl Job {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if build {
-            cmd.args(BUILD_FLAGS).arg("-o").arg(dir.join(name));
-        } else {
-            cmd.args(FLAGS).arg("-fsyntax-only");
-        }
-        cmd.arg(&src);
+        match mode {
+            Mode::Syntax => cmd.args(FLAGS).arg("-fsyntax-only").arg(&src),
+            // The libraries after the source, as the linker resolves left to right.
+            Mode::Link => cmd
+                .args(LINK_FLAGS)
+                .arg("-o")
+                .arg(dir.join(name))
+                .arg(&src)
+                .args(LIBRARIES),
+        };
+        // Its own process group, so that a run past its time is killed with the compiler
+        // proper (cc1) and the assembler it started.
+        cmd.process_group(0);
         let child = cmd.spawn().map_err(CompileError::Io)?;
         Ok(Job {
             child,
@@ -532,8 +693,7 @@ impl Job {
                 break;
             }
             if self.started.elapsed() > CC_TIMEOUT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                self.stop();
                 return Err(CompileError::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("{} took longer than {CC_TIMEOUT:?}", self.args),
@@ -543,6 +703,22 @@ impl Job {
         }
         Ok(reader.join().unwrap_or_default())
     }
+
+    /// Kills the run's process group and reaps the compiler.
+    fn stop(&mut self) {
+        let group = Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// A run abandoned (another run failed first) is stopped, not left behind.
+impl Drop for Job {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
 }
 
 /// What kind of trouble a diagnostic reports.
@@ -550,6 +726,8 @@ impl Job {
 enum Kind {
     /// A name declared by a header the listing lacks (function, type, macro, struct).
     Needs(String),
+    /// A variable of a struct type no header declared (the words name the variable).
+    Incomplete,
     /// A function nothing defines (the linker's undefined reference).
     Undefined(String),
     Member,
@@ -608,18 +786,14 @@ fn classify(words: &str) -> Kind {
     if words.starts_with("implicit declaration of function")
         || words.starts_with("unknown type name")
         || words.contains("undeclared")
-        || words.starts_with("storage size of")
         || words.starts_with("invalid application of 'sizeof' to incomplete type")
+    {
+        Kind::Needs(name.trim_start_matches("struct ").to_owned())
+    } else if words.starts_with("storage size of")
         || words.contains("has initializer but incomplete type")
     {
-        let name = if words.starts_with("storage size of") {
-            ""
-        } else {
-            name
-        };
-        return Kind::Needs(name.trim_start_matches("struct ").to_owned());
-    }
-    if words.contains("has no member named") {
+        Kind::Incomplete
+    } else if words.contains("has no member named") {
         Kind::Member
     } else if words.starts_with("conflicting types for") {
         Kind::Conflict
@@ -632,236 +806,4 @@ fn classify(words: &str) -> Kind {
     } else {
         Kind::Other
     }
-}
-
-/// The header that declares a name of the socket API (and the libc calls socket code uses).
-pub fn header_of(name: &str) -> Option<&'static str> {
-    const TABLE: &[(&str, &[&str])] = &[
-        (
-            "sys/socket.h",
-            &[
-                "socket",
-                "bind",
-                "listen",
-                "accept",
-                "accept4",
-                "connect",
-                "send",
-                "recv",
-                "sendto",
-                "recvfrom",
-                "sendmsg",
-                "recvmsg",
-                "setsockopt",
-                "getsockopt",
-                "shutdown",
-                "getsockname",
-                "getpeername",
-                "socketpair",
-                "socklen_t",
-                "sockaddr",
-                "sockaddr_storage",
-                "msghdr",
-                "cmsghdr",
-                "SOL_SOCKET",
-                "SOMAXCONN",
-                "SHUT_RD",
-                "SHUT_WR",
-                "SHUT_RDWR",
-                "CMSG_FIRSTHDR",
-                "CMSG_DATA",
-                "CMSG_LEN",
-                "CMSG_SPACE",
-                "SCM_RIGHTS",
-                "SCM_CREDENTIALS",
-            ],
-        ),
-        (
-            "arpa/inet.h",
-            &[
-                "htons",
-                "htonl",
-                "ntohs",
-                "ntohl",
-                "inet_pton",
-                "inet_ntop",
-                "inet_addr",
-                "inet_aton",
-                "inet_ntoa",
-            ],
-        ),
-        (
-            "netinet/in.h",
-            &[
-                "sockaddr_in",
-                "sockaddr_in6",
-                "in_addr",
-                "in6_addr",
-                "in_port_t",
-                "in_addr_t",
-                "ip_mreq",
-                "ipv6_mreq",
-                "in6addr_any",
-                "in6addr_loopback",
-                "INET_ADDRSTRLEN",
-                "INET6_ADDRSTRLEN",
-            ],
-        ),
-        ("netinet/tcp.h", &[]),
-        ("sys/un.h", &["sockaddr_un"]),
-        (
-            "unistd.h",
-            &[
-                "close", "read", "write", "fork", "pipe", "dup", "dup2", "sleep", "usleep",
-                "_exit", "execl", "execlp", "execv", "execvp", "getpid", "getppid", "unlink",
-                "lseek", "ssize_t", "pid_t",
-            ],
-        ),
-        (
-            "netdb.h",
-            &[
-                "getaddrinfo",
-                "freeaddrinfo",
-                "gai_strerror",
-                "getnameinfo",
-                "addrinfo",
-                "gethostbyname",
-                "hostent",
-            ],
-        ),
-        (
-            "fcntl.h",
-            &[
-                "fcntl",
-                "F_GETFL",
-                "F_SETFL",
-                "F_GETFD",
-                "F_SETFD",
-                "FD_CLOEXEC",
-                "O_NONBLOCK",
-            ],
-        ),
-        ("errno.h", &["errno"]),
-        ("poll.h", &["poll", "pollfd", "nfds_t"]),
-        (
-            "sys/select.h",
-            &[
-                "select",
-                "pselect",
-                "fd_set",
-                "FD_SET",
-                "FD_CLR",
-                "FD_ISSET",
-                "FD_ZERO",
-                "FD_SETSIZE",
-            ],
-        ),
-        (
-            "sys/epoll.h",
-            &[
-                "epoll_create",
-                "epoll_create1",
-                "epoll_ctl",
-                "epoll_wait",
-                "epoll_event",
-            ],
-        ),
-        (
-            "signal.h",
-            &[
-                "signal",
-                "sigaction",
-                "sigemptyset",
-                "kill",
-                "SIG_IGN",
-                "SIG_DFL",
-                "sig_atomic_t",
-            ],
-        ),
-        (
-            "sys/wait.h",
-            &["wait", "waitpid", "WNOHANG", "WIFEXITED", "WEXITSTATUS"],
-        ),
-        (
-            "stdio.h",
-            &[
-                "printf", "fprintf", "perror", "puts", "fputs", "fgets", "snprintf", "sprintf",
-                "stderr", "stdout", "stdin", "getchar", "fflush", "fwrite", "fread", "FILE",
-            ],
-        ),
-        (
-            "stdlib.h",
-            &[
-                "exit",
-                "malloc",
-                "calloc",
-                "realloc",
-                "free",
-                "atoi",
-                "atol",
-                "strtol",
-                "strtoul",
-                "EXIT_FAILURE",
-                "EXIT_SUCCESS",
-                "abort",
-            ],
-        ),
-        (
-            "string.h",
-            &[
-                "memset", "memcpy", "memmove", "memcmp", "strlen", "strcpy", "strncpy", "strcmp",
-                "strncmp", "strerror", "strchr", "strstr", "strcat",
-            ],
-        ),
-        ("strings.h", &["bzero"]),
-        (
-            "stdint.h",
-            &[
-                "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int32_t", "int64_t",
-            ],
-        ),
-        ("stdbool.h", &["bool", "true", "false"]),
-        ("sys/time.h", &["timeval", "gettimeofday"]),
-        (
-            "time.h",
-            &["time", "time_t", "timespec", "clock_gettime", "nanosleep"],
-        ),
-        (
-            "pthread.h",
-            &[
-                "pthread_create",
-                "pthread_join",
-                "pthread_t",
-                "pthread_detach",
-            ],
-        ),
-    ];
-    let prefixed: &[(&str, &str)] = &[
-        ("AF_", "sys/socket.h"),
-        ("PF_", "sys/socket.h"),
-        ("SOCK_", "sys/socket.h"),
-        ("SO_", "sys/socket.h"),
-        ("MSG_", "sys/socket.h"),
-        ("INADDR_", "netinet/in.h"),
-        ("IPPROTO_", "netinet/in.h"),
-        ("IPV6_", "netinet/in.h"),
-        ("IP_", "netinet/in.h"),
-        ("TCP_", "netinet/tcp.h"),
-        ("AI_", "netdb.h"),
-        ("NI_", "netdb.h"),
-        ("EPOLL", "sys/epoll.h"),
-        ("POLL", "poll.h"),
-        ("SIG", "signal.h"),
-        ("E", "errno.h"),
-    ];
-    if let Some((h, _)) = TABLE.iter().find(|(_, names)| names.contains(&name)) {
-        return Some(h);
-    }
-    let upper = name
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    prefixed
-        .iter()
-        .find(|(p, _)| upper && name.starts_with(p) && (*p != "E" || name.len() > 2))
-        .map(|(_, h)| *h)
 }
