@@ -17,7 +17,7 @@ pub fn require(ctx: &crate::check::Ctx, what: &str, ratio: Ratio, threshold: f64
     match ratio.against(threshold) {
         Status::Holds => {}
         Status::Fails => panic!("{what}: {shown}: the whole 95% interval is below {threshold}"),
-        _ => crate::check::skip(format!(
+        _ => crate::skip::skip(format!(
             "inconclusive here: {what} {shown}; `cargo claims bench` measures longer"
         )),
     }
@@ -33,7 +33,7 @@ pub fn require_between(ctx: &crate::check::Ctx, what: &str, ratio: Ratio, low: f
         (Status::Holds, Status::Fails) => {}
         (Status::Fails, _) => panic!("{what}: {shown}: the whole 95% interval is below {low}"),
         (_, Status::Holds) => panic!("{what}: {shown}: the whole 95% interval is above {high}"),
-        _ => crate::check::skip(format!(
+        _ => crate::skip::skip(format!(
             "inconclusive here: {what} {shown}; `cargo claims bench` measures longer"
         )),
     }

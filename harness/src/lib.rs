@@ -14,11 +14,13 @@ pub mod privileges;
 pub mod record;
 pub mod run;
 pub mod sandbox;
+pub mod skip;
 pub mod tools;
 pub mod wait;
 pub mod workspace;
 
-pub use check::{claim, skip, Ctx};
+pub use check::{claim, Ctx};
 pub use peers::{errno, Family};
 pub use privileges::Cap;
+pub use skip::skip;
 pub use workspace::root as workspace_root;
