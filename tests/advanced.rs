@@ -10,7 +10,7 @@ use std::time::Duration;
 use harness::catalogue;
 use harness::errno;
 use harness::kernel::{self, Runtime};
-use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::peers::{self, Family, SocketKind};
 use harness::privileges::{as_unprivileged, sysctl};
 use harness::wait::{self, STEP};
 use harness::{claim, skip};
@@ -20,7 +20,7 @@ use nix::poll::PollFlags;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use rstest::rstest;
-use socket2::{Domain, Socket, Type};
+use socket2::{Socket, Type};
 
 use Family::{V4, V6};
 
@@ -41,14 +41,12 @@ fn ready(ep: &Epoll, timeout_ms: u16) -> Vec<u64> {
 fn epoll_reports_only_the_ready_descriptors() {
     claim("advanced.epoll.ready-list").run(|ctx| {
         let ep = epoll();
-        let pairs: Vec<_> = (0..200)
-            .map(|_| peers::unix_pair(UnixKind::Stream, UnixNaming::Socketpair))
-            .collect();
+        let pairs: Vec<_> = (0..200).map(|_| SocketKind::UNIX_STREAM.pair()).collect();
         for (i, pair) in pairs.iter().enumerate() {
-            ep.add(&pair.b, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
+            ep.add(&pair.server, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
                 .expect("EPOLL_CTL_ADD, once per descriptor");
         }
-        peers::write_all(&pairs[137].a, b"wake", "make one ready");
+        peers::write_all(&pairs[137].client, b"wake", "make one ready");
         let got = ready(&ep, 1000);
         ctx.observe("registered", pairs.len());
         ctx.observe("epoll_wait_returned", &got);
@@ -68,9 +66,9 @@ fn epoll_reports_only_the_ready_descriptors() {
 #[rstest]
 fn edge_triggered_epoll_reports_new_data_once(#[values(V4, V6)] family: Family) {
     claim("advanced.epoll.edge-triggered-drain")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             pair.server.set_nonblocking(true).expect("nonblocking");
             let (level, edge) = (epoll(), epoll());
             level
@@ -147,7 +145,7 @@ fn poll_watches_a_descriptor_past_fd_setsize() {
             setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
                 .expect("raise RLIMIT_NOFILE's soft limit");
         }
-        let pair = peers::tcp_pair(V4);
+        let pair = SocketKind::TCP_V4.pair();
         let raw = fcntl(&pair.server, FcntlArg::F_DUPFD_CLOEXEC(HIGH)).expect("F_DUPFD_CLOEXEC");
         // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
         let high = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -168,7 +166,7 @@ fn poll_watches_a_descriptor_past_fd_setsize() {
 #[rstest]
 fn a_readable_listener_can_have_nothing_to_accept(#[values(V4, V6)] family: Family) {
     claim("advanced.epoll.nonblocking-accept")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             listener
@@ -247,7 +245,7 @@ fn accept_all(listeners: &[Socket], counts: &mut [usize], kept: &mut Vec<Socket>
 #[rstest]
 fn reuseport_spreads_connections_over_the_listeners(#[values(V4, V6)] family: Family) {
     claim("advanced.reuseport.load-balancing")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listeners, addr) = reuseport_listeners(family, 2);
             let clients: Vec<Socket> = (0..64)
@@ -392,37 +390,44 @@ fn with_tcp_migrate_req_a_closing_listeners_queue_moves_to_the_others() {
 /// The catalogue says which this kernel is; the test asserts that and records the answer.
 #[rstest]
 fn so_reuseport_on_a_unix_socket_is_refused_from_6_13_on(
-    #[values(UnixKind::Stream, UnixKind::Dgram, UnixKind::SeqPacket)] kind: UnixKind,
+    #[values(
+        SocketKind::UNIX_STREAM,
+        SocketKind::UNIX_DGRAM,
+        SocketKind::UNIX_SEQPACKET
+    )]
+    kind: SocketKind,
 ) {
-    claim("advanced.reuseport.not-for-unix-sockets").run(move |ctx| {
-        let scope = catalogue::scope_of("advanced.reuseport.not-for-unix-sockets");
-        let here = kernel::running();
-        let sock = Socket::new(Domain::UNIX, kind.ty(), None).expect("socket(AF_UNIX)");
-        let got = sock.set_reuse_port(true).map_err(errno);
-        let version = here.version.as_ref().map(ToString::to_string);
-        ctx.observe("kernel_version", &version);
-        ctx.observe("setsockopt_so_reuseport", format!("{got:?}"));
-        if scope.linux_only && here.runtime == Runtime::Gvisor {
-            skip(format!(
-                "gVisor is not Linux, whose versions the fact is about (it answered {got:?})"
-            ));
-        }
-        if scope.includes(&here) {
-            assert_eq!(
-                got,
-                Err(Errno::EOPNOTSUPP),
-                "{version:?} is {}: SO_REUSEPORT on AF_UNIX is refused",
-                scope.describe()
-            );
-        } else {
-            assert_eq!(
-                got,
-                Ok(()),
-                "{version:?} is before {}: SO_REUSEPORT on AF_UNIX is accepted",
-                scope.describe()
-            );
-        }
-    });
+    claim("advanced.reuseport.not-for-unix-sockets")
+        .kind(kind)
+        .run(move |ctx| {
+            let scope = catalogue::scope_of("advanced.reuseport.not-for-unix-sockets");
+            let here = kernel::running();
+            let sock = Socket::new(kind.domain, kind.ty, None).expect("socket(AF_UNIX)");
+            let got = sock.set_reuse_port(true).map_err(errno);
+            let version = here.version.as_ref().map(ToString::to_string);
+            ctx.observe("kernel_version", &version);
+            ctx.observe("setsockopt_so_reuseport", format!("{got:?}"));
+            if scope.linux_only && here.runtime == Runtime::Gvisor {
+                skip(format!(
+                    "gVisor is not Linux, whose versions the fact is about (it answered {got:?})"
+                ));
+            }
+            if scope.includes(&here) {
+                assert_eq!(
+                    got,
+                    Err(Errno::EOPNOTSUPP),
+                    "{version:?} is {}: SO_REUSEPORT on AF_UNIX is refused",
+                    scope.describe()
+                );
+            } else {
+                assert_eq!(
+                    got,
+                    Ok(()),
+                    "{version:?} is before {}: SO_REUSEPORT on AF_UNIX is accepted",
+                    scope.describe()
+                );
+            }
+        });
 }
 
 /// The sysctls a new network namespace copies from the initial one instead of starting from
@@ -615,9 +620,16 @@ fn time_wait_reuse_is_loopback_only_by_default_and_recycle_is_gone() {
                     .any(|l| l.contains(&local) && l.split_whitespace().nth(3) == Some("06"))
                     .then_some(())
             });
-            // Reuse waits until the TIME_WAIT is at least a second old (tcp_tw_reuse_delay,
-            // or the whole-second timestamp check of older kernels): wait out both.
-            std::thread::sleep(Duration::from_millis(2100));
+            // Reuse waits until the TIME_WAIT is older than tcp_tw_reuse_delay, 1 s by
+            // default, which this namespace sets to its least (1 ms); kernels before 6.13
+            // have a whole-second timestamp check instead: wait that out there.
+            let old_enough = if sysctl("net.ipv4.tcp_tw_reuse_delay").is_ok() {
+                ns.write_sysctl("net.ipv4.tcp_tw_reuse_delay", "1");
+                Duration::from_millis(20)
+            } else {
+                Duration::from_millis(2100)
+            };
+            std::thread::sleep(old_enough);
             ns.write_sysctl("net.ipv4.tcp_tw_reuse", "0");
             let without = connect().map(|_| ());
             ctx.observe("connect_with_tcp_tw_reuse_0", format!("{without:?}"));

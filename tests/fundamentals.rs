@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use harness::errno;
-use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::peers::{self, Family, SocketKind, SocketPair, UnixNaming};
 use harness::{claim, privileges, skip, Cap};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
@@ -19,45 +19,13 @@ use nix::sys::stat::SFlag;
 use proptest::prelude::*;
 use rstest::rstest;
 use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
-use tempfile::TempDir;
 
 use Family::{V4, V6};
 
-/// The kinds of connected socket a fact about "a socket" is checked on.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Tcp(Family),
-    Udp(Family),
-    Unix(UnixKind),
-}
-
-impl Kind {
-    fn is_v6(self) -> bool {
-        matches!(self, Kind::Tcp(V6) | Kind::Udp(V6))
-    }
-
-    fn is_stream(self) -> bool {
-        matches!(self, Kind::Tcp(_) | Kind::Unix(UnixKind::Stream))
-    }
-
-    /// A connected pair of this kind (and the directory of a path-named Unix pair).
-    fn pair(self) -> (Socket, Socket, Option<TempDir>) {
-        match self {
-            Kind::Tcp(f) => {
-                let p = peers::tcp_pair(f);
-                (p.client, p.server, None)
-            }
-            Kind::Udp(f) => {
-                let p = peers::udp_pair(f);
-                (p.a, p.b, None)
-            }
-            Kind::Unix(k) => {
-                let p = peers::unix_pair(k, UnixNaming::Path);
-                (p.a, p.b, p.dir)
-            }
-        }
-    }
-}
+/// The Unix kinds a fact about "a socket" is checked on are named by socket files.
+const UNIX_STREAM: SocketKind = SocketKind::UNIX_STREAM.named(UnixNaming::Path);
+const UNIX_DGRAM: SocketKind = SocketKind::UNIX_DGRAM.named(UnixNaming::Path);
+const UNIX_SEQPACKET: SocketKind = SocketKind::UNIX_SEQPACKET.named(UnixNaming::Path);
 
 /// An IPv4 or IPv6 socket address with a chosen length and family, built by hand the way a C
 /// program fills a sockaddr: `port` is stored exactly as given (no htons).
@@ -93,20 +61,25 @@ fn addr_bytes(addr: &SockAddr) -> Vec<u8> {
 #[rstest]
 fn socket_is_a_file_descriptor(
     #[values(
-        Kind::Tcp(V4),
-        Kind::Tcp(V6),
-        Kind::Udp(V4),
-        Kind::Udp(V6),
-        Kind::Unix(UnixKind::Stream),
-        Kind::Unix(UnixKind::Dgram),
-        Kind::Unix(UnixKind::SeqPacket)
+        SocketKind::TCP_V4,
+        SocketKind::TCP_V6,
+        SocketKind::UDP_V4,
+        SocketKind::UDP_V6,
+        UNIX_STREAM,
+        UNIX_DGRAM,
+        UNIX_SEQPACKET
     )]
-    kind: Kind,
+    kind: SocketKind,
 ) {
     claim("fundamentals.fd.socket-is-a-file-descriptor")
-        .needs_ipv6(kind.is_v6())
+        .kind(kind)
         .run(move |ctx| {
-            let (a, _b, _dir) = kind.pair();
+            let SocketPair {
+                client: a,
+                server: _b,
+                dir: _dir,
+                ..
+            } = kind.pair();
             let stat = nix::sys::stat::fstat(a.as_fd()).expect("fstat on a socket");
             let file_type = stat.st_mode & SFlag::S_IFMT.bits();
             let is_socket = file_type == SFlag::S_IFSOCK.bits();
@@ -125,19 +98,24 @@ fn socket_is_a_file_descriptor(
 #[rstest]
 fn read_write_and_close_work_on_a_socket(
     #[values(
-        Kind::Tcp(V4),
-        Kind::Tcp(V6),
-        Kind::Udp(V4),
-        Kind::Unix(UnixKind::Stream),
-        Kind::Unix(UnixKind::Dgram),
-        Kind::Unix(UnixKind::SeqPacket)
+        SocketKind::TCP_V4,
+        SocketKind::TCP_V6,
+        SocketKind::UDP_V4,
+        UNIX_STREAM,
+        UNIX_DGRAM,
+        UNIX_SEQPACKET
     )]
-    kind: Kind,
+    kind: SocketKind,
 ) {
     claim("fundamentals.fd.read-write-close-like-a-file")
-        .needs_ipv6(kind.is_v6())
+        .kind(kind)
         .run(move |ctx| {
-            let (a, b, _dir) = kind.pair();
+            let SocketPair {
+                client: a,
+                server: b,
+                dir: _dir,
+                ..
+            } = kind.pair();
             // On a stream, write(2) and read(2) may each move fewer bytes than asked, as on a
             // pipe: the loops take what the kernel hands over. A datagram moves whole.
             peers::write_all_by(b"ping", "write(2)", |rest| nix::unistd::write(&a, rest));
@@ -151,7 +129,7 @@ fn read_write_and_close_work_on_a_socket(
             ctx.observe("write_then_recv", String::from_utf8_lossy(&first));
             ctx.observe("send_then_read", String::from_utf8_lossy(&got));
             nix::unistd::close(a).expect("close(2)");
-            if kind.is_stream() || matches!(kind, Kind::Unix(UnixKind::SeqPacket)) {
+            if kind.ty != Type::DGRAM {
                 let mut plain = [0u8; 16];
                 let n = nix::unistd::read(&b, &mut plain).expect("read after the peer closed");
                 ctx.observe("read_after_peer_close", n);
@@ -162,37 +140,44 @@ fn read_write_and_close_work_on_a_socket(
 
 #[rstest]
 fn sockets_are_not_seekable_files(
-    #[values(Kind::Tcp(V4), Kind::Udp(V4), Kind::Unix(UnixKind::Stream))] kind: Kind,
+    #[values(SocketKind::TCP_V4, SocketKind::UDP_V4, UNIX_STREAM)] kind: SocketKind,
 ) {
-    claim("fundamentals.fd.not-a-regular-file").run(move |ctx| {
-        let (a, _b, dir) = kind.pair();
-        let seek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
-        ctx.observe("lseek", format!("{seek:?}"));
-        assert_eq!(seek, Err(Errno::ESPIPE), "lseek on a socket");
-        let mut buf = [0u8; 8];
-        let pread = nix::sys::uio::pread(&a, &mut buf, 0);
-        ctx.observe("pread", format!("{pread:?}"));
-        assert_eq!(pread, Err(Errno::ESPIPE), "pread on a socket");
-        if let Some(dir) = dir {
-            let path = dir.path().join("b.sock");
-            let open = nix::fcntl::open(
-                &path,
-                nix::fcntl::OFlag::O_RDWR,
-                nix::sys::stat::Mode::empty(),
-            );
-            let open = open.map(drop);
-            ctx.observe("open_socket_file", format!("{open:?}"));
-            assert_eq!(open, Err(Errno::ENXIO), "open(2) on a socket file");
-        }
-    });
+    claim("fundamentals.fd.not-a-regular-file")
+        .kind(kind)
+        .run(move |ctx| {
+            let SocketPair {
+                client: a,
+                server: _b,
+                dir,
+                ..
+            } = kind.pair();
+            let seek = nix::unistd::lseek(&a, 0, nix::unistd::Whence::SeekSet);
+            ctx.observe("lseek", format!("{seek:?}"));
+            assert_eq!(seek, Err(Errno::ESPIPE), "lseek on a socket");
+            let mut buf = [0u8; 8];
+            let pread = nix::sys::uio::pread(&a, &mut buf, 0);
+            ctx.observe("pread", format!("{pread:?}"));
+            assert_eq!(pread, Err(Errno::ESPIPE), "pread on a socket");
+            if let Some(dir) = dir {
+                let path = dir.path().join("b.sock");
+                let open = nix::fcntl::open(
+                    &path,
+                    nix::fcntl::OFlag::O_RDWR,
+                    nix::sys::stat::Mode::empty(),
+                );
+                let open = open.map(drop);
+                ctx.observe("open_socket_file", format!("{open:?}"));
+                assert_eq!(open, Err(Errno::ENXIO), "open(2) on a socket file");
+            }
+        });
 }
 
 #[rstest]
 fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
     claim("fundamentals.fd.read-may-return-less")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, &[7u8; 10], "send 10 bytes");
             peers::await_queued(&pair.server, 10, "the 10 bytes to arrive");
             // read(2) promises at least 1 byte and at most what is both queued and asked; the
@@ -241,7 +226,7 @@ fn read_returns_what_has_arrived(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn connect_with_an_unfilled_sockaddr_is_af_unspec(#[values(V4, V6)] family: Family) {
     claim("fundamentals.snippet.connect-needs-a-filled-sockaddr")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let sock = peers::socket(family.domain(), Type::STREAM);
             let len = match family {
@@ -585,22 +570,22 @@ fn sockaddr_sizes_match_what_the_kernel_returns() {
             ctx.observe("getsockname_len_inet6", len);
             assert_eq!(len as usize, size_of::<libc::sockaddr_in6>());
         }
-        let unnamed = peers::unix_pair(UnixKind::Stream, UnixNaming::Socketpair);
-        let len = unnamed.a.local_addr().expect("getsockname").len();
+        let unnamed = SocketKind::UNIX_STREAM.pair();
+        let len = unnamed.client.local_addr().expect("getsockname").len();
         ctx.observe("getsockname_len_unix_unnamed", len);
         assert_eq!(
             len as usize,
             size_of::<libc::sa_family_t>(),
             "unnamed: sun_family only"
         );
-        let named = peers::unix_pair(UnixKind::Stream, UnixNaming::Path);
+        let named = SocketKind::UNIX_STREAM.named(UnixNaming::Path).pair();
         let path = named
             .dir
             .as_ref()
             .expect("a directory")
             .path()
             .join("b.sock");
-        let addr = named.b.local_addr().expect("getsockname");
+        let addr = named.server.local_addr().expect("getsockname");
         let want = offset_of!(libc::sockaddr_un, sun_path) + path.as_os_str().len() + 1;
         ctx.observe("getsockname_len_unix_path", addr.len());
         assert_eq!(
@@ -682,11 +667,11 @@ fn recvfrom_and_accept_write_at_most_the_given_address_length_and_return_the_rea
     claim("fundamentals.sockaddr.addrlen-value-result")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::udp_pair(family);
-            let sender = addr_bytes(&pair.a.local_addr().expect("getsockname"));
+            let pair = SocketKind::udp(family).pair();
+            let sender = addr_bytes(&pair.client.local_addr().expect("getsockname"));
             for given in [0, 4, full] {
-                pair.a.send(b"x").expect("send a datagram");
-                let (addr, len) = recvfrom_with_len(&pair.b, given as libc::socklen_t);
+                pair.client.send(b"x").expect("send a datagram");
+                let (addr, len) = recvfrom_with_len(&pair.server, given as libc::socklen_t);
                 ctx.observe(&format!("given_{given}"), format!("returned length {len}"));
                 assert_eq!(
                     len as usize, full,
@@ -938,27 +923,29 @@ fn inet_pton(family: i32, text: &str) -> Option<Vec<u8>> {
 
 #[rstest]
 fn inet_pton_and_inet_ntop_round_trip(#[values(V4, V6)] family: Family) {
-    claim("fundamentals.addr.inet-pton-ntop").run(move |ctx| match family {
-        V4 => {
-            ctx.property(2048, any::<[u8; 4]>(), |bytes| {
-                let text = inet_ntop(libc::AF_INET, &bytes);
-                prop_assert_eq!(&text, &Ipv4Addr::from(bytes).to_string());
-                prop_assert_eq!(inet_pton(libc::AF_INET, &text), Some(bytes.to_vec()));
-                Ok(())
-            });
-            ctx.observe("example", inet_ntop(libc::AF_INET, &[192, 0, 2, 1]));
-        }
-        V6 => {
-            ctx.property(2048, any::<[u8; 16]>(), |bytes| {
-                let text = inet_ntop(libc::AF_INET6, &bytes);
-                prop_assert_eq!(text.parse::<Ipv6Addr>().ok(), Some(Ipv6Addr::from(bytes)));
-                prop_assert_eq!(inet_pton(libc::AF_INET6, &text), Some(bytes.to_vec()));
-                Ok(())
-            });
-            let mapped = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped().octets();
-            ctx.observe("example", inet_ntop(libc::AF_INET6, &mapped));
-        }
-    });
+    claim("fundamentals.addr.inet-pton-ntop")
+        .case(family.to_string())
+        .run(move |ctx| match family {
+            V4 => {
+                ctx.property(2048, any::<[u8; 4]>(), |bytes| {
+                    let text = inet_ntop(libc::AF_INET, &bytes);
+                    prop_assert_eq!(&text, &Ipv4Addr::from(bytes).to_string());
+                    prop_assert_eq!(inet_pton(libc::AF_INET, &text), Some(bytes.to_vec()));
+                    Ok(())
+                });
+                ctx.observe("example", inet_ntop(libc::AF_INET, &[192, 0, 2, 1]));
+            }
+            V6 => {
+                ctx.property(2048, any::<[u8; 16]>(), |bytes| {
+                    let text = inet_ntop(libc::AF_INET6, &bytes);
+                    prop_assert_eq!(text.parse::<Ipv6Addr>().ok(), Some(Ipv6Addr::from(bytes)));
+                    prop_assert_eq!(inet_pton(libc::AF_INET6, &text), Some(bytes.to_vec()));
+                    Ok(())
+                });
+                let mapped = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped().octets();
+                ctx.observe("example", inet_ntop(libc::AF_INET6, &mapped));
+            }
+        });
 }
 
 #[rstest]
@@ -978,7 +965,7 @@ fn inet_pton_accepts_only_dotted_quads(#[case] text: &'static str) {
 #[rstest]
 fn bind_names_a_socket_once(#[values(V4, V6)] family: Family) {
     claim("fundamentals.bind.names-a-socket-once")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let sock = peers::socket(family.domain(), Type::STREAM);
             let before = peers::local(&sock);
@@ -1003,7 +990,7 @@ fn bind_names_a_socket_once(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
     claim("fundamentals.bind.port-zero-ephemeral")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .limit(Duration::from_secs(10))
         .run(move |ctx| {
             let (lo, hi) = privileges::sysctl_range("net.ipv4.ip_local_port_range")
@@ -1029,6 +1016,11 @@ fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn port_zero_stays_inside_a_narrowed_range(#[values(Type::STREAM, Type::DGRAM)] ty: Type) {
     claim("fundamentals.bind.port-zero-ephemeral")
+        .case(if ty == Type::STREAM {
+            "stream"
+        } else {
+            "datagram"
+        })
         .and("fundamentals.bind.eaddrinuse")
         .in_netns()
         .run(move |ctx| {
@@ -1067,7 +1059,12 @@ fn bind_refuses_a_port_in_use(
     #[values(Type::STREAM, Type::DGRAM)] ty: Type,
 ) {
     claim("fundamentals.bind.eaddrinuse")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(if ty == Type::STREAM {
+            "stream"
+        } else {
+            "datagram"
+        })
         .run(move |ctx| {
             let first = peers::socket(family.domain(), ty);
             first.bind(&family.any_port().into()).expect("first bind");
@@ -1228,6 +1225,7 @@ fn dual_stack_listener_sees_ipv4_clients_as_mapped() {
 #[rstest]
 fn v6only_decides_whether_ipv4_shares_the_port(#[values(false, true)] v6only: bool) {
     claim("fundamentals.bind.ipv6-v6only")
+        .case(format!("IPV6_V6ONLY={}", u8::from(v6only)))
         .in_netns()
         .needs_ipv6(true)
         .run(move |ctx| {

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::errno;
-use harness::peers::{self, tcp_info, Family};
+use harness::peers::{self, tcp_info, Family, SocketKind};
 use harness::privileges::{self, as_unprivileged, sysctl};
 use harness::tools;
 use harness::wait::{self, STEP};
@@ -19,7 +19,7 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::socket::{setsockopt, sockopt};
 use rstest::rstest;
-use socket2::{Socket, Type};
+use socket2::{Protocol, Socket, Type};
 
 use Family::{V4, V6};
 
@@ -60,7 +60,12 @@ fn rebind_during_time_wait_needs_reuseaddr(
 ) {
     claim("options.reuseaddr.rebind-during-time-wait")
         .and("options.reuseaddr.set-before-bind")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(if old_server_set_it {
+            "the old server set SO_REUSEADDR"
+        } else {
+            "the old server did not set SO_REUSEADDR"
+        })
         // Its own namespace: nobody else can meet the TIME_WAIT port or take it afterwards.
         .in_netns()
         .run(move |ctx| {
@@ -109,7 +114,7 @@ fn rebind_during_time_wait_needs_reuseaddr(
 #[rstest]
 fn reuseaddr_cannot_share_a_listening_port_but_reuseport_can(#[values(V4, V6)] family: Family) {
     claim("options.reuseaddr.zero-downtime-deploy")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let listener = |reuseport: bool, at: SocketAddr| {
                 let sock = peers::socket(family.domain(), Type::STREAM);
@@ -139,25 +144,21 @@ fn reuseaddr_cannot_share_a_listening_port_but_reuseport_can(#[values(V4, V6)] f
         });
 }
 
-/// The transport a case runs over.
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Udp,
-}
-
 #[rstest]
 fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
-    #[values(V4, V6)] family: Family,
-    #[values(Transport::Tcp, Transport::Udp)] transport: Transport,
+    #[values(
+        SocketKind::TCP_V4,
+        SocketKind::TCP_V6,
+        SocketKind::UDP_V4,
+        SocketKind::UDP_V6
+    )]
+    kind: SocketKind,
 ) {
+    let family = kind.family().expect("an IP kind");
     claim("options.reuseaddr.both-set-while-listening")
-        .needs_ipv6(family.is_v6())
+        .kind(kind)
         .run(move |ctx| {
-            let ty = match transport {
-                Transport::Tcp => Type::STREAM,
-                Transport::Udp => Type::DGRAM,
-            };
+            let ty = kind.ty;
             let bind = |at: SocketAddr| {
                 let sock = peers::socket(family.domain(), ty);
                 sock.set_reuse_address(true).expect("SO_REUSEADDR");
@@ -165,8 +166,8 @@ fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
             };
             let old = bind(family.any_port()).expect("the old server binds");
             let addr = peers::local(&old);
-            match transport {
-                Transport::Tcp => {
+            match kind.protocol {
+                Some(Protocol::TCP) => {
                     let holding = bind(addr).map(drop);
                     ctx.observe(
                         "second_bind_TCP_old_bound_not_listening",
@@ -178,7 +179,7 @@ fn both_set_so_reuseaddr_tcp_refuses_a_live_listener_udp_shares(
                     ctx.observe("second_bind_TCP_old_listening", format!("{new:?}"));
                     assert_eq!(new, Err(Errno::EADDRINUSE), "not while the old one listens");
                 }
-                Transport::Udp => {
+                _ => {
                     let new = bind(addr);
                     ctx.observe("second_bind_UDP", format!("{:?}", new.as_ref().map(drop)));
                     let new = new.expect("UDP sockets that all set SO_REUSEADDR share the port");
@@ -215,7 +216,7 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
                 .parse()
                 .expect("a number");
             ctx.observe("tcp_fin_timeout", fin_timeout);
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             let port = peers::local(&pair.client).port();
             // The client closes first, so its end goes FIN_WAIT → TIME_WAIT.
             drop(pair.client);
@@ -244,13 +245,12 @@ fn time_wait_lasts_60_s_whatever_tcp_fin_timeout_says() {
 #[rstest]
 fn nagle_holds_a_small_write_until_the_first_is_acked(#[values(V4, V6)] family: Family) {
     claim("options.nodelay.disables-nagle")
-        .alone()
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             // A client writes one byte, then another, then waits for the server's answer; the
             // server answers once it has both (write-write-read, Nagle's worst case).
             let connection = |nodelay: bool| {
-                let pair = peers::tcp_pair(family);
+                let pair = SocketKind::tcp(family).pair();
                 pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");
                 assert_eq!(pair.client.tcp_nodelay().expect("get"), nodelay);
                 let server = pair.server;
@@ -441,32 +441,37 @@ fn tcp_nodelay_at_the_socket_level_is_so_debug_and_leaves_nagle_on() {
 fn buffer_sizes_are_doubled_capped_and_floored(
     #[values(Buffer::Receive, Buffer::Send)] buffer: Buffer,
 ) {
-    claim("options.buffers.value-is-doubled").run(move |ctx| {
-        let sock = peers::socket(V4.domain(), Type::STREAM);
-        let max: usize = sysctl(buffer.max_sysctl())
-            .expect("read the cap")
-            .parse()
-            .expect("a number");
-        buffer.set(&sock, 10_000);
-        let doubled = buffer.get(&sock);
-        buffer.set(&sock, max * 4);
-        let capped = buffer.get(&sock);
-        buffer.set(&sock, 0);
-        let floor = buffer.get(&sock);
-        ctx.observe("max_sysctl", max);
-        ctx.observe("set_10000_reads", doubled);
-        ctx.observe("set_4x_max_reads", capped);
-        ctx.observe("set_0_reads", floor);
-        assert_eq!(doubled, 20_000, "the kernel stores twice what was asked");
-        assert_eq!(capped, 2 * max, "capped at the sysctl, then doubled");
-        // The floor is 2048 + one struct sk_buff (cache-aligned) for SO_RCVBUF, twice that for
-        // SO_SNDBUF; sk_buff's size varies with the kernel's configuration.
-        let unit = match buffer {
-            Buffer::Receive => floor,
-            Buffer::Send => floor / 2,
-        };
-        assert!((2048 + 128..=2048 + 1024).contains(&unit), "floor {floor}");
-    });
+    claim("options.buffers.value-is-doubled")
+        .case(match buffer {
+            Buffer::Receive => "SO_RCVBUF",
+            Buffer::Send => "SO_SNDBUF",
+        })
+        .run(move |ctx| {
+            let sock = peers::socket(V4.domain(), Type::STREAM);
+            let max: usize = sysctl(buffer.max_sysctl())
+                .expect("read the cap")
+                .parse()
+                .expect("a number");
+            buffer.set(&sock, 10_000);
+            let doubled = buffer.get(&sock);
+            buffer.set(&sock, max * 4);
+            let capped = buffer.get(&sock);
+            buffer.set(&sock, 0);
+            let floor = buffer.get(&sock);
+            ctx.observe("max_sysctl", max);
+            ctx.observe("set_10000_reads", doubled);
+            ctx.observe("set_4x_max_reads", capped);
+            ctx.observe("set_0_reads", floor);
+            assert_eq!(doubled, 20_000, "the kernel stores twice what was asked");
+            assert_eq!(capped, 2 * max, "capped at the sysctl, then doubled");
+            // The floor is 2048 + one struct sk_buff (cache-aligned) for SO_RCVBUF, twice that for
+            // SO_SNDBUF; sk_buff's size varies with the kernel's configuration.
+            let unit = match buffer {
+                Buffer::Receive => floor,
+                Buffer::Send => floor / 2,
+            };
+            assert!((2048 + 128..=2048 + 1024).contains(&unit), "floor {floor}");
+        });
 }
 
 #[test]
@@ -499,7 +504,7 @@ fn receive_buffer_across_a_transfer(
     set: Option<usize>,
     mut enough: impl FnMut(usize, usize) -> bool,
 ) -> (usize, usize, usize) {
-    let pair = peers::tcp_pair(V4);
+    let pair = SocketKind::tcp(V4).pair();
     if let Some(n) = set {
         pair.server.set_recv_buffer_size(n).expect("SO_RCVBUF");
     }
@@ -523,51 +528,49 @@ fn tcp_mem_sysctl(key: &str) -> [usize; 3] {
 
 #[test]
 fn tcp_buffers_autotune_until_the_program_sets_them() {
-    claim("options.buffers.defaults-too-small")
-        .alone()
-        .run(|ctx| {
-            let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
-            let wmem = tcp_mem_sysctl("net.ipv4.tcp_wmem");
-            ctx.observe("tcp_rmem_min_default_max", rmem);
-            ctx.observe("tcp_wmem_min_default_max", wmem);
-            let fresh = peers::socket(V4.domain(), Type::STREAM);
-            let fresh_sndbuf = fresh.send_buffer_size().expect("SO_SNDBUF");
-            ctx.observe("new_socket_sndbuf", fresh_sndbuf);
-            assert_eq!(
-                fresh_sndbuf, wmem[1],
-                "a new socket starts at tcp_wmem's default"
-            );
-            // As long as the kernel takes to grow the buffer (at most 64 MiB); then four times
-            // that many bytes, at least 1 MiB, into a socket whose program set SO_RCVBUF.
-            let (start, grown, moved) =
-                receive_buffer_across_a_transfer(None, |got, now| now > rmem[1] || got >= 64 << 20);
-            let locked_bytes = (4 * moved).max(1 << 20);
-            let (set, fixed, _) =
-                receive_buffer_across_a_transfer(Some(65_536), |got, _| got >= locked_bytes);
-            ctx.observe("autotuned_rcvbuf_before_after_bytes", [start, grown, moved]);
-            ctx.observe(
-                "set_65536_rcvbuf_before_after_bytes",
-                [set, fixed, locked_bytes],
-            );
-            assert_eq!(
-                start, rmem[1],
-                "a new connection starts at tcp_rmem's default"
-            );
-            assert!(grown > start, "autotuning grew the buffer");
-            assert!(
-                grown <= rmem[2],
-                "autotuning stays within tcp_rmem's maximum"
-            );
-            assert_eq!(fixed, set, "a set SO_RCVBUF is locked: no autotuning");
-        });
+    claim("options.buffers.defaults-too-small").run(|ctx| {
+        let rmem = tcp_mem_sysctl("net.ipv4.tcp_rmem");
+        let wmem = tcp_mem_sysctl("net.ipv4.tcp_wmem");
+        ctx.observe("tcp_rmem_min_default_max", rmem);
+        ctx.observe("tcp_wmem_min_default_max", wmem);
+        let fresh = peers::socket(V4.domain(), Type::STREAM);
+        let fresh_sndbuf = fresh.send_buffer_size().expect("SO_SNDBUF");
+        ctx.observe("new_socket_sndbuf", fresh_sndbuf);
+        assert_eq!(
+            fresh_sndbuf, wmem[1],
+            "a new socket starts at tcp_wmem's default"
+        );
+        // As long as the kernel takes to grow the buffer (at most 64 MiB); then four times
+        // that many bytes, at least 1 MiB, into a socket whose program set SO_RCVBUF.
+        let (start, grown, moved) =
+            receive_buffer_across_a_transfer(None, |got, now| now > rmem[1] || got >= 64 << 20);
+        let locked_bytes = (4 * moved).max(1 << 20);
+        let (set, fixed, _) =
+            receive_buffer_across_a_transfer(Some(65_536), |got, _| got >= locked_bytes);
+        ctx.observe("autotuned_rcvbuf_before_after_bytes", [start, grown, moved]);
+        ctx.observe(
+            "set_65536_rcvbuf_before_after_bytes",
+            [set, fixed, locked_bytes],
+        );
+        assert_eq!(
+            start, rmem[1],
+            "a new connection starts at tcp_rmem's default"
+        );
+        assert!(grown > start, "autotuning grew the buffer");
+        assert!(
+            grown <= rmem[2],
+            "autotuning stays within tcp_rmem's maximum"
+        );
+        assert_eq!(fixed, set, "a set SO_RCVBUF is locked: no autotuning");
+    });
 }
 
 #[rstest]
 fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family) {
     claim("options.monitoring.tcp-info")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, b"ping", "send");
             peers::read_exact(&pair.server, 4, "the data");
             let info = tcp_info(&pair.client);
@@ -611,9 +614,9 @@ fn tcp_info_and_so_error_report_the_connection(#[values(V4, V6)] family: Family)
 #[rstest]
 fn proc_net_tcp_lists_sockets_with_state_uid_and_inode(#[values(V4, V6)] family: Family) {
     claim("options.monitoring.proc-net-tcp")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let file = if family.is_v6() { "tcp6" } else { "tcp" };
             let table = std::fs::read_to_string(format!("/proc/thread-self/net/{file}"))
                 .expect("read /proc/net/tcp");
@@ -634,7 +637,10 @@ fn proc_net_tcp_lists_sockets_with_state_uid_and_inode(#[values(V4, V6)] family:
                     })
                     .unwrap_or_else(|| panic!("no row for port {local} in /proc/net/{file}"))
             };
-            let listener = row(&pair.listener, false);
+            let listener = row(
+                pair.listener.as_ref().expect("the TCP pair's listener"),
+                false,
+            );
             let client = row(&pair.client, true);
             ctx.observe("listener_row", listener.join(" "));
             ctx.observe("client_row", client.join(" "));
@@ -670,11 +676,11 @@ fn protocol_counters_count_what_the_test_did() {
             ];
             let read = || counters.map(|(p, n)| ns.counter("snmp", p, n));
             let before = read();
-            let pairs = [peers::tcp_pair(V4), peers::tcp_pair(V4)];
-            let udp = peers::udp_pair(V4);
+            let pairs = [SocketKind::tcp(V4).pair(), SocketKind::tcp(V4).pair()];
+            let udp = SocketKind::udp(V4).pair();
             for _ in 0..3 {
-                udp.a.send(b"count me").expect("send");
-                peers::datagram(&udp.b, 16).expect("recv");
+                udp.client.send(b"count me").expect("send");
+                peers::datagram(&udp.server, 16).expect("recv");
             }
             let after = read();
             let delta: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::time::{Duration, Instant};
 
 use harness::errno;
-use harness::peers::{self, Family};
+use harness::peers::{self, Family, SocketKind};
 use harness::privileges::{fork_child, sysctl};
 use harness::wait::{self, STEP};
 use harness::{claim, Cap};
@@ -107,7 +107,7 @@ fn served(family: Family) -> (Socket, Socket, Socket, SocketAddr) {
 #[rstest]
 fn a_server_is_socket_bind_listen_accept(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.socket-bind-listen-accept")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr, accepting, listens) = listening(family);
             ctx.observe("SO_ACCEPTCONN_after_bind", accepting);
@@ -132,7 +132,7 @@ fn a_server_is_socket_bind_listen_accept(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn accept_returns_a_new_descriptor_and_the_clients_address(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.accept-returns-new-fd-and-peer")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, client, server, peer) = served(family);
             ctx.observe("listener_fd", listener.as_raw_fd());
@@ -159,7 +159,7 @@ fn accept_returns_a_new_descriptor_and_the_clients_address(#[values(V4, V6)] fam
 #[rstest]
 fn getsockname_of_one_end_is_getpeername_of_the_other(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.names-agree")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, client, server, _) = served(family);
             let name = |s: &Socket| peers::local(s);
@@ -185,7 +185,7 @@ fn getsockname_of_one_end_is_getpeername_of_the_other(#[values(V4, V6)] family: 
 #[rstest]
 fn an_http_exchange_is_bytes_on_one_accepted_connection(#[values(V4, V6)] family: Family) {
     claim("tcp.overview.http-server-on-tcp")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_listener, client, server, _) = served(family);
             // The request in two writes: nothing in the socket API marks where it ends.
@@ -214,7 +214,7 @@ fn an_http_exchange_is_bytes_on_one_accepted_connection(#[values(V4, V6)] family
 #[rstest]
 fn accept_on_a_socket_that_is_not_listening_is_einval(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.accept-needs-listen")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (bound, _) = closed_port(family);
             let got = bound.accept().map(drop).map_err(errno);
@@ -227,7 +227,7 @@ fn accept_on_a_socket_that_is_not_listening_is_einval(#[values(V4, V6)] family: 
 fn connect_to_a_port_without_listener_is_refused(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.connect-refused")
         .and("tcp.tips.handle-every-error")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_holder, addr) = closed_port(family);
             let client = peers::socket(family.domain(), Type::STREAM);
@@ -240,7 +240,7 @@ fn connect_to_a_port_without_listener_is_refused(#[values(V4, V6)] family: Famil
 #[rstest]
 fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family) {
     claim("tcp.lifecycle.handshake-before-accept")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             let clients: Vec<Socket> = (0..3)
@@ -275,7 +275,6 @@ fn connections_complete_before_accept_is_called(#[values(V4, V6)] family: Family
 #[test]
 fn listen_backlog_is_capped_by_somaxconn() {
     claim("tcp.lifecycle.backlog-capped-by-somaxconn")
-        .alone()
         .and("advanced.tuning.somaxconn")
         .in_netns()
         .run(|ctx| {
@@ -325,7 +324,11 @@ fn nonblocking_connect_is_einprogress_then_writable(
 ) {
     claim("tcp.nonblocking.connect-einprogress")
         .and("tcp.nonblocking.connect-ealready-then-eisconn")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(match how {
+            Nonblocking::Fcntl => "O_NONBLOCK by fcntl",
+            Nonblocking::SockNonblock => "SOCK_NONBLOCK",
+        })
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             let client = nonblocking_socket(family, how);
@@ -358,7 +361,7 @@ fn nonblocking_connect_is_einprogress_then_writable(
 #[rstest]
 fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-error-via-so-error")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_holder, addr) = closed_port(family);
             let client = nonblocking_socket(family, Nonblocking::SockNonblock);
@@ -402,8 +405,7 @@ fn nonblocking_connect_to_a_closed_port_reports_econnrefused(#[values(V4, V6)] f
 #[rstest]
 fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.connect-ealready-then-eisconn")
-        .alone()
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .limit(Duration::from_secs(8))
         .run(move |ctx| {
             let (listener, addr, _queued) = full_listener(family);
@@ -441,11 +443,21 @@ fn connect_while_in_progress_is_ealready(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.eagain-when-nothing-ready")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
-            pair.listener.set_nonblocking(true).expect("O_NONBLOCK");
-            let accept = pair.listener.accept().map(drop).map_err(errno);
+            let pair = SocketKind::tcp(family).pair();
+            pair.listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .set_nonblocking(true)
+                .expect("O_NONBLOCK");
+            let accept = pair
+                .listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .accept()
+                .map(drop)
+                .map_err(errno);
             ctx.observe("accept_empty_queue", format!("{accept:?}"));
             assert_eq!(accept, Err(Errno::EAGAIN));
             pair.server.set_nonblocking(true).expect("O_NONBLOCK");
@@ -466,9 +478,9 @@ fn accept_and_recv_with_nothing_ready_are_eagain(#[values(V4, V6)] family: Famil
 #[rstest]
 fn send_into_a_full_buffer_is_partial_then_eagain(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.partial-send-then-eagain")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             pair.client.set_send_buffer_size(4096).expect("SO_SNDBUF");
             pair.server.set_recv_buffer_size(4096).expect("SO_RCVBUF");
             pair.client.set_nonblocking(true).expect("O_NONBLOCK");
@@ -495,9 +507,9 @@ fn send_into_a_full_buffer_is_partial_then_eagain(#[values(V4, V6)] family: Fami
 fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
     claim("tcp.errors.epipe-after-peer-close")
         .and("tcp.tips.handle-every-error")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             drop(pair.server);
             let first = pair
                 .client
@@ -526,7 +538,7 @@ fn write_after_the_peer_closed_is_epipe(#[values(V4, V6)] family: Family) {
 #[test]
 fn sigpipe_kills_a_writer_that_did_not_ask_for_msg_nosignal() {
     claim("tcp.errors.sigpipe-unless-nosignal").run(|ctx| {
-        let pair = peers::tcp_pair(V4);
+        let pair = SocketKind::tcp(V4).pair();
         drop(pair.server);
         pair.client
             .send_with_flags(b"one", libc::MSG_NOSIGNAL)
@@ -581,9 +593,13 @@ fn read_after_the_peer_reset_is_econnreset(
 ) {
     claim("tcp.errors.econnreset-after-rst")
         .and("tcp.tips.reconnect")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(match how {
+            Abort::CloseWithUnreadData => "close with unread data",
+            Abort::LingerZero => "SO_LINGER 0",
+        })
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             match how {
                 Abort::CloseWithUnreadData => {
                     peers::write_all(&pair.client, b"unread", "send");
@@ -599,7 +615,8 @@ fn read_after_the_peer_reset_is_econnreset(
             let got = peers::read_some(&pair.client, 16);
             ctx.observe("recv", format!("{got:?}"));
             assert_eq!(got, Err(Errno::ECONNRESET));
-            let server = peers::local(&pair.listener).into();
+            let server =
+                peers::local(pair.listener.as_ref().expect("the TCP pair's listener")).into();
             let again = pair.client.connect(&server).map_err(errno);
             ctx.observe("connect_same_socket_again", format!("{again:?}"));
             assert_eq!(
@@ -650,9 +667,13 @@ fn read_after_an_orderly_close_is_eof(
 ) {
     claim("tcp.errors.eof-after-orderly-close")
         .and("tcp.errors.half-close")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(match how {
+            Finish::Close => "close",
+            Finish::ShutdownWrite => "shutdown(SHUT_WR)",
+        })
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             peers::write_all(&pair.client, b"last words", "send");
             match how {
                 Finish::Close => drop(pair.client),
@@ -690,11 +711,15 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
     #[values(true, false)] receive: bool,
 ) {
     claim("tcp.timeouts.so-rcvtimeo-sndtimeo")
-        .alone()
         .and("tcp.tips.set-timeouts")
-        .needs_ipv6(family.is_v6())
+        .family(family)
+        .case(if receive {
+            "SO_RCVTIMEO"
+        } else {
+            "SO_SNDTIMEO"
+        })
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let fresh = Socket::new(family.domain(), Type::STREAM, None).expect("socket");
             ctx.observe(
                 "default_SO_RCVTIMEO",
@@ -763,9 +788,8 @@ fn so_rcvtimeo_and_so_sndtimeo_end_a_blocked_call_with_eagain(
 #[rstest]
 fn poll_bounds_a_nonblocking_connect(#[values(V4, V6)] family: Family) {
     claim("tcp.timeouts.bounded-connect")
-        .alone()
         .and("tcp.tips.set-timeouts")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (_listener, addr, _queued) = full_listener(family);
             let client = nonblocking_socket(family, Nonblocking::SockNonblock);
@@ -790,7 +814,7 @@ fn a_blocking_connect_bounded_by_so_sndtimeo_fails_with_einprogress(
     #[values(V4, V6)] family: Family,
 ) {
     claim("tcp.nonblocking.connect-sndtimeo-einprogress")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .limit(Duration::from_secs(8))
         // Its own namespace: tcp_abort_on_overflow at its default (0), so SYNs to a full
         // accept queue are dropped and the handshake cannot finish.
@@ -849,7 +873,7 @@ fn is_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 #[rstest]
 fn accept_does_not_pass_o_nonblock_on_but_accept4_can(#[values(V4, V6)] family: Family) {
     claim("tcp.nonblocking.accept-does-not-inherit-nonblock")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (listener, addr) = peers::tcp_listener(family);
             listener
@@ -894,7 +918,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
             let writes = prop::collection::vec(prop::collection::vec(any::<u8>(), 1..2000), 1..20);
             let reads = prop::collection::vec(1usize..3000, 1..20);
             ctx.property(64, (writes, reads), |(writes, reads)| {
-                let pair = peers::tcp_pair(V4);
+                let pair = SocketKind::tcp(V4).pair();
                 let sent: Vec<u8> = writes.concat();
                 let total = sent.len();
                 let client = pair.client;
@@ -918,7 +942,7 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
                 prop_assert_eq!(got, sent);
                 Ok(())
             });
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             for part in [&b"abc"[..], b"def", b"ghi"] {
                 peers::write_all(&pair.client, part, "one of three writes");
             }
@@ -943,9 +967,9 @@ fn the_byte_stream_keeps_bytes_not_write_boundaries() {
 #[rstest]
 fn tcp_delivers_every_byte_in_order_or_fails_with_an_error(#[values(V4, V6)] family: Family) {
     claim("tcp.table.tcp-reliable-stream")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let kind = (pair.client.r#type(), pair.client.protocol());
             ctx.observe("SO_TYPE_SO_PROTOCOL", format!("{kind:?}"));
             assert_eq!(
@@ -1012,7 +1036,7 @@ fn a_lost_segment_holds_back_everything_behind_it() {
             // the receiver drops it, and its retransmissions, until it is detached).
             const LOST: u8 = 0xEE;
             let update = |n: u8| [if n == 0 { LOST } else { n }, n, 0, 0, 0, 0, 0, n];
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             pair.client.set_tcp_nodelay(true).expect("TCP_NODELAY");
             pair.server
                 .attach_filter(&drop_segments_starting_with(LOST))
@@ -1056,58 +1080,55 @@ fn a_lost_segment_holds_back_everything_behind_it() {
 
 #[test]
 fn a_forked_child_keeps_the_connection_after_the_parent_closes() {
-    claim("tcp.multiprocess.fork-shares-the-connection")
-        .alone()
-        .run(|ctx| {
-            let pair = peers::tcp_pair(V4);
-            let (go_read, go_write) =
-                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
-            let server = pair.server;
-            let child = fork_child(
-                "connection worker",
-                &[go_read.as_fd(), server.as_fd()],
-                || {
-                    if !wait::poll_readable(go_read.as_fd(), STEP) {
-                        return 2;
-                    }
-                    peers::write_all_by(b"from child", "the child's write", |rest| {
-                        nix::unistd::write(&server, rest)
-                    });
-                    0
-                },
-            );
-            drop(server);
-            // The child waits up to 2 s for "go"; a 200 ms read shows no EOF arrives meanwhile.
-            pair.client
-                .set_read_timeout(Some(Duration::from_millis(200)))
-                .expect("SO_RCVTIMEO");
-            let after_parent_close = peers::read_some(&pair.client, 16);
-            ctx.observe(
-                "client_read_after_parent_close",
-                format!("{after_parent_close:?}"),
-            );
-            assert_eq!(
-                after_parent_close,
-                Err(Errno::EAGAIN),
-                "no EOF: the child still holds the connection (read timed out)"
-            );
-            ctx.observe(
-                "client_state_after_parent_close",
-                peers::tcp_state(&pair.client).map(|s| s.0),
-            );
-            nix::unistd::write(&go_write, b"g").expect("tell the child to go");
-            pair.client
-                .set_read_timeout(Some(STEP))
-                .expect("SO_RCVTIMEO");
-            let status = child.wait(STEP);
-            ctx.observe("child", format!("{status:?}"));
-            assert!(matches!(status, WaitStatus::Exited(_, 0)));
-            let data = peers::read_exact(&pair.client, 10, "the child's reply");
-            assert_eq!(data, b"from child");
-            let eof = peers::read_some(&pair.client, 16);
-            ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
-            assert_eq!(eof, Ok(Vec::new()), "EOF once the last copy is closed");
-        });
+    claim("tcp.multiprocess.fork-shares-the-connection").run(|ctx| {
+        let pair = SocketKind::tcp(V4).pair();
+        let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+        let server = pair.server;
+        let child = fork_child(
+            "connection worker",
+            &[go_read.as_fd(), server.as_fd()],
+            || {
+                if !wait::poll_readable(go_read.as_fd(), STEP) {
+                    return 2;
+                }
+                peers::write_all_by(b"from child", "the child's write", |rest| {
+                    nix::unistd::write(&server, rest)
+                });
+                0
+            },
+        );
+        drop(server);
+        // The child waits up to 2 s for "go"; a 200 ms read shows no EOF arrives meanwhile.
+        pair.client
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("SO_RCVTIMEO");
+        let after_parent_close = peers::read_some(&pair.client, 16);
+        ctx.observe(
+            "client_read_after_parent_close",
+            format!("{after_parent_close:?}"),
+        );
+        assert_eq!(
+            after_parent_close,
+            Err(Errno::EAGAIN),
+            "no EOF: the child still holds the connection (read timed out)"
+        );
+        ctx.observe(
+            "client_state_after_parent_close",
+            peers::tcp_state(&pair.client).map(|s| s.0),
+        );
+        nix::unistd::write(&go_write, b"g").expect("tell the child to go");
+        pair.client
+            .set_read_timeout(Some(STEP))
+            .expect("SO_RCVTIMEO");
+        let status = child.wait(STEP);
+        ctx.observe("child", format!("{status:?}"));
+        assert!(matches!(status, WaitStatus::Exited(_, 0)));
+        let data = peers::read_exact(&pair.client, 10, "the child's reply");
+        assert_eq!(data, b"from child");
+        let eof = peers::read_some(&pair.client, 16);
+        ctx.observe("read_after_last_copy_closed", format!("{eof:?}"));
+        assert_eq!(eof, Ok(Vec::new()), "EOF once the last copy is closed");
+    });
 }
 
 /// A process's state letter in /proc/PID/stat (`Z` for a zombie), or none once it is gone.
@@ -1196,9 +1217,9 @@ fn sock_cloexec_keeps_a_socket_out_of_an_exec_program() {
 #[rstest]
 fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
     claim("tcp.reuse.keep-alive-connection-reuse")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let echo = peers::echo(pair.server);
             let port = peers::local(&pair.client).port();
             for i in 0..100u32 {
@@ -1211,8 +1232,18 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
                 port,
                 "same connection throughout"
             );
-            pair.listener.set_nonblocking(true).expect("O_NONBLOCK");
-            let more = pair.listener.accept().map(drop).map_err(errno);
+            pair.listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .set_nonblocking(true)
+                .expect("O_NONBLOCK");
+            let more = pair
+                .listener
+                .as_ref()
+                .expect("the TCP pair's listener")
+                .accept()
+                .map(drop)
+                .map_err(errno);
             ctx.observe("further_accepts", format!("{more:?}"));
             assert_eq!(more, Err(Errno::EAGAIN), "no new connection was made");
             pair.client.shutdown(Shutdown::Write).expect("shutdown");
@@ -1223,8 +1254,7 @@ fn one_connection_serves_many_requests(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)] family: Family) {
     claim("tcp.keepalive.options")
-        .alone()
-        .needs_ipv6(family.is_v6())
+        .family(family)
         // Its own namespace, where the test holds CAP_NET_ADMIN: some kernels (this suite's
         // 6.18 host) refuse SO_ATTACH_FILTER to an unprivileged process with EPERM.
         .in_netns()
@@ -1235,7 +1265,7 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
                 ctx.netns()
                     .write_sysctl(&format!("net.ipv4.tcp_keepalive_{key}"), value);
             }
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let sock = &pair.client;
             ctx.observe(
                 "SO_KEEPALIVE_default",
@@ -1325,12 +1355,11 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
 #[test]
 fn keepalive_probes_go_out_on_an_idle_connection() {
     claim("tcp.keepalive.probes-on-idle")
-        .alone()
         .in_netns()
         .needs(Cap::NetRaw)
         .run(|ctx| {
             let sniffer = peers::sniffer();
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             pair.client.set_keepalive(true).expect("SO_KEEPALIVE");
             pair.client
                 .set_tcp_keepalive(
@@ -1375,7 +1404,7 @@ fn udp_round_trips_are_shorter_than_tcp_round_trips(#[values(V4, V6)] family: Fa
         .alone()
         .and("udp.table.speed-high")
         .needs_native_speed()
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (udp, tcp) = match family {
                 V4 => (Transport::UdpV4, Transport::TcpV4),

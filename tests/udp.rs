@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use harness::errno;
-use harness::peers::{self, Family};
+use harness::peers::{self, Family, SocketKind};
 use harness::privileges::as_unprivileged;
 use harness::tools;
 use harness::wait::{self, STEP};
@@ -46,7 +46,7 @@ fn udp_counter(ns: &Netns, family: Family, name: &str) -> u64 {
 #[rstest]
 fn sendto_needs_no_connection_and_autobinds(#[values(V4, V6)] family: Family) {
     claim("udp.basics.connectionless")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
             let (receiver, to) = bound(family);
             let sender = peers::socket(family.domain(), Type::DGRAM);
@@ -68,14 +68,14 @@ fn sendto_needs_no_connection_and_autobinds(#[values(V4, V6)] family: Family) {
 #[rstest]
 fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] family: Family) {
     claim("udp.basics.message-boundaries")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::udp_pair(family);
+            let pair = SocketKind::udp(family).pair();
             for d in [&b"abc"[..], b"defgh", &[9u8; 100]] {
-                pair.a.send(d).expect("send");
+                pair.client.send(d).expect("send");
             }
             let recv = |max| {
-                let m = peers::datagram(&pair.b, max).expect("recv");
+                let m = peers::datagram(&pair.server, max).expect("recv");
                 (m.data, m.truncated)
             };
             let (first, second, third) = (recv(64), recv(64), recv(10));
@@ -91,8 +91,8 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
                 (vec![9u8; 10], true),
                 "the rest of the datagram is gone"
             );
-            pair.a.send(&[1u8; 100]).expect("send");
-            let real = peers::recv_msg(&pair.b, 10, MsgFlags::MSG_TRUNC)
+            pair.client.send(&[1u8; 100]).expect("send");
+            let real = peers::recv_msg(&pair.server, 10, MsgFlags::MSG_TRUNC)
                 .expect("recv MSG_TRUNC")
                 .returned;
             ctx.observe("recv_with_msg_trunc_returns", real);
@@ -100,9 +100,9 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
                 real, 100,
                 "recv(MSG_TRUNC) gives the datagram's real length"
             );
-            pair.b.set_nonblocking(true).expect("nonblocking");
+            pair.server.set_nonblocking(true).expect("nonblocking");
             assert_eq!(
-                peers::datagram(&pair.b, 64).map(|d| d.data.len()),
+                peers::datagram(&pair.server, 64).map(|d| d.data.len()),
                 Err(Errno::EAGAIN)
             );
         });
@@ -111,7 +111,7 @@ fn each_recv_returns_one_datagram_and_truncates_the_rest(#[values(V4, V6)] famil
 #[rstest]
 fn only_a_connected_udp_socket_hears_of_an_unreachable_port(#[values(V4, V6)] family: Family) {
     claim("udp.basics.connected-udp-reports-icmp-errors")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .in_netns()
         .run(move |ctx| {
             // In the test's own namespace nobody else can take the port once it is closed.
@@ -146,14 +146,14 @@ fn a_datagram_over_the_size_limit_is_emsgsize(#[case] family: Family, #[case] ma
     claim("udp.basics.max-datagram-size")
         .needs_ipv6(family.is_v6())
         .run(move |ctx| {
-            let pair = peers::udp_pair(family);
-            let sent = pair.a.send(&vec![3u8; max]).map_err(errno);
-            let over = pair.a.send(&vec![3u8; max + 1]).map_err(errno);
+            let pair = SocketKind::udp(family).pair();
+            let sent = pair.client.send(&vec![3u8; max]).map_err(errno);
+            let over = pair.client.send(&vec![3u8; max + 1]).map_err(errno);
             ctx.observe("largest_send", format!("{max}: {sent:?}"));
             ctx.observe("one_byte_more", format!("{over:?}"));
             assert_eq!(sent, Ok(max));
             assert_eq!(over, Err(Errno::EMSGSIZE));
-            let got = peers::datagram(&pair.b, max + 1).expect("recv the largest");
+            let got = peers::datagram(&pair.server, max + 1).expect("recv the largest");
             assert_eq!((got.data.len(), got.truncated), (max, false));
         });
 }
@@ -161,7 +161,7 @@ fn a_datagram_over_the_size_limit_is_emsgsize(#[case] family: Family, #[case] ma
 #[rstest]
 fn a_full_receive_buffer_drops_datagrams_silently(#[values(V4, V6)] family: Family) {
     claim("udp.table.unreliable")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .in_netns()
         .run(move |ctx| {
             let ns = ctx.netns();
@@ -290,11 +290,20 @@ fn sender_on_lo() -> Socket {
     sender
 }
 
+/// The case label of an IP_MULTICAST_ALL setting (None: left at its default).
+fn multicast_all_case(multicast_all: Option<bool>) -> String {
+    match multicast_all {
+        None => "IP_MULTICAST_ALL left at its default".into(),
+        Some(on) => format!("IP_MULTICAST_ALL={}", u8::from(on)),
+    }
+}
+
 #[rstest]
 fn multicast_reaches_the_sockets_that_joined(
     #[values(None, Some(true), Some(false))] multicast_all: Option<bool>,
 ) {
     claim("udp.multicast.join-group")
+        .case(multicast_all_case(multicast_all))
         .in_netns()
         .run(move |ctx| {
             let group = Ipv4Addr::new(239, 1, 1, 1);
@@ -353,6 +362,7 @@ fn a_room_per_group_needs_ip_multicast_all_off(
     #[values(None, Some(true), Some(false))] multicast_all: Option<bool>,
 ) {
     claim("udp.multicast.room-broadcast")
+        .case(multicast_all_case(multicast_all))
         .in_netns()
         .run(move |ctx| {
             let (room_a, room_b) = (Ipv4Addr::new(239, 1, 1, 1), Ipv4Addr::new(239, 2, 2, 2));
@@ -463,12 +473,24 @@ enum Out {
     Lo,
 }
 
+impl Out {
+    /// The case label.
+    fn case(self) -> &'static str {
+        match self {
+            Out::Veth => "out a veth link",
+            Out::Lo => "out lo",
+        }
+    }
+}
+
 #[rstest]
 fn ip_multicast_loop_off_stops_the_own_copy_except_on_lo(
     #[values(Out::Veth, Out::Lo)] out: Out,
     #[values(true, false)] multicast_loop: bool,
 ) {
     claim("udp.multicast.loop-off-stops-own-copy")
+        .case(out.case())
+        .case(format!("IP_MULTICAST_LOOP={}", u8::from(multicast_loop)))
         .in_netns()
         .run(move |ctx| {
             let group = Ipv4Addr::new(239, 1, 1, 4);
@@ -707,7 +729,7 @@ fn only_a_packet_socket_sees_both_directions_and_every_protocol() {
                 peers::datagram(&rx, 64).expect("the receiver gets it").data,
                 b"sniff me"
             );
-            let pair = peers::tcp_pair(V4);
+            let pair = SocketKind::tcp(V4).pair();
             peers::write_all(&pair.client, b"tcp", "some TCP traffic");
             let (mut udp_out, mut udp_in, mut tcp) = (false, false, false);
             let mut captured = Vec::new();
@@ -758,6 +780,7 @@ fn a_raw_socket_sees_what_it_sent_only_where_it_comes_back_in(
     #[values(Out::Lo, Out::Veth)] out: Out,
 ) {
     claim("udp.raw.sniffer-needs-packet-socket")
+        .case(out.case())
         .and("udp.scenario.raw-capture-and-analysis")
         .and("udp.table.raw-use-cases")
         .in_netns()
@@ -908,20 +931,19 @@ fn netem(ns: &Netns, args: &[&str]) {
 #[test]
 fn a_lost_datagram_does_not_hold_back_the_next() {
     claim("udp.realtime.no-head-of-line-blocking")
-        .alone()
         .in_netns()
         .run(|ctx| {
             netem(ctx.netns(), &["loss", "30%"]);
-            let pair = peers::udp_pair(V4);
+            let pair = SocketKind::udp(V4).pair();
             const N: u32 = 200;
             for seq in 0..N {
-                pair.a
+                pair.client
                     .send(&seq.to_be_bytes())
                     .expect("every send succeeds, lost or not");
             }
             let mut got = Vec::new();
-            while wait::poll_readable(pair.b.as_fd(), Duration::from_millis(100)) {
-                let d = peers::datagram(&pair.b, 16).expect("recv").data;
+            while wait::poll_readable(pair.server.as_fd(), Duration::from_millis(100)) {
+                let d = peers::datagram(&pair.server, 16).expect("recv").data;
                 got.push(u32::from_be_bytes(d.try_into().expect("a sequence number")));
             }
             let first_gap = (0..N).find(|s| !got.contains(s));

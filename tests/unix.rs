@@ -4,25 +4,24 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{IoSlice, IoSliceMut, Seek, SeekFrom, Write};
+use std::io::{IoSlice, IoSliceMut, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::time::Duration;
 
 use harness::errno;
-use harness::peers::{self, Family, UnixKind, UnixNaming};
+use harness::peers::{self, Family, SocketKind, UnixNaming};
 use harness::privileges::{as_unprivileged, fork_child};
 use harness::wait::STEP;
 use harness::{claim, Cap};
 use nix::errno::Errno;
+use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::socket::{getsockopt, recvmsg, sendmsg, sockopt, ControlMessage, MsgFlags, UnixAddr};
 use nix::sys::wait::WaitStatus;
 use proptest::prelude::*;
 use rstest::rstest;
 use socket2::{Domain, SockAddr, Socket, Type};
-
-use UnixKind::{Dgram, SeqPacket, Stream};
 
 /// One datagram or record of at most `max` bytes.
 fn record(sock: &Socket, max: usize) -> Result<Vec<u8>, Errno> {
@@ -47,14 +46,14 @@ fn unix_traffic_never_reaches_the_network_stack() {
         .needs(Cap::NetRaw)
         .run(|ctx| {
             let sniffer = peers::sniffer();
-            let pair = peers::unix_pair(Stream, UnixNaming::Path);
-            let name = pair.a.peer_addr().expect("getpeername");
+            let pair = SocketKind::UNIX_STREAM.named(UnixNaming::Path).pair();
+            let name = pair.client.peer_addr().expect("getpeername");
             ctx.observe("peer_address_family", format!("{:?}", name.domain()));
             assert_eq!(name.domain(), Domain::UNIX);
-            peers::write_all(&pair.a, &[5u8; 4096], "send over the Unix socket");
-            peers::read_exact(&pair.b, 4096, "the Unix data");
+            peers::write_all(&pair.client, &[5u8; 4096], "send over the Unix socket");
+            peers::read_exact(&pair.server, 4096, "the Unix data");
             // A TCP exchange afterwards proves the sniffer works: it must see that, and only that.
-            let tcp = peers::tcp_pair(Family::V4);
+            let tcp = SocketKind::tcp(Family::V4).pair();
             peers::write_all(&tcp.client, b"marker", "send the TCP marker");
             let mut before_marker = 0;
             peers::capture(&sniffer, "the TCP marker", |c| {
@@ -214,11 +213,13 @@ fn sun_path_holds_108_bytes() {
 #[test]
 fn unix_datagrams_block_instead_of_dropping() {
     claim("unix.table.reliable-and-types").run(|ctx| {
-        let pair = peers::unix_pair(Dgram, UnixNaming::Socketpair);
-        pair.a.set_nonblocking(true).expect("nonblocking sender");
+        let pair = SocketKind::UNIX_DGRAM.pair();
+        pair.client
+            .set_nonblocking(true)
+            .expect("nonblocking sender");
         let mut sent: u32 = 0;
         let full = loop {
-            match pair.a.send(&sent.to_be_bytes()).map_err(errno) {
+            match pair.client.send(&sent.to_be_bytes()).map_err(errno) {
                 Ok(_) => sent += 1,
                 Err(e) => break e,
             }
@@ -228,10 +229,10 @@ fn unix_datagrams_block_instead_of_dropping() {
         ctx.observe("when_full", format!("{full:?}"));
         assert_eq!(full, Errno::EAGAIN, "a full queue stops the sender");
         for n in 0..sent {
-            let got = record(&pair.b, 16).expect("every queued datagram");
+            let got = record(&pair.server, 16).expect("every queued datagram");
             assert_eq!(got, n.to_be_bytes(), "in order, none lost");
         }
-        pair.a
+        pair.client
             .send(b"room again")
             .expect("the sender may go on once drained");
     });
@@ -301,39 +302,49 @@ fn unix_stream_round_trips_beat_loopback_tcp() {
 
 #[rstest]
 fn socketpair_gives_a_connected_pair_a_child_can_share(
-    #[values(Stream, Dgram, SeqPacket)] kind: UnixKind,
+    #[values(
+        SocketKind::UNIX_STREAM,
+        SocketKind::UNIX_DGRAM,
+        SocketKind::UNIX_SEQPACKET
+    )]
+    kind: SocketKind,
 ) {
-    claim("unix.socketpair.connected-pair").run(move |ctx| {
-        let pair = peers::unix_pair(kind, UnixNaming::Socketpair);
-        let peer = pair.a.peer_addr().expect("getpeername on a socketpair end");
-        ctx.observe("peer_is_unnamed", peer.is_unnamed());
-        let child = fork_child("the child end of the pair", &[pair.b.as_fd()], || {
-            peers::write_all(&pair.b, b"from the child", "the child's send");
-            0
-        })
-        .wait(STEP);
-        assert!(matches!(child, WaitStatus::Exited(_, 0)), "{child:?}");
-        assert_eq!(
-            peers::read_exact(&pair.a, 14, "what the child sent"),
-            b"from the child"
-        );
-        let inet = Socket::pair(Domain::IPV4, Type::STREAM, None)
-            .map(|_| ())
-            .map_err(errno);
-        ctx.observe("socketpair_AF_INET", format!("{inet:?}"));
-        assert_eq!(inet, Err(Errno::EOPNOTSUPP));
-    });
+    claim("unix.socketpair.connected-pair")
+        .kind(kind)
+        .run(move |ctx| {
+            let pair = kind.pair();
+            let peer = pair
+                .client
+                .peer_addr()
+                .expect("getpeername on a socketpair end");
+            ctx.observe("peer_is_unnamed", peer.is_unnamed());
+            let child = fork_child("the child end of the pair", &[pair.server.as_fd()], || {
+                peers::write_all(&pair.server, b"from the child", "the child's send");
+                0
+            })
+            .wait(STEP);
+            assert!(matches!(child, WaitStatus::Exited(_, 0)), "{child:?}");
+            assert_eq!(
+                peers::read_exact(&pair.client, 14, "what the child sent"),
+                b"from the child"
+            );
+            let inet = Socket::pair(Domain::IPV4, Type::STREAM, None)
+                .map(|_| ())
+                .map_err(errno);
+            ctx.observe("socketpair_AF_INET", format!("{inet:?}"));
+            assert_eq!(inet, Err(Errno::EOPNOTSUPP));
+        });
 }
 
 #[test]
 fn seqpacket_keeps_boundaries_on_a_connection() {
     claim("unix.seqpacket.boundaries-and-connection").run(|ctx| {
-        let pair = peers::unix_pair(SeqPacket, UnixNaming::Path);
+        let pair = SocketKind::UNIX_SEQPACKET.named(UnixNaming::Path).pair();
         for m in [&b"one"[..], b"two!", &[7u8; 100]] {
-            pair.a.send(m).expect("send");
+            pair.client.send(m).expect("send");
         }
-        let (first, second) = (record(&pair.b, 64), record(&pair.b, 64));
-        let short = peers::datagram(&pair.b, 10).expect("recv into 10 bytes");
+        let (first, second) = (record(&pair.server, 64), record(&pair.server, 64));
+        let short = peers::datagram(&pair.server, 10).expect("recv into 10 bytes");
         let (n, truncated) = (short.data.len(), short.truncated);
         ctx.observe(
             "reads",
@@ -342,14 +353,14 @@ fn seqpacket_keeps_boundaries_on_a_connection() {
         assert_eq!(first, Ok(b"one".to_vec()));
         assert_eq!(second, Ok(b"two!".to_vec()));
         assert_eq!((n, truncated), (10, true));
-        pair.a.send(b"next").expect("send");
+        pair.client.send(b"next").expect("send");
         assert_eq!(
-            record(&pair.b, 64),
+            record(&pair.server, 64),
             Ok(b"next".to_vec()),
             "the rest of 100 is gone"
         );
-        drop(pair.a);
-        let eof = record(&pair.b, 64);
+        drop(pair.client);
+        let eof = record(&pair.server, 64);
         ctx.observe("after_peer_close", format!("{eof:?}"));
         assert_eq!(eof, Ok(Vec::new()), "EOF, like a stream");
     });
@@ -402,9 +413,9 @@ fn a_listening_socket_handed_over_keeps_its_port_and_its_queue() {
         early
             .connect(&addr.into())
             .expect("a client while the old server runs");
-        let channel = peers::unix_pair(Stream, UnixNaming::Socketpair);
-        send_fds(&channel.a, &[old.as_raw_fd()]).expect("send the listening socket");
-        let (mut fds, _) = recv_fds(&channel.b, 1);
+        let channel = SocketKind::UNIX_STREAM.pair();
+        send_fds(&channel.client, &[old.as_raw_fd()]).expect("send the listening socket");
+        let (mut fds, _) = recv_fds(&channel.server, 1);
         assert_eq!(fds.len(), 1, "the new server receives one descriptor");
         drop(old); // the old server exits without accepting
         let new = peers::bounded(Socket::from(fds.remove(0)));
@@ -487,30 +498,27 @@ fn scm_rights_passes_the_open_file_not_the_number() {
     claim("unix.scm-rights.passes-open-files")
         .limit(Duration::from_secs(10))
         .run(|ctx| {
-            let dir = tempfile::tempdir().expect("temporary directory");
             // Any set of open files, each at its own offset, arrives as the same open files.
+            // The files are in memory (memfd_create(2)): on disk, creating and truncating
+            // them is most of the test's time.
             ctx.property(64, prop::collection::vec(0u64..4096, 1..16), |offsets| {
-                let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+                let pair = SocketKind::UNIX_STREAM.pair();
                 let files: Vec<File> = offsets
                     .iter()
-                    .enumerate()
-                    .map(|(i, &off)| {
-                        let mut f = File::options()
-                            .read(true)
-                            .write(true)
-                            .create(true)
-                            .truncate(true)
-                            .open(dir.path().join(format!("f{i}")))
-                            .expect("create a file");
-                        f.write_all(&vec![0u8; 4096]).expect("fill");
+                    .map(|&off| {
+                        let mut f = File::from(
+                            memfd_create("scm-rights", MFdFlags::MFD_CLOEXEC)
+                                .expect("memfd_create"),
+                        );
+                        f.set_len(4096).expect("size the file");
                         f.seek(SeekFrom::Start(off)).expect("seek");
                         f
                     })
                     .collect();
                 let raw: Vec<RawFd> = files.iter().map(AsRawFd::as_raw_fd).collect();
-                send_fds(&pair.a, &raw)
+                send_fds(&pair.client, &raw)
                     .map_err(|e| TestCaseError::fail(format!("sendmsg: {e}")))?;
-                let (got, truncated) = recv_fds(&pair.b, raw.len());
+                let (got, truncated) = recv_fds(&pair.server, raw.len());
                 prop_assert!(!truncated);
                 prop_assert_eq!(got.len(), files.len());
                 for ((sent, received), &off) in files.iter().zip(&got).zip(&offsets) {
@@ -538,10 +546,10 @@ fn scm_rights_passes_the_open_file_not_the_number() {
                 }
                 Ok(())
             });
-            let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+            let pair = SocketKind::UNIX_STREAM.pair();
             let file = tempfile::tempfile().expect("a file");
-            send_fds(&pair.a, &[file.as_raw_fd()]).expect("sendmsg");
-            let (got, _) = recv_fds(&pair.b, 1);
+            send_fds(&pair.client, &[file.as_raw_fd()]).expect("sendmsg");
+            let (got, _) = recv_fds(&pair.server, 1);
             ctx.observe("sent_fd_number", file.as_raw_fd());
             ctx.observe("received_fd_number", got[0].as_raw_fd());
             assert_ne!(
@@ -555,16 +563,16 @@ fn scm_rights_passes_the_open_file_not_the_number() {
 #[test]
 fn descriptors_that_do_not_fit_the_control_buffer_are_closed() {
     claim("unix.scm-rights.truncated-control").run(|ctx| {
-        let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        let pair = SocketKind::UNIX_STREAM.pair();
         // Three pipes; the receiver has room for one descriptor, which CMSG_SPACE pads on
         // x86_64 to room for two: the third cannot fit.
         let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3)
             .map(|_| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe"))
             .collect();
         let writers: Vec<RawFd> = pipes.iter().map(|(_, w)| w.as_raw_fd()).collect();
-        send_fds(&pair.a, &writers).expect("send three write ends");
+        send_fds(&pair.client, &writers).expect("send three write ends");
         let readers: Vec<OwnedFd> = pipes.into_iter().map(|(r, _w)| r).collect();
-        let (got, truncated) = recv_fds(&pair.b, 1);
+        let (got, truncated) = recv_fds(&pair.server, 1);
         ctx.observe("received_of_3", got.len());
         ctx.observe("MSG_CTRUNC", truncated);
         assert!(
@@ -607,21 +615,21 @@ fn descriptors_that_do_not_fit_the_control_buffer_are_closed() {
 #[test]
 fn one_message_carries_at_most_253_descriptors_and_only_over_unix() {
     claim("unix.scm-rights.max-fds").run(|ctx| {
-        let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        let pair = SocketKind::UNIX_STREAM.pair();
         let file = tempfile::tempfile().expect("a file");
         let many = vec![file.as_raw_fd(); 254];
-        let at_253 = send_fds(&pair.a, &many[..253]).map(|_| ());
-        let at_254 = send_fds(&pair.a, &many).map(|_| ());
+        let at_253 = send_fds(&pair.client, &many[..253]).map(|_| ());
+        let at_254 = send_fds(&pair.client, &many).map(|_| ());
         ctx.observe("sendmsg_253_fds", format!("{at_253:?}"));
         ctx.observe("sendmsg_254_fds", format!("{at_254:?}"));
         assert_eq!(at_253, Ok(()));
         assert_eq!(at_254, Err(Errno::EINVAL));
-        let (got, _) = recv_fds(&pair.b, 253);
+        let (got, _) = recv_fds(&pair.server, 253);
         assert_eq!(got.len(), 253);
         // Over UDP the kernel ignores SCM_RIGHTS: the datagram goes, the descriptor does not.
-        let udp = peers::udp_pair(Family::V4);
-        let over_udp = send_fds(&udp.a, &[file.as_raw_fd()]);
-        let (arrived, _) = recv_fds(&udp.b, 1);
+        let udp = SocketKind::udp(Family::V4).pair();
+        let over_udp = send_fds(&udp.client, &[file.as_raw_fd()]);
+        let (arrived, _) = recv_fds(&udp.server, 1);
         ctx.observe("sendmsg_SCM_RIGHTS_over_UDP", format!("{over_udp:?}"));
         ctx.observe("descriptors_received_over_UDP", arrived.len());
         assert_eq!((over_udp, arrived.len()), (Ok(1), 0));
@@ -633,9 +641,9 @@ fn scm_rights_over_tcp_sends_the_data_and_no_descriptor(
     #[values(Family::V4, Family::V6)] family: Family,
 ) {
     claim("unix.scm-rights.ignored-over-tcp")
-        .needs_ipv6(family.is_v6())
+        .family(family)
         .run(move |ctx| {
-            let pair = peers::tcp_pair(family);
+            let pair = SocketKind::tcp(family).pair();
             let file = tempfile::tempfile().expect("a file");
             let sent = send_fds(&pair.client, &[file.as_raw_fd()]);
             ctx.observe("sendmsg_SCM_RIGHTS_over_TCP", format!("{sent:?}"));
@@ -667,19 +675,19 @@ fn scm_rights_over_tcp_sends_the_data_and_no_descriptor(
 #[test]
 fn stream_descriptors_travel_with_a_data_byte() {
     claim("unix.scm-rights.needs-data-byte").run(|ctx| {
-        let pair = peers::unix_pair(Stream, UnixNaming::Socketpair);
+        let pair = SocketKind::UNIX_STREAM.pair();
         let file = tempfile::tempfile().expect("a file");
         let fds = [file.as_raw_fd()];
         let empty = sendmsg::<UnixAddr>(
-            pair.a.as_raw_fd(),
+            pair.client.as_raw_fd(),
             &[],
             &[ControlMessage::ScmRights(&fds)],
             MsgFlags::empty(),
             None,
         );
         ctx.observe("sendmsg_no_data", format!("{empty:?}"));
-        pair.b.set_nonblocking(true).expect("nonblocking");
-        let nothing = peers::read_some(&pair.b, 1);
+        pair.server.set_nonblocking(true).expect("nonblocking");
+        let nothing = peers::read_some(&pair.server, 1);
         ctx.observe("receiver_after_it", format!("{nothing:?}"));
         assert_eq!(empty, Ok(0), "accepted, but nothing sent");
         assert_eq!(
@@ -687,9 +695,9 @@ fn stream_descriptors_travel_with_a_data_byte() {
             Err(Errno::EAGAIN),
             "nothing arrived, descriptor included"
         );
-        pair.b.set_nonblocking(false).expect("blocking");
-        send_fds(&pair.a, &fds).expect("with one byte");
-        let (got, _) = recv_fds(&pair.b, 1);
+        pair.server.set_nonblocking(false).expect("blocking");
+        send_fds(&pair.client, &fds).expect("with one byte");
+        let (got, _) = recv_fds(&pair.server, 1);
         assert_eq!(got.len(), 1, "the descriptor rides with the byte");
     });
 }

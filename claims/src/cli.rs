@@ -142,12 +142,15 @@ bad input; failing claims are findings shown in the report, not errors.";
 const BENCH_LONG_ABOUT: &str = "\
 The course's speed claims, measured.
 
-Measures on loopback, in interleaved rounds: 1-byte round-trip time (median, p99; both ends
-pinned to one CPU, so a round trip is the kernel's path, not a cross-CPU wake-up), receiver-side
+Measures on loopback, in interleaved rounds: 1-byte round-trip time (median, p99, spread) by
+three methods (one-thread: send, receive on the peer, send back, receive, the kernel's path
+alone; same-cpu: an echo thread, both pinned to one CPU, each message a wake-up and a context
+switch; two-cpus: an echo thread, neither pinned, as an application's), receiver-side
 throughput at 64 B, 1 KiB and 65 000 B messages, and Nagle's write-write-read stall, over Unix
-stream and datagram sockets, TCP and UDP over IPv4 and IPv6. Each ratio a speed claim names gets
-a 95% bootstrap interval and a status: holds (interval above the threshold), fails (below) or
-inconclusive. A C ping-pong (benches/pingpong.c, built with cc) checks the Rust loop. Bounded
+stream and datagram sockets, TCP and UDP over IPv4 and IPv6, and (as root, in a private
+network namespace) raw IP, UDP and TCP. Each ratio a speed claim names gets a 95% bootstrap
+interval and a status: holds (interval above the threshold), fails (below) or inconclusive; a
+claim holds when each ratio is on the side its fact states. A C ping-pong (benches/pingpong.c, built with cc) checks the Rust loop. Bounded
 by 60 s. Writes target/claims/bench.json and target/claims/bench.md (with SVG plots); `cargo
 claims` then takes the speed claims' statuses from them.";
 

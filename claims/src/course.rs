@@ -16,7 +16,9 @@
 //! - any other line with a digit, an errno name (`EAGAIN`) or a socket constant (`SO_…`,
 //!   `TCP_…`, `IP_…`, `IPV6_…`, `MSG_…`, `SCM_…`, `SOCK_…`, `AF_…`).
 //!
-//! It is unchecked unless a located claim's words cover it, or it is listed in
+//! It is unchecked unless a located claim's words are on it (a piece of the words matched part of
+//! that line: a line inside a claim's span that no piece matched, such as a row inserted between
+//! two claimed rows, is not covered), or it is listed in
 //! `fixtures/course-acknowledged.toml` (by its text, not its number): lines that look checkable
 //! but say nothing about sockets (metadata, navigation, study advice). A new line therefore shows
 //! up as unchecked until a claim covers it or the file acknowledges it.
@@ -100,14 +102,24 @@ pub fn read_course(file: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-/// The lines, 1-based, a claim's words occupy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The lines, 1-based, a claim's words occupy: from the first to the last, and the lines the
+/// words' pieces matched (a piece's text on them), which are the ones the claim covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Span {
     /// First line (1-based).
     pub first: usize,
     /// Last line.
     pub last: usize,
+    /// The lines a piece of the words matched.
+    pub lines: Vec<usize>,
+}
+
+impl Span {
+    /// Whether the claim's words are on `line` (not merely between its first and last).
+    pub fn covers(&self, line: usize) -> bool {
+        self.lines.contains(&line)
+    }
 }
 
 /// Why the heuristic calls a line checkable.
@@ -349,7 +361,7 @@ impl Text {
             return None;
         }
         if let Some(at) = self.joined.find(&whole) {
-            return Some(vec![self.span(at, at + whole.len())]);
+            return Some(vec![self.span(&[(at, at + whole.len())])]);
         }
         let mut spans = Vec::new();
         for group in words.split(" / ") {
@@ -371,20 +383,22 @@ impl Text {
     fn ordered(&self, pieces: &[String]) -> Option<Span> {
         let occurrences: Vec<Vec<usize>> = pieces.iter().map(|p| self.occurrences(p)).collect();
         let (first, rest) = pieces.split_first()?;
-        let mut best: Option<(usize, usize)> = None;
+        let mut best: Option<Vec<(usize, usize)>> = None;
         'starts: for &start in &occurrences[0] {
-            let mut end = start + first.len();
+            let mut matched = vec![(start, start + first.len())];
             for (piece, at) in rest.iter().zip(&occurrences[1..]) {
+                let end = matched[matched.len() - 1].1;
                 match at.get(at.partition_point(|&a| a < end)) {
-                    Some(&a) => end = a + piece.len(),
+                    Some(&a) => matched.push((a, a + piece.len())),
                     None => break 'starts,
                 }
             }
-            if best.is_none_or(|(s, e)| end - start < e - s) {
-                best = Some((start, end));
+            let length = |m: &[(usize, usize)]| m[m.len() - 1].1 - m[0].0;
+            if best.as_deref().is_none_or(|b| length(&matched) < length(b)) {
+                best = Some(matched);
             }
         }
-        best.map(|(s, e)| self.span(s, e))
+        best.map(|matched| self.span(&matched))
     }
 
     /// Where `piece` starts in the joined text, overlapping occurrences included.
@@ -400,10 +414,20 @@ impl Text {
         found
     }
 
-    fn span(&self, start: usize, end: usize) -> Span {
+    /// The span of the matched byte ranges of `joined`, each `(start, end)`.
+    fn span(&self, matched: &[(usize, usize)]) -> Span {
+        let mut lines: Vec<usize> = matched
+            .iter()
+            .flat_map(|&(start, end)| {
+                self.line_at(start)..=self.line_at(end.saturating_sub(1).max(start))
+            })
+            .filter(|&line| !self.norm(line).is_empty())
+            .collect();
+        lines.dedup();
         Span {
-            first: self.line_at(start),
-            last: self.line_at(end.saturating_sub(1).max(start)),
+            first: lines[0],
+            last: lines[lines.len() - 1],
+            lines,
         }
     }
 
@@ -420,12 +444,7 @@ impl Text {
             } else if raw.starts_with('#') || raw.chars().all(|c| "-*_ ".contains(c)) {
                 None
             } else if raw.starts_with('|') {
-                let rule = |l: &Line| {
-                    let t = l.raw.trim();
-                    t.starts_with('|') && t.chars().all(|c| "|-: ".contains(c))
-                };
-                let header = self.lines.get(i + 1).is_some_and(rule);
-                (!rule(line) && !header).then_some(Checkable::TableRow)
+                self.is_table_row(i + 1).then_some(Checkable::TableRow)
             } else if list_item(raw) {
                 Some(Checkable::ListItem)
             } else {
@@ -438,17 +457,42 @@ impl Text {
         found
     }
 
+    /// Whether `line` (1-based) is a table's header: a row outside code followed by the rule.
+    pub fn is_table_header(&self, line: usize) -> bool {
+        let row = |l: &Line| !l.code && l.raw.trim().starts_with('|');
+        self.lines
+            .get(line - 1)
+            .is_some_and(|l| row(l) && !is_rule(l))
+            && self.lines.get(line).is_some_and(|l| row(l) && is_rule(l))
+    }
+
+    /// Whether `line` (1-based) is a table row: neither the header nor the `|---|` rule.
+    pub fn is_table_row(&self, line: usize) -> bool {
+        self.lines
+            .get(line - 1)
+            .is_some_and(|l| !l.code && l.raw.trim().starts_with('|') && !is_rule(l))
+            && !self.is_table_header(line)
+    }
+
     pub fn line_count(&self) -> usize {
         self.lines.len()
     }
 
-    fn raw(&self, line: usize) -> &str {
+    /// The line as written, trimmed.
+    pub fn raw(&self, line: usize) -> &str {
         self.lines[line - 1].raw.trim()
     }
 
-    fn norm(&self, line: usize) -> &str {
+    /// The line normalised for matching ([`normalize`]).
+    pub fn norm(&self, line: usize) -> &str {
         &self.lines[line - 1].norm
     }
+}
+
+/// A table's `|---|---|` rule.
+fn is_rule(line: &Line) -> bool {
+    let t = line.raw.trim();
+    t.starts_with('|') && t.chars().all(|c| "|-: ".contains(c))
 }
 
 /// A line with markdown and spacing taken out.
@@ -649,12 +693,7 @@ pub fn check(file: &str, text: &str, claims: &[(&str, &str)], acknowledged: &[St
             }),
         }
     }
-    let covered = |line: usize| {
-        located
-            .values()
-            .flatten()
-            .any(|s: &Span| s.first <= line && line <= s.last)
-    };
+    let covered = |line: usize| located.values().flatten().any(|s: &Span| s.covers(line));
     let mut unchecked = Vec::new();
     let mut acked = 0;
     for (line, why) in text.checkable() {
@@ -828,7 +867,7 @@ read(sock, buffer, 1024);
             ),
             (
                 "fundamentals.fd.snippet",
-                "// 네트워크 통신 ... read(sock, buffer, 1024);",
+                "// 네트워크 통신 ... socket(AF_INET, SOCK_STREAM, 0); ... read(sock, buffer, 1024);",
             ),
         ];
         let acked = vec![normalize("- 학습 순서를 지키세요", false)];
@@ -848,6 +887,38 @@ read(sock, buffer, 1024);
             "{out}"
         );
         assert!(out.contains("line   17 [list item]"), "{out}");
+    }
+
+    #[test]
+    fn a_line_inside_a_claims_span_that_its_words_do_not_name_is_unchecked() {
+        let claims = [
+            ("tcp.table.row", "프로토콜 ... TCP | SOCK_STREAM | 보통"),
+            (
+                "fundamentals.fd.snippet",
+                "// 네트워크 통신 ... read(sock, buffer, 1024);",
+            ),
+        ];
+        let text = Text::parse(COURSE);
+        let span = &text.locate(claims[1].1).expect("the snippet is located")[0];
+        assert_eq!(
+            (span.first, span.last, &span.lines[..]),
+            (21, 23, &[21, 23][..])
+        );
+        let table = &text.locate(claims[0].1).expect("the row is located")[0];
+        assert_eq!(
+            table.lines,
+            [11, 13],
+            "the header's piece and the row's, not the rule"
+        );
+
+        let acked = vec![normalize("- 학습 순서를 지키세요", false)];
+        let drift = check("c.md", COURSE, &claims, &acked);
+        let lines: Vec<usize> = drift.unchecked.iter().map(|u| u.line).collect();
+        assert_eq!(
+            lines,
+            [17, 22, 26],
+            "the socket() line between the snippet's two pieces"
+        );
     }
 
     /// On the overview, the prose rules alone (the claim entries ignored) find every sentence

@@ -151,7 +151,7 @@ fn check(
 ) -> Checked1 {
     let doc = Document::parse(file, text);
     let mut findings = doccheck::check(&doc, rules);
-    match doccheck::compile::compile(file, &doc.code_listings()) {
+    match doccheck::compile_listings(&doc) {
         Ok(found) => findings.extend(found),
         Err(e) => eprintln!("note: {file}: {e}"),
     }
@@ -179,13 +179,7 @@ fn check(
             on_claims: 0,
         };
     }
-    let covered = |line: usize| {
-        drift
-            .located
-            .values()
-            .flatten()
-            .any(|s| s.first <= line && line <= s.last)
-    };
+    let covered = |line: usize| drift.located.values().flatten().any(|s| s.covers(line));
     let before = findings.len();
     findings.retain(|f| !covered(f.line));
     Checked1 {
@@ -252,7 +246,8 @@ fn statuses(
     if to_run.is_empty() {
         return Ok(first);
     }
-    run_tests(&root, &index, &to_run)?;
+    let why = if fresh { "--run" } else { "no evidence yet" };
+    run_tests(&root, &index, &to_run, why)?;
     Ok(judge(&evidence()?))
 }
 
@@ -291,7 +286,7 @@ fn observation(tests: &[report::TestResult]) -> String {
 
 /// Runs the tests that name `facts` (`cargo test`, filtered to their suites and functions),
 /// its output on stderr so that stdout stays the report.
-fn run_tests(root: &Path, index: &TestIndex, facts: &[&str]) -> Result<(), String> {
+fn run_tests(root: &Path, index: &TestIndex, facts: &[&str], why: &str) -> Result<(), String> {
     let results = record::results_dir();
     fs::create_dir_all(&results).map_err(|e| format!("creating {}: {e}", results.display()))?;
     let mut suites = BTreeSet::new();
@@ -319,8 +314,7 @@ fn run_tests(root: &Path, index: &TestIndex, facts: &[&str]) -> Result<(), Strin
         .map_err(|e| format!("cannot pass stderr to cargo test: {e}"))?;
     cmd.stdout(Stdio::from(stderr));
     eprintln!(
-        "running the tests of {} fact(s) without evidence: cargo test --package socket-claims \
-         {} -- {}",
+        "running the tests of {} fact(s) ({why}): cargo test --package socket-claims {} -- {}",
         facts.len(),
         suites
             .iter()

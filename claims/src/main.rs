@@ -9,6 +9,7 @@ use clap::Parser;
 mod bench;
 mod children;
 mod cli;
+mod corrections;
 mod course;
 mod document;
 mod exit;
@@ -63,9 +64,14 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
             problems.join("\n")
         ));
     }
-    // The course file is read before the suite runs: a bad one costs seconds, not a run.
+    // The course file is read, and the catalogue's corrections of it checked, before the suite
+    // runs: a bad one costs seconds, not a run.
     let drift = match opts.course.clone().or_else(course::default_file) {
-        Some(file) => Some(course::Drift::load(&file)?),
+        Some(file) => {
+            let drift = course::Drift::load(&file)?;
+            pasteable(&file, &catalogue)?;
+            Some(drift)
+        }
         None => None,
     };
     // One `cargo claims` at a time per evidence directory: another's clearing or writing would
@@ -111,21 +117,12 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
     let out = record::claims_dir();
     let bench = speed::load(&out).map_err(|e| format!("unreadable bench results: {e}"))?;
     // A bench measured beside another run says nothing about this one.
-    let bench = bench.filter(|b| {
-        let ours = b.run == run.id;
-        if !ours {
-            eprintln!(
-                "note: {} is of another run ({}): the speed claims keep their short tests' \
-                 status",
-                out.join("bench.json").display(),
-                if b.run.is_empty() {
-                    "no run id"
-                } else {
-                    &b.run
-                }
-            );
+    let bench = bench.filter(|b| match runs::bench_of_another_run(b, &run) {
+        Some(why) => {
+            eprintln!("note: {}: {why}", out.join("bench.json").display());
+            false
         }
-        ours
+        None => true,
     });
     let speed = speed::apply(&mut report, bench.as_ref(), opts.lang);
     print!("{}", report.terminal(opts.lang));
@@ -136,16 +133,34 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
         "report: {} (also report.json, junit.xml)",
         shown(&out.join("report.md"), &root)
     );
-    let t = &report.totals;
-    if t.holds + t.fails + t.inconclusive == 0 {
-        eprintln!(
-            "error: nothing was checked: of {} claims none holds, fails or is inconclusive in \
-             this run ({} skipped, {} not run, {} untestable, {} pending)",
-            t.claims, t.skipped, t.not_run, t.untestable, t.pending
-        );
+    if let Some(why) = report.totals.nothing_checked() {
+        eprintln!("error: nothing was checked: {why}");
         return Ok(true);
     }
     Ok(tests_failed || report.totals.fails > 0)
+}
+
+/// The report refuses to offer two different replacements for one place of the course text,
+/// or a table cell's correction that is not a cell.
+fn pasteable(file: &Path, catalogue: &Catalogue) -> Result<(), String> {
+    let text = course::Text::parse(&course::read_course(file)?);
+    let refused: Vec<String> = corrections::conflicts(&text, &catalogue.claims)
+        .iter()
+        .map(|c| format!("  {c}"))
+        .chain(
+            corrections::misfits(&text, &catalogue.claims)
+                .iter()
+                .map(|m| format!("  {m}")),
+        )
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: corrections an author cannot paste as they are (fixtures/claims/):\n{}",
+        file.display(),
+        refused.join("\n")
+    ))
 }
 
 /// report.md (with the speed section), report.json and junit.xml in `out`.

@@ -324,6 +324,19 @@ pub struct Totals {
     pub accurate: usize,
 }
 
+impl Totals {
+    /// Why nothing was checked, when no claim holds, fails or is inconclusive.
+    pub fn nothing_checked(&self) -> Option<String> {
+        (self.holds + self.fails + self.inconclusive == 0).then(|| {
+            format!(
+                "of {} claims none holds, fails or is inconclusive in this run ({} skipped, {} \
+                 not run, {} untestable, {} pending)",
+                self.claims, self.skipped, self.not_run, self.untestable, self.pending
+            )
+        })
+    }
+}
+
 /// The course file the report located the claims in.
 #[derive(Debug, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
@@ -1138,6 +1151,7 @@ mod tests {
         Record {
             claim: claim.into(),
             test: test.into(),
+            case: None,
             outcome,
             reason: (outcome == Outcome::Skipped).then(|| "needs CAP_NET_RAW".into()),
             observed: observed
@@ -1189,6 +1203,17 @@ mod tests {
         assert!(why.expect("a reason").contains("needs CAP_NET_RAW"));
         let both = [pass, record("tcp.a.b", "tcp::second", Outcome::Pass, &[])];
         assert_eq!(status(&both).0, Status::Holds);
+        // A report of claims none of which was checked says so (the runner exits 1).
+        let none = build(
+            &catalogue,
+            &index,
+            &[],
+            None,
+            Privileges::current(),
+            String::new(),
+        );
+        let why = none.totals.nothing_checked().expect("nothing was checked");
+        assert!(why.contains("of 1 claims none holds"), "{why}");
     }
 
     #[test]

@@ -106,6 +106,18 @@ pub fn newest(
     (Some(info), kept, warnings)
 }
 
+/// Why `bench` is not `run`'s (measured beside another run), or None when it is.
+pub fn bench_of_another_run(bench: &crate::bench::BenchFile, run: &RunInfo) -> Option<String> {
+    (bench.run != run.id).then(|| {
+        let of = if bench.run.is_empty() {
+            "no run id"
+        } else {
+            &bench.run
+        };
+        format!("of another run ({of}): the speed claims keep their short tests' status")
+    })
+}
+
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for ms since the Unix epoch.
 pub fn utc(ms: u64) -> String {
     let secs = ms / 1000;
@@ -137,6 +149,7 @@ mod tests {
         Record {
             claim: "tcp.a.b".into(),
             test: test.into(),
+            case: None,
             outcome: Outcome::Pass,
             reason: None,
             observed: Default::default(),
@@ -171,6 +184,16 @@ mod tests {
             assert!(all.contains(needle), "{needle}: {all}");
         }
         assert_eq!(utc(1_796_218_523_078), "2026-12-02 13:35:23");
+        let bench = crate::bench::BenchFile {
+            format: crate::bench::FORMAT,
+            kernel: "6.12.0".into(),
+            run: "old".into(),
+            not_measured: None,
+            results: Vec::new(),
+            ratios: Vec::new(),
+        };
+        let why = bench_of_another_run(&bench, &info).expect("another run's bench");
+        assert!(why.contains("of another run (old)"), "{why}");
         assert!(info
             .describe()
             .starts_with("run new, 1970-01-01 00:00:00–00:00:00 UTC"));

@@ -14,9 +14,21 @@ use harness::bench::stats::Status;
 pub fn load(dir: &Path) -> Result<Option<BenchFile>, String> {
     let path = dir.join("bench.json");
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}", path.display())),
+        Ok(text) => {
+            let bench: BenchFile =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if bench.format != crate::bench::FORMAT {
+                eprintln!(
+                    "note: {} is from another version of `cargo claims bench` (format {}, not \
+                     {}): the speed claims ignore it; run `cargo claims bench` again",
+                    path.display(),
+                    bench.format,
+                    crate::bench::FORMAT
+                );
+                return Ok(None);
+            }
+            Ok(Some(bench))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
@@ -50,12 +62,22 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>, lang: Lang) -> Stri
         "[bench.md](bench.md)에서: 루프백에서 번갈아 잰 라운드, 비율(a가 b보다 몇 배 빠른가)마다 \
          라운드에 대한 95% 부트스트랩 신뢰구간. 구간 전체가 기준값 위면 holds, 전체가 아래면 \
          fails, 걸치면 inconclusive이며, 주장은 각 비율이 사실(fact)이 말하는 쪽에 있을 때 \
-         holds입니다.\n\n![왕복 지연](latency.svg)\n\n![처리량](throughput.svg)\n",
+         holds입니다. 왕복 지연은 세 가지 방법으로 잽니다: 한 스레드 안에서(커널의 소켓 경로만), \
+         한 CPU의 두 스레드 사이에서(메시지마다 깨우기와 문맥 교환), 고정하지 않은 두 스레드 \
+         사이에서(보통 두 CPU, 편차가 큼). 각 칸은 왕복 지연의 중앙값과 TCP보다 몇 배 빠른가입니다.\n\n",
         "From [bench.md](bench.md): interleaved rounds on loopback, each ratio (how many times \
          faster a is than b) with its 95% bootstrap interval; a ratio holds when the whole \
          interval is above the threshold, fails when wholly below, and is inconclusive \
-         otherwise. The claim holds when each ratio lands on the side its fact states.\n\n\
-         ![round trips](latency.svg)\n\n![throughput](throughput.svg)\n",
+         otherwise. The claim holds when each ratio lands on the side its fact states. A round \
+         trip is measured three ways: in one thread (the kernel's socket path alone), between \
+         two threads on one CPU (each message a wake-up and a context switch), between two \
+         unpinned threads (usually two CPUs; wide spread). Each cell: the median round trip and \
+         how many times faster than TCP's.\n\n",
+    ));
+    md.push_str(&crate::bench::methods_table(bench, lang == Lang::Ko));
+    md.push_str(lang.pick(
+        "\n![왕복 지연](latency.svg)\n\n![처리량](throughput.svg)\n",
+        "\n![round trips](latency.svg)\n\n![throughput](throughput.svg)\n",
     ));
     for spec in &specs {
         let Some(claim) = report.claims.iter_mut().find(|c| c.id == spec.claim) else {
@@ -74,15 +96,14 @@ pub fn apply(report: &mut Report, bench: Option<&BenchFile>, lang: Lang) -> Stri
             .filter_map(|row| Some((row, bench.ratio(spec.claim, row)?)))
         {
             let fact = match row.expect {
-                verdicts::Expect::Above => "the fact says above",
-                verdicts::Expect::Below => "the fact says below",
-                verdicts::Expect::Either => "reported, decides nothing",
+                verdicts::Expect::Either => String::new(),
+                e => format!(" (the fact says {})", e.as_str()),
             };
             let _ = writeln!(
                 md,
-                "- {}: **{}** ({fact})",
+                "- {}: **{}**{fact}",
                 ratio_line(r),
-                r.status.as_str()
+                row.expect.reading(r.status)
             );
         }
         let summary = rows

@@ -17,6 +17,7 @@ fn records(fact: &str, test: &str, outcome: Outcome) -> Vec<Record> {
         .map(|(i, case)| Record {
             claim: fact.into(),
             test: format!("{test}::case_{}_{case}", i + 1),
+            case: Some(case.to_string()),
             outcome,
             reason: (outcome == Outcome::Fail).then(|| "the kernel did otherwise".into()),
             observed: serde_json::Map::from_iter([("seen".to_string(), serde_json::json!(1))]),

@@ -1,6 +1,6 @@
-//! `cargo claims course` on the real course text, and on a copy an author has edited: one
-//! claimed sentence reworded and one new sentence with a number. The command must fail and name
-//! both. Both use the course file beside the workspace (`../shared/course/…`, as in CI); where
+//! `cargo claims course` on the real course text, and on copies an author has edited: one
+//! claimed sentence reworded and one new sentence with a number; a row inserted inside the
+//! claimed table and a line inside the claimed snippet. The command must fail and name each. Both use the course file beside the workspace (`../shared/course/…`, as in CI); where
 //! it is absent they are skipped, visibly.
 
 use std::path::Path;
@@ -87,4 +87,48 @@ fn an_edited_sentence_and_a_new_numeric_one_fail_the_check_naming_both() {
         shown[unchecked..].contains("line   90 [list item]: - TCP 서버 하나는 동시에 65535개"),
         "{shown}"
     );
+}
+
+#[test]
+fn a_row_inside_the_claimed_table_and_a_line_inside_the_claimed_snippet_are_unchecked() {
+    let Some(file) = real_course(
+        "a_row_inside_the_claimed_table_and_a_line_inside_the_claimed_snippet_are_unchecked",
+    ) else {
+        return;
+    };
+    let original = std::fs::read_to_string(file).expect("read the course");
+    let (udp_row, snippet_read) = (
+        "| **UDP** | SOCK_DGRAM | 낮음 | 높음 | 게임, 스트리밍, DNS |",
+        "read(sock, buffer, 1024);",
+    );
+    for line in [udp_row, snippet_read] {
+        assert_eq!(
+            original.matches(line).count(),
+            1,
+            "the course no longer has {line:?} once"
+        );
+    }
+    let row = "| **QUIC** | SOCK_DGRAM | 높음 | 높음 | HTTP/3 |";
+    let write = "write(sock, \"GET /\\r\\n\", 7);";
+    let edited = original
+        .replace(udp_row, &format!("{row}\n{udp_row}"))
+        .replace(snippet_read, &format!("{write}\n{snippet_read}"));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let copy = dir.path().join("chapter.md");
+    std::fs::write(&copy, edited).expect("write the edited copy");
+
+    let out = course(&copy);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let unchecked = &shown[shown.find("UNCHECKED").expect("an UNCHECKED list")..];
+    assert!(
+        unchecked.contains("line   75 [table row]: | **QUIC**"),
+        "{shown}"
+    );
+    assert!(
+        unchecked.contains("line   33 [socket code]: write(sock,"),
+        "{shown}"
+    );
+    assert!(!shown.contains("STALE"), "{shown}");
+    assert!(shown.contains(" 0 stale, 2 unchecked lines"), "{shown}");
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::kernel::Runtime;
+use crate::peers::{Family, SocketKind};
 use crate::privileges::{self, Cap};
 use crate::record::{self, Outcome, Record, EMULATED_ENV, INJECTED_ENV};
 use crate::sandbox::{self, Netns, Plan, Reexec};
@@ -26,6 +27,7 @@ use crate::{catalogue, kernel, wait};
 pub fn claim(id: &'static str) -> Check {
     Check {
         ids: vec![id],
+        case: Vec::new(),
         netns: false,
         caps: Vec::new(),
         ipv6: false,
@@ -46,6 +48,8 @@ pub const MAX_LIMIT: Duration = Duration::from_secs(10);
 #[must_use = "a check does nothing until run"]
 pub struct Check {
     ids: Vec<&'static str>,
+    /// The parts of the case label, in the order the test gave them.
+    case: Vec<String>,
     netns: bool,
     caps: Vec<Cap>,
     ipv6: bool,
@@ -79,6 +83,27 @@ impl Check {
         self
     }
 
+    /// This case runs over `family`: IPv6 is needed for [`Family::V6`], and the family names
+    /// the case (`IPv4`, `IPv6`).
+    pub fn family(self, family: Family) -> Self {
+        self.needs_ipv6(family == Family::V6)
+            .case(family.to_string())
+    }
+
+    /// This case runs on sockets of `kind`: IPv6 is needed for an IPv6 kind, and the kind's
+    /// description names the case.
+    pub fn kind(self, kind: SocketKind) -> Self {
+        self.needs_ipv6(kind.family() == Some(Family::V6))
+            .case(kind.description)
+    }
+
+    /// Names (a part of) this case in words for the report: what this case of a parametrised
+    /// test varies, beyond its family or kind.
+    pub fn case(mut self, label: impl Into<String>) -> Self {
+        self.case.push(label.into());
+        self
+    }
+
     /// Skip (visibly) under CPU emulation or injected delays, where the relative speed of two
     /// kernel paths says nothing about the kernel (throughput comparisons).
     pub fn needs_native_speed(mut self) -> Self {
@@ -86,8 +111,9 @@ impl Check {
         self
     }
 
-    /// Run alone among the timing-sensitive tests of every test process of this user's runs
-    /// (elapsed time, throughput): holds [`crate::lock::timing`] for the whole test.
+    /// Run alone among the CPU-time-sensitive tests (speed comparisons) of every test process
+    /// of this user's runs: holds [`crate::lock::timing`] for the whole test. A test that waits
+    /// on a kernel timer does not need it: a timer does not care about load.
     pub fn alone(mut self) -> Self {
         self.alone = true;
         self
@@ -274,6 +300,7 @@ impl Check {
         started: Instant,
     ) {
         let kernel = kernel::release();
+        let case = self.case_label(test);
         let uid = privileges::host_uid();
         let caps: Vec<String> = privileges::Privileges::current()
             .capabilities
@@ -290,6 +317,7 @@ impl Check {
             .map(|(id, outcome, reason)| Record {
                 claim: id.to_string(),
                 test: test.to_string(),
+                case: case.clone(),
                 outcome,
                 reason,
                 observed: observed.clone(),
@@ -343,6 +371,22 @@ fn timed_out(runtime: Runtime, limit: Duration, step: &str) -> (Outcome, String)
                  Linux limit) while: {step}"
             ),
         ),
+    }
+}
+
+impl Check {
+    /// The case label: the parts the test gave, then an rstest `#[case::name]`'s name
+    /// (`case_3_inet_rdm` is `inet rdm`), which only the generated test name carries.
+    fn case_label(&self, test: &str) -> Option<String> {
+        let described = test.split("::").filter_map(|segment| {
+            let rest = segment.strip_prefix("case_")?;
+            let (n, name) = rest.split_once('_')?;
+            n.chars()
+                .all(|c| c.is_ascii_digit())
+                .then(|| name.replace('_', " "))
+        });
+        let parts: Vec<String> = self.case.iter().cloned().chain(described).collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 }
 
@@ -577,7 +621,7 @@ mod tests {
         let (outcome, reason, _, _) =
             check(Duration::from_millis(300)).supervise("bulk", None, |_| {
                 // Past the 300 ms bound, then done: nothing keeps streaming after the test.
-                let pair = crate::peers::tcp_pair(crate::Family::V4);
+                let pair = crate::peers::SocketKind::TCP_V4.pair();
                 let started = Instant::now();
                 crate::peers::stream(pair.client, &pair.server, |_| {
                     started.elapsed() > Duration::from_secs(1)
@@ -601,6 +645,31 @@ mod tests {
         assert_eq!(outcome, Outcome::Fail);
         assert_eq!(reason.as_deref(), Some("expected EADDRINUSE"));
         assert_eq!(observed["errno"], "EINVAL");
+    }
+
+    #[test]
+    fn the_case_label_is_what_the_test_named_then_an_rstest_case_name() {
+        let labelled = check(DEFAULT_LIMIT)
+            .family(Family::V6)
+            .case("SO_RCVTIMEO")
+            .case_label("tcp::f::family_2_V6::receive_1_true");
+        assert_eq!(labelled.as_deref(), Some("IPv6, SO_RCVTIMEO"));
+        let kind = check(DEFAULT_LIMIT)
+            .kind(SocketKind::UNIX_DGRAM)
+            .case_label("unix::f::kind_2_SocketKind__UNIX_DGRAM");
+        assert_eq!(kind.as_deref(), Some("Unix datagram socketpair"));
+        let described = check(DEFAULT_LIMIT).case_label("f::x::case_02_unix_rdm");
+        assert_eq!(described.as_deref(), Some("unix rdm"));
+        assert_eq!(check(DEFAULT_LIMIT).case_label("tcp::plain_test"), None);
+    }
+
+    #[test]
+    fn a_record_written_before_case_labels_still_parses() {
+        let old = r#"{"claim":"a.b.c","test":"s::t","outcome":"pass","kernel":"6.1","uid":0,"elapsed_ms":1}"#;
+        let record: Record = serde_json::from_str(old).expect("an old record parses");
+        assert_eq!(record.case, None);
+        let line = serde_json::to_string(&record).expect("serialises");
+        assert!(!line.contains("case"), "no label, no field: {line}");
     }
 
     #[test]

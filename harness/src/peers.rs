@@ -15,7 +15,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::socket::{recvmsg, MsgFlags, SockaddrStorage};
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tempfile::TempDir;
 
 use crate::wait;
@@ -33,7 +33,7 @@ pub enum Family {
 }
 
 impl Family {
-    pub fn domain(self) -> Domain {
+    pub const fn domain(self) -> Domain {
         match self {
             Family::V4 => Domain::IPV4,
             Family::V6 => Domain::IPV6,
@@ -119,66 +119,32 @@ pub fn accept(listener: &Socket, what: &str) -> (Socket, SockAddr) {
     (bounded(sock), peer)
 }
 
-/// A connected TCP pair over loopback, with the listener that made it.
-pub struct TcpPair {
-    pub client: Socket,
-    pub server: Socket,
-    pub listener: Socket,
-}
-
-pub fn tcp_pair(family: Family) -> TcpPair {
-    let (listener, addr) = tcp_listener(family);
-    let client = socket(family.domain(), Type::STREAM);
-    client
-        .connect(&addr.into())
-        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    let (server, _) = accept(&listener, "accepting the pair's connection");
-    TcpPair {
-        client,
-        server,
-        listener,
-    }
-}
-
-/// Two UDP sockets on loopback, each connected to the other.
-pub struct UdpPair {
-    pub a: Socket,
-    pub b: Socket,
-}
-
-pub fn udp_pair(family: Family) -> UdpPair {
-    let bind = || {
-        let s = socket(family.domain(), Type::DGRAM);
-        s.bind(&family.any_port().into())
-            .expect("bind UDP to port 0");
-        s
-    };
-    let (a, b) = (bind(), bind());
-    a.connect(&local(&b).into()).expect("connect a to b");
-    b.connect(&local(&a).into()).expect("connect b to a");
-    UdpPair { a, b }
-}
-
-/// The Unix socket types.
+/// A kind of connected socket pair, after gVisor's `SocketPairKind`: what it is, in words (the
+/// case label a test records) and as socket(2)'s arguments, and how a pair of it is made on
+/// loopback ([`SocketKind::pair`]). The tests and the bench name their socket kinds with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnixKind {
-    Stream,
-    Dgram,
-    SeqPacket,
+pub struct SocketKind {
+    /// Short and stable: `tcp-v4`, `unix-stream`, `unix-dgram-path` (bench.json uses it).
+    pub name: &'static str,
+    /// For people: `TCP over IPv4 loopback`, `Unix stream socketpair`.
+    pub description: &'static str,
+    pub domain: Domain,
+    pub ty: Type,
+    pub protocol: Option<Protocol>,
+    make: Make,
 }
 
-impl UnixKind {
-    pub fn ty(self) -> Type {
-        match self {
-            UnixKind::Stream => Type::STREAM,
-            UnixKind::Dgram => Type::DGRAM,
-            UnixKind::SeqPacket => Type::SEQPACKET,
-        }
-    }
-
-    fn connection_oriented(self) -> bool {
-        self != UnixKind::Dgram
-    }
+/// How the two ends of a pair find each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Make {
+    /// socketpair(2), or, for a Unix kind [`SocketKind::named`], bound names.
+    Unix(UnixNaming),
+    /// A listener on loopback port 0, connect(2) and accept(2).
+    Accept(Family),
+    /// Two sockets bound to loopback port 0, each connected to the other.
+    ConnectBoth(Family),
+    /// Raw IPv4 sockets on 127.0.0.1 and 127.0.0.2, each connected to the other.
+    RawV4,
 }
 
 /// How the two ends of a Unix pair find each other.
@@ -192,21 +158,204 @@ pub enum UnixNaming {
     Socketpair,
 }
 
-/// Two connected Unix sockets; keeps the directory of a path-named pair alive.
-pub struct UnixPair {
-    pub a: Socket,
-    pub b: Socket,
+/// The protocol number of [`SocketKind::raw_v4`]: 253 is reserved for experiments (RFC 3692).
+pub const RAW_PROTOCOL: i32 = 253;
+
+impl SocketKind {
+    pub const UNIX_STREAM: SocketKind = SocketKind::unix(Type::STREAM);
+    pub const UNIX_DGRAM: SocketKind = SocketKind::unix(Type::DGRAM);
+    pub const UNIX_SEQPACKET: SocketKind = SocketKind::unix(Type::SEQPACKET);
+    pub const TCP_V4: SocketKind = SocketKind::tcp(Family::V4);
+    pub const TCP_V6: SocketKind = SocketKind::tcp(Family::V6);
+    pub const UDP_V4: SocketKind = SocketKind::udp(Family::V4);
+    pub const UDP_V6: SocketKind = SocketKind::udp(Family::V6);
+
+    /// A connected TCP pair over loopback of `family`, with the listener that made it.
+    pub const fn tcp(family: Family) -> SocketKind {
+        let (name, description) = match family {
+            Family::V4 => ("tcp-v4", "TCP over IPv4 loopback"),
+            Family::V6 => ("tcp-v6", "TCP over IPv6 loopback"),
+        };
+        SocketKind {
+            name,
+            description,
+            domain: family.domain(),
+            ty: Type::STREAM,
+            protocol: Some(Protocol::TCP),
+            make: Make::Accept(family),
+        }
+    }
+
+    /// Two UDP sockets on loopback of `family`, each connected to the other.
+    pub const fn udp(family: Family) -> SocketKind {
+        let (name, description) = match family {
+            Family::V4 => ("udp-v4", "UDP over IPv4 loopback"),
+            Family::V6 => ("udp-v6", "UDP over IPv6 loopback"),
+        };
+        SocketKind {
+            name,
+            description,
+            domain: family.domain(),
+            ty: Type::DGRAM,
+            protocol: Some(Protocol::UDP),
+            make: Make::ConnectBoth(family),
+        }
+    }
+
+    /// A Unix socketpair(2) of `ty` (stream, datagram or seqpacket).
+    const fn unix(ty: Type) -> SocketKind {
+        SocketKind {
+            name: "",
+            description: "",
+            domain: Domain::UNIX,
+            ty,
+            protocol: None,
+            make: Make::Unix(UnixNaming::Socketpair),
+        }
+        .named(UnixNaming::Socketpair)
+    }
+
+    /// Raw IPv4 sockets of protocol [`RAW_PROTOCOL`] between 127.0.0.1 and 127.0.0.2: needs
+    /// CAP_NET_RAW, so only inside a private network namespace.
+    pub fn raw_v4() -> SocketKind {
+        SocketKind {
+            name: "raw-v4",
+            description: "raw IPv4 between 127.0.0.1 and 127.0.0.2",
+            domain: Domain::IPV4,
+            ty: Type::RAW,
+            protocol: Some(Protocol::from(RAW_PROTOCOL)),
+            make: Make::RawV4,
+        }
+    }
+
+    /// This Unix kind with its ends found through `naming`: bound to a socket file or an
+    /// abstract name (connected, or accepted from a listener), or a socketpair(2).
+    pub const fn named(self, naming: UnixNaming) -> SocketKind {
+        let Make::Unix(_) = self.make else {
+            panic!("only a Unix kind has names");
+        };
+        // Spelled out so that each kind's words are &'static.
+        let (name, description) = match (self.ty, naming) {
+            (Type::STREAM, UnixNaming::Socketpair) => ("unix-stream", "Unix stream socketpair"),
+            (Type::STREAM, UnixNaming::Path) => ("unix-stream-path", "Unix stream, socket file"),
+            (Type::STREAM, UnixNaming::Abstract) => {
+                ("unix-stream-abstract", "Unix stream, abstract name")
+            }
+            (Type::DGRAM, UnixNaming::Socketpair) => ("unix-dgram", "Unix datagram socketpair"),
+            (Type::DGRAM, UnixNaming::Path) => ("unix-dgram-path", "Unix datagram, socket file"),
+            (Type::DGRAM, UnixNaming::Abstract) => {
+                ("unix-dgram-abstract", "Unix datagram, abstract name")
+            }
+            (_, UnixNaming::Socketpair) => ("unix-seqpacket", "Unix seqpacket socketpair"),
+            (_, UnixNaming::Path) => ("unix-seqpacket-path", "Unix seqpacket, socket file"),
+            (_, UnixNaming::Abstract) => {
+                ("unix-seqpacket-abstract", "Unix seqpacket, abstract name")
+            }
+        };
+        SocketKind {
+            name,
+            description,
+            make: Make::Unix(naming),
+            ..self
+        }
+    }
+
+    /// The IP version, for an IP kind.
+    pub fn family(&self) -> Option<Family> {
+        match self.domain {
+            d if d == Domain::IPV4 => Some(Family::V4),
+            d if d == Domain::IPV6 => Some(Family::V6),
+            _ => None,
+        }
+    }
+
+    /// A byte stream (TCP, Unix stream): no message boundaries, EOF after the peer's close.
+    pub fn is_stream(&self) -> bool {
+        self.ty == Type::STREAM
+    }
+
+    /// A connected pair of this kind; every socket is bounded ([`bounded`]).
+    pub fn pair(&self) -> SocketPair {
+        match self.make {
+            Make::Unix(naming) => unix_pair(self.ty, naming),
+            Make::Accept(family) => {
+                let (listener, addr) = tcp_listener(family);
+                let client = socket(family.domain(), Type::STREAM);
+                client
+                    .connect(&addr.into())
+                    .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+                let (server, _) = accept(&listener, "accepting the pair's connection");
+                SocketPair {
+                    client,
+                    server,
+                    listener: Some(listener),
+                    dir: None,
+                }
+            }
+            Make::ConnectBoth(family) => {
+                let bind = || {
+                    let s = socket(family.domain(), self.ty);
+                    s.bind(&family.any_port().into()).expect("bind to port 0");
+                    s
+                };
+                let (client, server) = (bind(), bind());
+                client
+                    .connect(&local(&server).into())
+                    .expect("connect the client to the server");
+                server
+                    .connect(&local(&client).into())
+                    .expect("connect the server to the client");
+                SocketPair::of(client, server)
+            }
+            Make::RawV4 => {
+                let (a, b) = (Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2));
+                let raw = |local: Ipv4Addr, remote: Ipv4Addr| {
+                    let s = Socket::new(self.domain, self.ty, self.protocol)
+                        .unwrap_or_else(|e| panic!("raw socket (protocol {RAW_PROTOCOL}): {e}"));
+                    let s = bounded(s);
+                    s.bind(&SocketAddr::from((local, 0)).into())
+                        .expect("bind the raw socket");
+                    s.connect(&SocketAddr::from((remote, 0)).into())
+                        .expect("connect the raw socket");
+                    s
+                };
+                SocketPair::of(raw(a, b), raw(b, a))
+            }
+        }
+    }
+}
+
+impl fmt::Display for SocketKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description)
+    }
+}
+
+/// Two connected sockets of one [`SocketKind`]. `client` is the end that connected (or the
+/// first of a socketpair), `server` the other; a TCP pair keeps the listener that accepted it,
+/// a Unix pair with socket files the directory that holds them.
+pub struct SocketPair {
+    pub client: Socket,
+    pub server: Socket,
+    pub listener: Option<Socket>,
     pub dir: Option<TempDir>,
 }
 
-pub fn unix_pair(kind: UnixKind, naming: UnixNaming) -> UnixPair {
-    if naming == UnixNaming::Socketpair {
-        let (a, b) = Socket::pair(Domain::UNIX, kind.ty(), None).expect("socketpair");
-        return UnixPair {
-            a: bounded(a),
-            b: bounded(b),
+impl SocketPair {
+    fn of(client: Socket, server: Socket) -> SocketPair {
+        SocketPair {
+            client,
+            server,
+            listener: None,
             dir: None,
-        };
+        }
+    }
+}
+
+fn unix_pair(ty: Type, naming: UnixNaming) -> SocketPair {
+    if naming == UnixNaming::Socketpair {
+        let (a, b) = Socket::pair(Domain::UNIX, ty, None).expect("socketpair");
+        return SocketPair::of(bounded(a), bounded(b));
     }
     let (dir, name_a, name_b) = match naming {
         UnixNaming::Path => {
@@ -226,12 +375,12 @@ pub fn unix_pair(kind: UnixKind, naming: UnixNaming) -> UnixPair {
         }
     };
     let addr = |name: &OsStr| SockAddr::unix(name).expect("a Unix socket address");
-    let b_side = socket(Domain::UNIX, kind.ty());
+    let b_side = socket(Domain::UNIX, ty);
     b_side
         .bind(&addr(&name_b))
         .expect("bind the Unix server end");
-    let a = socket(Domain::UNIX, kind.ty());
-    let b = if kind.connection_oriented() {
+    let a = socket(Domain::UNIX, ty);
+    let b = if ty != Type::DGRAM {
         b_side.listen(4).expect("listen on the Unix server end");
         a.connect(&addr(&name_b))
             .expect("connect to the Unix server end");
@@ -242,7 +391,12 @@ pub fn unix_pair(kind: UnixKind, naming: UnixNaming) -> UnixPair {
         b_side.connect(&addr(&name_a)).expect("connect b to a");
         b_side
     };
-    UnixPair { a, b, dir }
+    SocketPair {
+        client: a,
+        server: b,
+        listener: None,
+        dir,
+    }
 }
 
 /// Reads exactly `n` bytes from a stream socket, looping over short reads (recv(2) may return

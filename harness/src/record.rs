@@ -53,6 +53,11 @@ pub struct Record {
     pub claim: String,
     /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
     pub test: String,
+    /// The case of a parametrised test in words (`IPv6, SO_RCVTIMEO`), as the test named it
+    /// (`Check::family`, `Check::kind`, `Check::case`, and an rstest `#[case::name]`'s name);
+    /// absent for a plain test and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
     /// pass, fail, or skipped with the reason.
     pub outcome: Outcome,
     /// Why it failed or was skipped.
@@ -202,6 +207,7 @@ mod tests {
         let mut record = Record {
             claim: "fundamentals.fd.socket-is-a-file-descriptor".into(),
             test: "fundamentals::t".into(),
+            case: None,
             outcome: Outcome::Pass,
             reason: None,
             observed: Map::new(),

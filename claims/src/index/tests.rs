@@ -1,6 +1,7 @@
 //! The catalogue's self-test: every fact and claim well formed, every fact id a test names in
-//! the catalogue, every conformance test naming a fact, no test for an untestable fact, the whole
-//! chapter listed, and a malformed file reported by file, entry and field.
+//! the catalogue, every conformance test naming a fact, no test for an untestable fact, every
+//! claim with a testable fact checked by a test (none pending), the whole chapter listed, and a
+//! malformed file reported by file, entry and field.
 
 use harness::catalogue::{self, Catalogue, DOCUMENTS, SECTIONS};
 
@@ -15,6 +16,40 @@ fn every_test_names_known_testable_claims() {
     let index =
         TestIndex::scan(&harness::workspace_root().join("tests")).unwrap_or_else(|e| panic!("{e}"));
     let problems = index.cross_check(&load());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Claims that rest on a testable fact no test names: their status would be "pending", a
+/// verdict no kernel run backs.
+fn untested(index: &TestIndex, catalogue: &Catalogue) -> Vec<String> {
+    catalogue
+        .claims
+        .iter()
+        .filter_map(|claim| {
+            let testable: Vec<&str> = claim
+                .facts
+                .iter()
+                .filter(|id| catalogue.fact(id).is_some_and(|f| f.untestable.is_none()))
+                .map(String::as_str)
+                .collect();
+            let tested = testable.iter().any(|id| !index.tests_of(id).is_empty());
+            (!testable.is_empty() && !tested).then(|| {
+                format!(
+                    "claim {} rests on testable facts no test names: {} (a test body needs \
+                     claim(\"<one of them>\"))",
+                    claim.id,
+                    testable.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn every_claim_with_a_testable_fact_has_a_test_naming_one() {
+    let index =
+        TestIndex::scan(&harness::workspace_root().join("tests")).unwrap_or_else(|e| panic!("{e}"));
+    let problems = untested(&index, &load());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -179,6 +214,14 @@ kind = "course"
 words = "x"
 facts = ["tcp.a.tested", "tcp.c.pending"]
 verdict = "accurate"
+
+[[claim]]
+id = "tcp.c.pending"
+section = "07-10-tcp-programming"
+kind = "course"
+words = "y"
+facts = ["tcp.c.pending"]
+verdict = "accurate"
 "#,
     )
     .expect("write claims");
@@ -233,4 +276,10 @@ fn names_nothing() {
         );
     }
     assert_eq!(problems.lines().count(), 5, "{problems}");
+    let untested = untested(&index, &catalogue);
+    assert_eq!(untested.len(), 1, "{untested:?}");
+    assert!(
+        untested[0].starts_with("claim tcp.c.pending rests on testable facts no test names"),
+        "{untested:?}"
+    );
 }

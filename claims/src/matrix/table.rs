@@ -672,6 +672,7 @@ mod tests {
         Record {
             claim: claim.into(),
             test: test.into(),
+            case: None,
             outcome,
             reason: (outcome != Outcome::Pass).then(|| "the kernel said EINVAL".into()),
             observed: Default::default(),

@@ -324,17 +324,17 @@ fn quoted_all(words: &str) -> Vec<&str> {
     words.split('\'').skip(1).step_by(2).collect()
 }
 
-/// A wrong argument count: the call's prototype.
+/// A wrong argument count: the call's prototype, for the message.
 pub fn prototype(words: &str) -> Option<Text> {
     let name = quoted_all(words).into_iter().next()?;
     let (_, sig) = SIGNATURES.iter().find(|(n, _)| *n == name)?;
     Some(Text {
-        ko: format!("{sig};  /* 인자 수를 맞춥니다 */"),
-        en: format!("{sig};  /* match the arguments */"),
+        ko: format!("{name}의 선언: {sig}"),
+        en: format!("{name} is declared {sig}"),
     })
 }
 
-/// A member glibc's struct lacks: the members it has.
+/// A member glibc's struct lacks: the members it has, for the message.
 pub fn members(words: &str) -> Option<Text> {
     let ty = quoted_all(words)
         .into_iter()

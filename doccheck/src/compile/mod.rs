@@ -524,27 +524,41 @@ impl<'a> Unit<'a> {
             ),
             (Kind::Undefined(name), _) => (
                 Text {
-                    ko: format!("{name}()를 호출하지만 어디에도 정의되어 있지 않아 링크되지 않습니다 (ld: {})", d.words),
-                    en: format!("The program calls {name}() but nothing defines it, so it does not link (ld: {})", d.words),
+                    ko: format!(
+                        "{name}()를 호출하지만 어디에도 정의되어 있지 않아 링크되지 않습니다 (ld: {}). 정의를 코드에 넣거나, 정의가 있는 코드를 가리킵니다",
+                        d.words
+                    ),
+                    en: format!(
+                        "The program calls {name}() but nothing defines it, so it does not link (ld: {}). Add its definition, or point to the listing that has it",
+                        d.words
+                    ),
                 },
-                Some(Text {
-                    ko: format!("{name}()의 정의를 코드에 넣거나, 그 정의가 있는 앞의 코드를 가리킵니다."),
-                    en: format!("Add the definition of {name}() to the listing, or point to the listing that defines it."),
-                }),
+                None,
             ),
+            // What glibc has, or the call's prototype, explains the error; the replacement
+            // line is the author's to write.
             (Kind::Member, _) => (
-                Text {
-                    ko: format!("glibc의 구조체에 없는 멤버를 씁니다 (cc: {})", d.words),
-                    en: format!("The listing uses a struct member glibc does not have (cc: {})", d.words),
-                },
-                fixes::members(&d.words),
+                with_reference(
+                    Text {
+                        ko: format!("glibc의 구조체에 없는 멤버를 씁니다 (cc: {})", d.words),
+                        en: format!("The listing uses a struct member glibc does not have (cc: {})", d.words),
+                    },
+                    fixes::members(&d.words),
+                ),
+                None,
             ),
             (Kind::ArgCount, _) => (
-                Text {
-                    ko: format!("인자 수가 맞지 않아 컴파일되지 않습니다 (cc: {})", d.words),
-                    en: format!("The call has the wrong number of arguments, so it does not compile (cc: {})", d.words),
-                },
-                fixes::prototype(&d.words),
+                with_reference(
+                    Text {
+                        ko: format!("인자 수가 맞지 않아 컴파일되지 않습니다 (cc: {})", d.words),
+                        en: format!(
+                            "The call has the wrong number of arguments, so it does not compile (cc: {})",
+                            d.words
+                        ),
+                    },
+                    fixes::prototype(&d.words),
+                ),
+                None,
             ),
             (Kind::Pointer, _) => (
                 Text {
@@ -591,6 +605,17 @@ fn function_name<'p>(p: &'p Parsed, node: tree_sitter::Node<'_>) -> Option<&'p s
         d = n.child_by_field_name("declarator");
     }
     None
+}
+
+/// A message followed by its reference (`struct sockaddr_in has: …`), when there is one.
+fn with_reference(message: Text, reference: Option<Text>) -> Text {
+    match reference {
+        Some(r) => Text {
+            ko: format!("{}. {}", message.ko, r.ko),
+            en: format!("{}. {}", message.en, r.en),
+        },
+        None => message,
+    }
 }
 
 fn has_call(node: tree_sitter::Node<'_>) -> bool {

@@ -4,16 +4,17 @@
 //! loopback sockets from [`crate::peers`] (SO_RCVTIMEO/SO_SNDTIMEO set, so nothing blocks
 //! for long) with the harness's bounded I/O.
 //!
+//! A round trip is measured three ways ([`Method`]), because they answer different questions
+//! and disagree: in one thread (the kernel's socket path alone), between two threads pinned to
+//! one CPU (each message also a wake-up and a context switch), and between two unpinned threads
+//! (where the scheduler puts them; across CPUs a message also wakes the other CPU, which on an
+//! idle virtual machine is a halted vCPU's wake-up, ~50 µs at random, and which load hides).
 //! The other end is a peer thread, not a forked process: the short tests run inside libtest's
-//! multithreaded process, where a forked child may only make async-signal-safe calls. The
-//! round trips and Nagle's exchange run with both ends pinned to one CPU ([`OneCpu`]), so a
-//! round trip is a same-CPU hand-off through the kernel's socket path: across CPUs it would
-//! also pay for waking the other CPU, which on an idle virtual machine is a halted vCPU's
-//! wake-up (~50 µs, at random), and which load hides (busy CPUs are awake). The C reference
-//! (`benches/pingpong.c`) pins its two threads the same way, so the two loops compare like for
-//! like.
+//! multithreaded process, where a forked child may only make async-signal-safe calls. The C
+//! reference (`benches/pingpong.c`) pins its two threads like [`Method::SameCpu`], so the two
+//! loops compare like for like.
 
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,10 +24,10 @@ use nix::errno::Errno;
 use nix::sched::{sched_getaffinity, sched_getcpu, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Protocol, Socket};
 
 use super::stats::Ratio;
-use crate::peers::{self, Family, UnixKind, UnixNaming};
+use crate::peers::{self, Family, SocketKind};
 use crate::wait::{self, Deadline};
 
 /// The socket kinds the bench compares, all on loopback.
@@ -55,28 +56,30 @@ impl Transport {
         Transport::UdpV6,
     ];
 
-    /// The name in bench.json: `unix-stream`, `tcp-v4`, …
-    pub fn name(self) -> &'static str {
+    /// The socket kind of the tests' vocabulary this transport measures.
+    pub fn kind(self) -> SocketKind {
         match self {
-            Transport::UnixStream => "unix-stream",
-            Transport::UnixDgram => "unix-dgram",
-            Transport::TcpV4 => "tcp-v4",
-            Transport::TcpV6 => "tcp-v6",
-            Transport::UdpV4 => "udp-v4",
-            Transport::UdpV6 => "udp-v6",
-            Transport::RawV4 => "raw-v4",
+            Transport::UnixStream => SocketKind::UNIX_STREAM,
+            Transport::UnixDgram => SocketKind::UNIX_DGRAM,
+            Transport::TcpV4 => SocketKind::TCP_V4,
+            Transport::TcpV6 => SocketKind::TCP_V6,
+            Transport::UdpV4 => SocketKind::UDP_V4,
+            Transport::UdpV6 => SocketKind::UDP_V6,
+            Transport::RawV4 => SocketKind::raw_v4(),
         }
     }
 
+    /// The name in bench.json: `unix-stream`, `tcp-v4`, … (the kind's name).
+    pub fn name(self) -> &'static str {
+        self.kind().name
+    }
+
     pub fn is_stream(self) -> bool {
-        matches!(
-            self,
-            Transport::UnixStream | Transport::TcpV4 | Transport::TcpV6
-        )
+        self.kind().is_stream()
     }
 
     pub fn is_v6(self) -> bool {
-        matches!(self, Transport::TcpV6 | Transport::UdpV6)
+        self.kind().family() == Some(Family::V6)
     }
 
     /// What a read returns before the payload: a raw IPv4 socket receives the IP header.
@@ -88,52 +91,61 @@ impl Transport {
         }
     }
 
-    /// A connected pair `(client, server)`: a socketpair for Unix, a loopback TCP connection
-    /// with TCP_NODELAY on both ends (so a 1-byte message is never held back by Nagle), or two
-    /// UDP (raw) sockets connected to each other.
+    /// A connected pair `(client, server)` of the transport's kind, TCP with TCP_NODELAY on
+    /// both ends (so a 1-byte message is never held back by Nagle).
     pub fn pair(self) -> (Socket, Socket) {
-        let unix = |kind| {
-            let p = peers::unix_pair(kind, UnixNaming::Socketpair);
-            (p.a, p.b)
-        };
-        let tcp = |family| {
-            let p = peers::tcp_pair(family);
+        let p = self.kind().pair();
+        if self.kind().protocol == Some(Protocol::TCP) {
             for s in [&p.client, &p.server] {
                 s.set_tcp_nodelay(true).expect("TCP_NODELAY");
             }
-            (p.client, p.server)
-        };
-        let udp = |family| {
-            let p = peers::udp_pair(family);
-            (p.a, p.b)
-        };
-        match self {
-            Transport::UnixStream => unix(UnixKind::Stream),
-            Transport::UnixDgram => unix(UnixKind::Dgram),
-            Transport::TcpV4 => tcp(Family::V4),
-            Transport::TcpV6 => tcp(Family::V6),
-            Transport::UdpV4 => udp(Family::V4),
-            Transport::UdpV6 => udp(Family::V6),
-            Transport::RawV4 => raw_pair(),
         }
+        (p.client, p.server)
     }
 }
 
-/// Two raw IPv4 sockets of protocol 253, each bound to its own loopback address and connected
-/// to the other's, so each receives only what the other sent.
-fn raw_pair() -> (Socket, Socket) {
-    let (a, b) = (Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2));
-    let raw = |local: Ipv4Addr, remote: Ipv4Addr| {
-        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(253)))
-            .unwrap_or_else(|e| panic!("raw socket (protocol 253): {e}"));
-        let s = peers::bounded(s);
-        s.bind(&SocketAddr::from((local, 0)).into())
-            .expect("bind the raw socket");
-        s.connect(&SocketAddr::from((remote, 0)).into())
-            .expect("connect the raw socket");
-        s
-    };
-    (raw(a, b), raw(b, a))
+/// How a round trip is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// One thread sends the ping, receives it on the other socket, sends the pong back and
+    /// receives it: the kernel's socket path alone, no wake-up, no context switch.
+    OneThread,
+    /// The echo on a second thread, both pinned to one CPU: each message also a wake-up and a
+    /// context switch on that CPU (the short tests' method).
+    SameCpu,
+    /// The echo on a second thread, neither pinned: the scheduler places them, as an
+    /// application's, usually on two CPUs; its spread is wide (cross-CPU wake-ups).
+    TwoCpus,
+}
+
+impl Method {
+    pub const ALL: [Method; 3] = [Method::OneThread, Method::SameCpu, Method::TwoCpus];
+
+    /// The name in bench.json: `one-thread`, `same-cpu`, `two-cpus`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::OneThread => "one-thread",
+            Method::SameCpu => "same-cpu",
+            Method::TwoCpus => "two-cpus",
+        }
+    }
+
+    /// In the words an author would use, English and Korean.
+    pub fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Method::OneThread => ("in one thread", "한 스레드 안에서"),
+            Method::SameCpu => (
+                "between two threads on one CPU",
+                "한 CPU의 두 스레드 사이에서",
+            ),
+            Method::TwoCpus => (
+                "between two unpinned threads (two CPUs)",
+                "고정하지 않은 두 스레드(두 CPU) 사이에서",
+            ),
+        }
+    }
 }
 
 /// The large message size: 64 KiB does not fit one UDP datagram (IPv4 carries at most 65 507
@@ -210,15 +222,64 @@ const LOSS_WAIT: Duration = Duration::from_millis(200);
 /// More lost pings than this in one run is not loss but a broken path.
 const MAX_LOST: usize = 50;
 
-/// Up to `n` 1-byte round trips (ping, echoed pong), stopping early once `limit` has passed:
-/// each round trip's time in microseconds. The byte is a sequence number: a datagram ping
-/// whose pong does not come within [`LOSS_WAIT`] is counted lost and not timed, and a pong
-/// that comes late is skipped.
-pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
-    crate::wait::step(&format!("measuring {} round trips", t.name()));
-    let _pinned = OneCpu::pin();
+/// Up to `n` 1-byte round trips (ping, echoed pong) measured by `method`, stopping early once
+/// `limit` has passed: each round trip's time in microseconds. The byte is a sequence number:
+/// a datagram ping whose pong does not come within [`LOSS_WAIT`] is counted lost and not
+/// timed, and a pong that comes late is skipped.
+pub fn round_trips(t: Transport, method: Method, n: usize, limit: Duration) -> Vec<f64> {
+    crate::wait::step(&format!(
+        "measuring {} round trips ({})",
+        t.name(),
+        method.name()
+    ));
+    let _pinned = (method != Method::TwoCpus).then(OneCpu::pin);
     let (client, server) = t.pair();
     let header = t.header_bytes();
+    let datagrams = !t.is_stream();
+    if datagrams {
+        client
+            .set_read_timeout(Some(LOSS_WAIT))
+            .expect("SO_RCVTIMEO");
+    }
+    let mut buf = [0u8; 64];
+    let (mut seq, mut lost) = (0u8, 0);
+    let mut times = Vec::with_capacity(n);
+    let mut timed = |one: &mut dyn FnMut(u8, &mut [u8]) -> bool| {
+        let started = Instant::now();
+        while times.len() < n {
+            let t0 = Instant::now();
+            if t0 - started >= limit {
+                break;
+            }
+            seq = seq.wrapping_add(1);
+            if one(seq, &mut buf) {
+                times.push(t0.elapsed().as_secs_f64() * 1e6);
+            } else {
+                lost += 1;
+                assert!(lost <= MAX_LOST, "bench: {} lost {lost} pings", t.name());
+            }
+        }
+    };
+    if method == Method::OneThread {
+        if datagrams {
+            server
+                .set_read_timeout(Some(LOSS_WAIT))
+                .expect("SO_RCVTIMEO");
+        }
+        timed(&mut |seq, buf| {
+            peers::write_all(&client, &[seq], "bench: send the ping");
+            let got = match peers::read_into(&server, buf) {
+                Ok(got) if got > header => got,
+                Ok(_) => panic!("bench: the ping: EOF"),
+                Err(Errno::EAGAIN) if datagrams => return false,
+                Err(e) => panic!("bench: the ping: {e}"),
+            };
+            let ping = buf[header..got].to_vec();
+            peers::write_all(&server, &ping, "bench: send the pong");
+            pong(&client, buf, header, seq, datagrams)
+        });
+        return times;
+    }
     let echo = peers::spawn("bench echo", move || {
         let mut buf = [0u8; 64];
         // Nothing past the header is the hang-up; a read that fails or times out means the
@@ -230,30 +291,10 @@ pub fn round_trips(t: Transport, n: usize, limit: Duration) -> Vec<f64> {
             peers::write_all(&server, &buf[header..got], "bench echo: send the pong");
         }
     });
-    let datagrams = !t.is_stream();
-    if datagrams {
-        client
-            .set_read_timeout(Some(LOSS_WAIT))
-            .expect("SO_RCVTIMEO");
-    }
-    let mut buf = [0u8; 64];
-    let (mut seq, mut lost) = (0u8, 0);
-    let started = Instant::now();
-    let mut times = Vec::with_capacity(n);
-    while times.len() < n {
-        let t0 = Instant::now();
-        if t0 - started >= limit {
-            break;
-        }
-        seq = seq.wrapping_add(1);
+    timed(&mut |seq, buf| {
         peers::write_all(&client, &[seq], "bench: send the ping");
-        if pong(&client, &mut buf, header, seq, datagrams) {
-            times.push(t0.elapsed().as_secs_f64() * 1e6);
-        } else {
-            lost += 1;
-            assert!(lost <= MAX_LOST, "bench: {} lost {lost} pings", t.name());
-        }
-    }
+        pong(&client, buf, header, seq, datagrams)
+    });
     hang_up(&client, t.is_stream());
     echo.join(2 * wait::STEP);
     times
@@ -356,7 +397,7 @@ pub fn write_write_read(nodelay: bool, n: usize, limit: Duration) -> Vec<f64> {
         "measuring write-write-read exchanges (TCP_NODELAY {nodelay})"
     ));
     let _pinned = OneCpu::pin();
-    let pair = peers::tcp_pair(Family::V4);
+    let pair = SocketKind::TCP_V4.pair();
     pair.client.set_tcp_nodelay(nodelay).expect("TCP_NODELAY");
     let server = pair.server;
     let answerer = peers::spawn("bench: answers every two bytes", move || {
@@ -424,7 +465,12 @@ const SHORT_ROUND_TRIPS: usize = 2_000;
 
 /// The median round trip of one short round over `t`, µs.
 fn short_round(t: Transport) -> f64 {
-    super::stats::median(&round_trips(t, SHORT_ROUND_TRIPS, SHORT_BUDGET / 4))
+    super::stats::median(&round_trips(
+        t,
+        Method::SameCpu,
+        SHORT_ROUND_TRIPS,
+        SHORT_BUDGET / 4,
+    ))
 }
 
 /// How many times faster `a`'s round trips are than `b`'s, over short interleaved rounds.
