@@ -1302,7 +1302,7 @@ fn keepalive_ends_a_connection_to_a_silent_peer_with_etimedout(#[values(V4, V6)]
                 ctx.observe(&format!("{option}_default"), value);
                 assert_eq!(value, sysctl, "{option} defaults to {key}");
             }
-            let (idle, intvl, cnt) = (1, 1, 2);
+            let (idle, intvl, cnt) = (1, 1, 1);
             sock.set_keepalive(true).expect("SO_KEEPALIVE");
             sock.set_tcp_keepalive(
                 &TcpKeepalive::new()
