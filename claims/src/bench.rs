@@ -52,10 +52,12 @@ pub const FORMAT: u32 = 2;
 
 /// `target/claims/bench.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct BenchFile {
     /// [`FORMAT`]; absent (0) in files written before the methods.
     #[serde(default)]
     pub format: u32,
+    /// `uname -r` of the kernel measured; the report uses the file only on that kernel.
     pub kernel: String,
     /// The evidence run it was measured beside (the newest in the evidence directory then, or
     /// the bench's own): `cargo claims` reports it with that run only.
@@ -65,7 +67,9 @@ pub struct BenchFile {
     /// then every claim is not-measured and `results` and `ratios` are empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_measured: Option<String>,
+    /// Every measured point.
     pub results: Vec<ResultRow>,
+    /// Every ratio a speed claim names, with its interval and status.
     pub ratios: Vec<RatioRow>,
 }
 
@@ -100,13 +104,16 @@ impl BenchFile {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ResultRow {
+    /// `unix-stream`, `unix-dgram`, `tcp-v4`, `tcp-v6`, `udp-v4`, `udp-v6`, or `netns:*` (raw comparison, as root).
     pub transport: String,
     pub metric: Metric,
     /// How a round trip (and Nagle's exchange, pinned: `same-cpu`) was measured; none for
     /// throughput (unpinned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
+    /// The message size (1 for round trips).
     pub message_bytes: usize,
     /// rtt: the median of every round trip; throughput: the median of the rounds.
     pub median: f64,
@@ -118,21 +125,29 @@ pub struct ResultRow {
     pub spread: Option<[f64; 2]>,
     /// The 95% bootstrap interval of the median over the rounds (of the rounds' medians).
     pub ci95: [f64; 2],
+    /// The interleaved rounds measured.
     pub rounds: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RatioRow {
+    /// The speed claim the ratio belongs to.
     pub claim: String,
     pub metric: Metric,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
+    /// The message size both sides used.
     pub message_bytes: usize,
+    /// The side expected to be faster.
     pub a: String,
+    /// The side it is compared with (`5ms`: the 5 ms budget).
     pub b: String,
     /// How many times faster `a` was than `b` (the median of the per-round ratios).
     pub ratio: f64,
+    /// The 95% bootstrap interval of the ratio over the rounds.
     pub ci95: [f64; 2],
+    /// The ratio's line: above it `a` is that many times faster.
     pub threshold: f64,
     /// The interval against the threshold: holds (wholly above), fails (wholly below) or
     /// inconclusive.
@@ -254,8 +269,6 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
             ok
         })
         .collect();
-    let left = |by: Duration| by.saturating_sub(started.elapsed());
-
     let c_binary = reference::build(out);
     run.notes.push(match measure::pinning() {
         Ok(cpu) => format!(
@@ -269,6 +282,25 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
              wake-ups, which on an idle virtual machine add tens of microseconds at random"
         ),
     });
+    round_trips(&mut run, &transports, started);
+    eprintln!("bench: raw IP round trips (in a private network namespace)");
+    measure_raw(&mut run, left(started, RAW_BY));
+    match c_binary {
+        Err(why) => run.reference_skipped = Some(why),
+        Ok(binary) => c_reference(&mut run, &transports, &binary, started),
+    }
+    nagle(&mut run, started);
+    throughput(&mut run, &transports, started);
+    run
+}
+
+/// What is left of the bench's time until `by` (from its start).
+fn left(started: Instant, by: Duration) -> Duration {
+    by.saturating_sub(started.elapsed())
+}
+
+/// Round-trip times by every method over every transport, in rotating order.
+fn round_trips(run: &mut Run, transports: &[Transport], started: Instant) {
     let points: Vec<(Transport, Method)> = transports
         .iter()
         .flat_map(|&t| Method::ALL.map(|m| (t, m)))
@@ -279,7 +311,7 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
     for round in 0..RTT_ROUNDS {
         for (i, (t, method)) in rotated(&points, round).into_iter().enumerate() {
             let points_left = (RTT_ROUNDS - round) * points.len() - i;
-            let limit = left(RTT_BY) / points_left as u32;
+            let limit = left(started, RTT_BY) / points_left as u32;
             if limit.is_zero() {
                 break;
             }
@@ -291,48 +323,51 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
             }
         }
     }
+}
 
-    eprintln!("bench: raw IP round trips (in a private network namespace)");
-    measure_raw(&mut run, left(RAW_BY));
-
-    match c_binary {
-        Err(why) => run.reference_skipped = Some(why),
-        Ok(binary) => {
-            eprintln!("bench: the C reference ({REFERENCE_ROUNDS} rounds)");
-            'rounds: for round in 0..REFERENCE_ROUNDS {
-                for t in rotated(&transports, round) {
-                    if left(REFERENCE_BY).is_zero() {
-                        run.notes
-                            .push("the C comparison ran out of its time share".into());
-                        break 'rounds;
+/// The C ping-pong against the Rust loop, transport by transport, in the same rounds.
+fn c_reference(
+    run: &mut Run,
+    transports: &[Transport],
+    binary: &std::path::Path,
+    started: Instant,
+) {
+    eprintln!("bench: the C reference ({REFERENCE_ROUNDS} rounds)");
+    'rounds: for round in 0..REFERENCE_ROUNDS {
+        for t in rotated(transports, round) {
+            if left(started, REFERENCE_BY).is_zero() {
+                run.notes
+                    .push("the C comparison ran out of its time share".into());
+                break 'rounds;
+            }
+            let c = match reference::median_us(binary, t, RTT_PER_ROUND) {
+                Ok((c, true)) => c,
+                Ok((c, false)) => {
+                    let note = "the C reference could not pin its threads to one CPU";
+                    if !run.notes.iter().any(|n| n == note) {
+                        run.notes.push(note.into());
                     }
-                    let c = match reference::median_us(&binary, t, RTT_PER_ROUND) {
-                        Ok((c, true)) => c,
-                        Ok((c, false)) => {
-                            let note = "the C reference could not pin its threads to one CPU";
-                            if !run.notes.iter().any(|n| n == note) {
-                                run.notes.push(note.into());
-                            }
-                            c
-                        }
-                        Err(why) => {
-                            run.reference_skipped = Some(why);
-                            break 'rounds;
-                        }
-                    };
-                    let limit = left(REFERENCE_BY);
-                    if let Some(times) = run.attempt(t.name(), || {
-                        measure::round_trips(t, Method::SameCpu, RTT_PER_ROUND, limit)
-                    }) {
-                        let entry = run.reference.entry(t).or_default();
-                        entry.0.push(c);
-                        entry.1.push(stats::median(&times));
-                    }
+                    c
                 }
+                Err(why) => {
+                    run.reference_skipped = Some(why);
+                    break 'rounds;
+                }
+            };
+            let limit = left(started, REFERENCE_BY);
+            if let Some(times) = run.attempt(t.name(), || {
+                measure::round_trips(t, Method::SameCpu, RTT_PER_ROUND, limit)
+            }) {
+                let entry = run.reference.entry(t).or_default();
+                entry.0.push(c);
+                entry.1.push(stats::median(&times));
             }
         }
     }
+}
 
+/// Nagle's write-write-read exchange with and without TCP_NODELAY, alternating.
+fn nagle(run: &mut Run, started: Instant) {
     eprintln!("bench: Nagle ({NAGLE_ROUNDS} rounds)");
     for round in 0..NAGLE_ROUNDS {
         let order = if round % 2 == 0 {
@@ -341,7 +376,7 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
             [true, false]
         };
         for nodelay in order {
-            let limit = left(NAGLE_BY) / 2;
+            let limit = left(started, NAGLE_BY) / 2;
             if limit.is_zero() {
                 break;
             }
@@ -359,7 +394,10 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
             }
         }
     }
+}
 
+/// Throughput at each message size over every transport.
+fn throughput(run: &mut Run, transports: &[Transport], started: Instant) {
     eprintln!(
         "bench: throughput ({THROUGHPUT_ROUNDS} rounds × {} points)",
         SIZES.len() * transports.len()
@@ -367,10 +405,10 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
     let points = SIZES.len() * transports.len();
     for round in 0..THROUGHPUT_ROUNDS {
         for (j, &size) in SIZES.iter().enumerate() {
-            for (i, t) in rotated(&transports, round + j).into_iter().enumerate() {
+            for (i, t) in rotated(transports, round + j).into_iter().enumerate() {
                 let points_left = (THROUGHPUT_ROUNDS - round) * points - j * transports.len() - i;
                 // The share of what is left, less a tenth for warm-up, setup and draining.
-                let share = left(THROUGHPUT_BY) / points_left as u32;
+                let share = left(started, THROUGHPUT_BY) / points_left as u32;
                 let span = (THROUGHPUT_PER_POINT / THROUGHPUT_ROUNDS as u32).min(share * 8 / 10);
                 if span < Duration::from_millis(20) {
                     continue;
@@ -381,7 +419,6 @@ fn measure_all(started: Instant, out: &std::path::Path) -> Run {
             }
         }
     }
-    run
 }
 
 /// The names of the raw comparison's sides: all three run in the same private namespace.

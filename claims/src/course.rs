@@ -105,9 +105,13 @@ pub fn read_course(file: &Path) -> Result<String, String> {
 /// The lines, 1-based, a claim's words occupy: from the first to the last, and the lines the
 /// words' pieces matched (a piece's text on them), which are the ones the claim covers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Span {
+    /// First line (1-based).
     pub first: usize,
+    /// Last line.
     pub last: usize,
+    /// The lines a piece of the words matched.
     pub lines: Vec<usize>,
 }
 
@@ -120,6 +124,7 @@ impl Span {
 
 /// Why the heuristic calls a line checkable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Checkable {
     TableRow,
@@ -145,6 +150,7 @@ impl Checkable {
 
 /// A checkable line no claim covers.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Unchecked {
     pub line: usize,
     pub text: String,
@@ -153,6 +159,7 @@ pub struct Unchecked {
 
 /// A claim whose words are not in the text.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Stale {
     pub id: String,
     pub course: String,
@@ -160,6 +167,7 @@ pub struct Stale {
 
 /// The course text checked against the claims' words.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Drift {
     pub file: String,
     pub lines: usize,

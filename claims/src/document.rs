@@ -107,7 +107,7 @@ fn run(opts: &CourseOptions) -> Result<ExitCode, String> {
             if opts.format != Format::Text {
                 eprint!("{}", drift.problems());
             }
-            crate::step_summary(&drift.step_summary());
+            crate::github::step_summary(&drift.step_summary());
         }
         if c.on_claims > 0 {
             eprintln!(

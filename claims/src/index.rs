@@ -5,6 +5,7 @@ use std::fs;
 use std::path::Path;
 
 use harness::catalogue::Catalogue;
+use harness::record::TestId;
 
 /// The test functions of `tests/*.rs`, by `<file stem>::<fn name>`, with the claim ids each
 /// one's body names in `claim("…")` or `.and("…")`: the one link from a claim to its tests.
@@ -115,7 +116,7 @@ impl TestIndex {
             .tests
             .iter()
             .filter(|(_, ids)| ids.iter().any(|id| id.split('.').next() == Some(section)))
-            .filter_map(|(name, _)| name.split("::").next())
+            .map(|(name, _)| TestId::parse(name).suite)
             .collect();
         suites.dedup();
         suites

@@ -1,7 +1,6 @@
 //! `cargo claims`: runs the suite on this machine and reports, claim by claim, whether the
 //! course's words hold on this kernel.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
@@ -14,6 +13,9 @@ mod corrections;
 mod course;
 mod document;
 mod exit;
+#[cfg(test)]
+mod formats;
+mod github;
 mod index;
 mod junit;
 mod matrix;
@@ -126,7 +128,7 @@ fn run_and_report(opts: &ReportOptions) -> Result<bool, String> {
     print!("{}", report.terminal(opts.lang));
     write_report(&report, &speed, opts.lang, &out)
         .map_err(|e| format!("writing the report to {}: {e}", out.display()))?;
-    step_summary(&report.must_change(opts.lang));
+    github::step_summary(&report.must_change(opts.lang));
     println!(
         "report: {} (also report.json, junit.xml)",
         shown(&out.join("report.md"), &root)
@@ -175,24 +177,6 @@ fn write_report(
     std::fs::write(out.join("report.json"), json)?;
     let xml = junit::render(&[report.junit_suite(&suite, "socket-claims")]);
     std::fs::write(out.join("junit.xml"), xml)
-}
-
-/// In GitHub Actions, appends `markdown` to the job's summary page.
-pub(crate) fn step_summary(markdown: &str) {
-    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
-        return;
-    };
-    let appended = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&summary)
-        .and_then(|mut f| f.write_all(markdown.as_bytes()));
-    if let Err(e) = appended {
-        eprintln!(
-            "warning: $GITHUB_STEP_SUMMARY ({}): {e}",
-            Path::new(&summary).display()
-        );
-    }
 }
 
 /// Runs `cargo test` with fresh evidence; true if every test passed.

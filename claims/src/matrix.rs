@@ -8,7 +8,7 @@ mod table;
 mod wire;
 
 use std::fs;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -25,6 +25,8 @@ use harness::catalogue::{self, Catalogue};
 use harness::kernel::{Running, Runtime, Version};
 use harness::record::{self, Record};
 use kernels::{Kernel, Source};
+#[cfg(test)]
+pub use table::Matrix;
 use table::{KernelRun, RunStatus, SuiteExit};
 
 /// The debugging tools the course names, copied with their libraries from this machine when it
@@ -547,75 +549,13 @@ fn run_native(
     dir: &Path,
 ) -> (KernelRun, Vec<Record>) {
     let started = Instant::now();
-    let (source, release, accel) = match &how {
-        Native::Host => (
-            Source::Host.describe(),
-            harness::kernel::release(),
-            "native",
-        ),
-        Native::Gvisor(runsc) => {
-            let version = runsc_version(&runsc.path);
-            let platform = if runsc.rootless {
-                "ptrace, rootless"
-            } else {
-                "ptrace"
-            };
-            (Source::Gvisor.describe(), version, platform)
-        }
-    };
-    // gVisor's exact build: `runsc --version` and, when a package installed it, that package.
-    let (package, package_version) = match &how {
-        Native::Gvisor(runsc) => installed_package(&runsc.path).unzip(),
-        Native::Host => (None, None),
-    };
-    let mut result = KernelRun {
-        release: Some(release),
-        package,
-        package_version,
-        accel: accel.into(),
-        ..KernelRun::failed(
-            if matches!(how, Native::Host) {
-                "host"
-            } else {
-                "gvisor"
-            },
-            source,
-            RunStatus::Ran,
-            String::new(),
-        )
-    };
-    result.detail = None;
+    let mut result = how.kernel_run();
     let mut records = Vec::new();
-    let log_path = dir.join("console.log");
     for suite in suites {
         let results = dir.join("evidence").join(&suite.name);
         let data_path = dir.join(format!("data-{}.txt", suite.name));
         let spawned = fs::create_dir_all(&results)
-            .and_then(|()| {
-                fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log_path)
-            })
-            .and_then(|log| {
-                let err = log.try_clone()?;
-                let mut cmd = match &how {
-                    Native::Host => {
-                        let mut cmd = Command::new(&suite.path);
-                        cmd.env(record::RESULTS_ENV, &results).stdout(log);
-                        cmd
-                    }
-                    Native::Gvisor(runsc) => {
-                        let mut cmd = runsc.command();
-                        cmd.args(["/bin/sh", "-c", &gvisor_script()])
-                            .arg(&suite.path)
-                            .arg(&suite.name)
-                            .stdout(fs::File::create(&data_path)?);
-                        cmd
-                    }
-                };
-                crate::children::spawn(cmd.stdin(Stdio::null()).stderr(err))
-            });
+            .and_then(|()| how.spawn(suite, &results, &data_path, &dir.join("console.log")));
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
@@ -627,22 +567,7 @@ fn run_native(
         // At the limit the binary's whole group goes: its tcpdump, its re-executed tests.
         let exit = child.wait_until(started, limit);
         let mut code = exit.map(|status| status.code().unwrap_or(-1));
-        let found = match &how {
-            Native::Host => record::read_all(&results),
-            Native::Gvisor(_) => fs::read_to_string(&data_path)
-                .map_err(|e| format!("{}: {e}", data_path.display()))
-                .and_then(|text| wire::parse_stream(&text))
-                .map(|stream| {
-                    // The sandbox's own exit code says only that the script ended.
-                    if let Some((_, exit)) = stream.suites.first() {
-                        code = code.map(|_| *exit);
-                    } else if code == Some(0) {
-                        code = Some(-1);
-                    }
-                    stream.records
-                }),
-        };
-        match found {
+        match how.evidence(&results, &data_path, &mut code) {
             Ok(found) => records.extend(found),
             Err(e) => {
                 result.status = RunStatus::Error;
@@ -674,6 +599,97 @@ fn run_native(
     }
     result.seconds = started.elapsed().as_secs_f64();
     (result, records)
+}
+
+impl Native<'_> {
+    /// The run's entry before any suite ran: the kernel's name, source, release and how it runs.
+    fn kernel_run(&self) -> KernelRun {
+        let (name, source, release, accel) = match self {
+            Native::Host => (
+                "host",
+                Source::Host.describe(),
+                harness::kernel::release(),
+                "native",
+            ),
+            Native::Gvisor(runsc) => {
+                let version = runsc_version(&runsc.path);
+                let platform = if runsc.rootless {
+                    "ptrace, rootless"
+                } else {
+                    "ptrace"
+                };
+                ("gvisor", Source::Gvisor.describe(), version, platform)
+            }
+        };
+        // gVisor's exact build: `runsc --version` and, when a package installed it, that package.
+        let (package, package_version) = match self {
+            Native::Gvisor(runsc) => installed_package(&runsc.path).unzip(),
+            Native::Host => (None, None),
+        };
+        let mut result = KernelRun {
+            release: Some(release),
+            package,
+            package_version,
+            accel: accel.into(),
+            ..KernelRun::failed(name, source, RunStatus::Ran, String::new())
+        };
+        result.detail = None;
+        result
+    }
+
+    /// Starts one test binary, contained, its output appended to `log`: directly with its
+    /// evidence in `results`, or in a gVisor sandbox that prints exit code and evidence into
+    /// `data`.
+    fn spawn(
+        &self,
+        suite: &Suite,
+        results: &Path,
+        data: &Path,
+        log: &Path,
+    ) -> io::Result<crate::children::Contained> {
+        let log = fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let err = log.try_clone()?;
+        let mut cmd = match self {
+            Native::Host => {
+                let mut cmd = Command::new(&suite.path);
+                cmd.env(record::RESULTS_ENV, results).stdout(log);
+                cmd
+            }
+            Native::Gvisor(runsc) => {
+                let mut cmd = runsc.command();
+                cmd.args(["/bin/sh", "-c", &gvisor_script()])
+                    .arg(&suite.path)
+                    .arg(&suite.name)
+                    .stdout(fs::File::create(data)?);
+                cmd
+            }
+        };
+        crate::children::spawn(cmd.stdin(Stdio::null()).stderr(err))
+    }
+
+    /// The evidence one test binary left; under gVisor also its real exit code, into `code`
+    /// (the sandbox's own says only that the script ended).
+    fn evidence(
+        &self,
+        results: &Path,
+        data: &Path,
+        code: &mut Option<i32>,
+    ) -> Result<Vec<Record>, String> {
+        match self {
+            Native::Host => record::read_all(results),
+            Native::Gvisor(_) => fs::read_to_string(data)
+                .map_err(|e| format!("{}: {e}", data.display()))
+                .and_then(|text| wire::parse_stream(&text))
+                .map(|stream| {
+                    if let Some((_, exit)) = stream.suites.first() {
+                        *code = code.map(|_| *exit);
+                    } else if *code == Some(0) {
+                        *code = Some(-1);
+                    }
+                    stream.records
+                }),
+        }
+    }
 }
 
 /// What every VM guest shares, and the accelerator once decided.

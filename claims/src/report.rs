@@ -16,11 +16,12 @@ use crate::junit;
 use crate::runs::RunInfo;
 use harness::catalogue::{Catalogue, Claim, Correction, Kind, Verdict, DOCUMENTS, SECTIONS};
 use harness::privileges::Privileges;
-use harness::record::{Outcome, Record};
+use harness::record::{Outcome, Record, TestId};
 
 /// What this run established about a claim. The one status type of the report, the kernel
 /// matrix and the JUnit output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Every test of the claim passed: the kernel does what the catalogue's fact says.
@@ -143,8 +144,11 @@ impl Lang {
 
 /// A text in the report's two languages.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Texts {
+    /// Korean, in the course's register.
     pub ko: String,
+    /// English.
     pub en: String,
 }
 
@@ -166,6 +170,7 @@ fn correction_in(c: &Correction, lang: Lang) -> &str {
 
 /// What one test (one rstest case) did, as far as this claim is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum TestOutcome {
     Pass,
@@ -176,6 +181,7 @@ pub enum TestOutcome {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TestResult {
     /// `<suite>::<fn>` and, for an rstest case, its generated suffix.
     pub name: String,
@@ -183,13 +189,18 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
     pub outcome: TestOutcome,
+    /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the kernel did, by name (errno names, sizes, addresses).
     pub observed: Map<String, Value>,
+    /// The kernel release it ran on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
+    /// The private network namespace it ran in, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+    /// How long the test took.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
 }
@@ -197,29 +208,35 @@ pub struct TestResult {
 impl TestResult {
     /// `suite::fn [case]`.
     pub fn display(&self) -> String {
-        let base: Vec<&str> = self.name.splitn(3, "::").take(2).collect();
+        let base = TestId::parse(&self.name).base;
         match &self.case {
-            Some(case) => format!("{} [{case}]", base.join("::")),
-            None => base.join("::"),
+            Some(case) => format!("{base} [{case}]"),
+            None => base.to_string(),
         }
     }
 }
 
 /// Where the claim's words are in the course text.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Location {
     /// The course file's name.
     pub file: String,
+    /// The first line of the claim's words (1-based).
     pub line: usize,
+    /// Every span of lines the words occupy.
     pub spans: Vec<Span>,
 }
 
 /// The one observation that shows the claim's fact, for the author's to-do list.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Evidence {
+    /// The kernel release that observed it.
     pub kernel: String,
     /// The test (and case) that observed it.
     pub test: String,
+    /// The observation's name (`ctx.observe`'s key).
     pub key: String,
     /// The value, whole; absent when too long for one line (see `pointer`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,15 +246,23 @@ pub struct Evidence {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ClaimResult {
+    /// The claim id: `<section>.<topic>.<slug>`.
     pub id: String,
+    /// The course document the words belong to.
     pub section: String,
     /// Only a claim of kind `course` is a sentence of the course text (the to-do list's).
     pub kind: Kind,
+    /// The course's words the claim is about.
     pub course: String,
+    /// What Linux does, as the catalogue states it.
     pub fact: String,
+    /// The man pages (and RFCs) that promise the fact.
     pub refs: Vec<String>,
+    /// The verdict on the course's words.
     pub verdict: Verdict,
+    /// What to publish instead of the course's words, in the course's language and in English.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correction: Option<Correction>,
     /// Why no kernel test can check it.
@@ -249,10 +274,13 @@ pub struct ClaimResult {
     /// Why the claim fails or was not checked, from the first test that says so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Where the claim's words are in the course text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// The one observation that shows the claim's fact, for the author's to-do list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// Every test (and rstest case) of the claim's facts, with what it observed.
     pub tests: Vec<TestResult>,
     /// A speed claim's measured ratios, from `cargo claims bench`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -278,8 +306,11 @@ impl ClaimResult {
 }
 
 #[derive(Debug, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Totals {
+    /// Claims in the report.
     pub claims: usize,
+    /// Claims by status.
     pub holds: usize,
     pub fails: usize,
     pub inconclusive: usize,
@@ -308,24 +339,31 @@ impl Totals {
 
 /// The course file the report located the claims in.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CourseText {
+    /// The course file the claims were located in.
     pub file: String,
     /// Claims whose words are no longer in it (`cargo claims course` lists them).
     pub stale: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
+    /// `uname -r` of the kernel the suite ran on.
     pub kernel: String,
     /// The run whose evidence this is (`cargo claims` picks the newest; the matrix, per guest,
     /// has none).
     pub run: Option<RunInfo>,
+    /// Who ran the suite: uid, effective uid and effective capabilities.
     pub privileges: Privileges,
     /// How tests got a private network namespace on this machine, or why they could not.
     pub netns: String,
     /// Absent when no course file was found: the report has no line numbers then.
     pub course_text: Option<CourseText>,
+    /// How many claims have each status and each verdict.
     pub totals: Totals,
+    /// Every claim of the catalogue, in section order.
     pub claims: Vec<ClaimResult>,
 }
 
@@ -426,10 +464,9 @@ pub fn judge_facts(
     let rests_on = |id: &str| facts.iter().any(|f| f == id);
     let mut tests = Vec::new();
     for name in named_by {
-        let prefix = format!("{name}::");
         let ran = newest
             .keys()
-            .any(|(id, test)| rests_on(id) && (test == name || test.starts_with(&prefix)));
+            .any(|(id, test)| rests_on(id) && TestId::parse(test).base == *name);
         if !ran {
             tests.push(TestResult {
                 name: name.to_string(),
@@ -598,11 +635,9 @@ fn evidence(c: &ClaimResult, index: usize) -> Option<Evidence> {
 /// rstest's generated case name in words: `family_1_V4` is `v4`, `case_2_tcp_v6` is `tcp v6`,
 /// `kind_3_Kind__Unix_UnixKind__Stream_` is `unix stream`, `v6only_1_true` is `v6only=true`.
 pub fn case_label(test: &str) -> Option<String> {
-    let parts: Vec<&str> = test.split("::").skip(2).collect();
-    if parts.is_empty() {
-        return None;
-    }
-    let labels: Vec<String> = parts.iter().map(|p| segment_label(p)).collect();
+    let id = TestId::parse(test);
+    id.case?;
+    let labels: Vec<String> = id.case_segments().map(segment_label).collect();
     Some(labels.join(", "))
 }
 

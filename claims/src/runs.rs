@@ -12,12 +12,14 @@ use crate::index::TestIndex;
 
 /// The run a report is about.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RunInfo {
     /// Its id (`harness::run`); empty for records written before runs had ids.
     pub id: String,
     /// Its first and last record, ms since the Unix epoch.
     pub first_ms: u64,
     pub last_ms: u64,
+    /// How many evidence records it left.
     pub records: usize,
 }
 

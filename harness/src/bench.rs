@@ -11,13 +11,13 @@ use stats::{Ratio, Status};
 /// The short tests' verdict on a ratio, recorded as an observation: passes when its interval
 /// is wholly above `threshold`, fails when wholly below (the kernel did otherwise), and skips,
 /// visibly, when it straddles it: too noisy here to tell, which `cargo claims bench` settles.
-pub fn require(ctx: &crate::Ctx, what: &str, ratio: Ratio, threshold: f64) {
+pub fn require(ctx: &crate::check::Ctx, what: &str, ratio: Ratio, threshold: f64) {
     let shown = shown(&ratio, &format!("threshold {threshold:.2}"));
     ctx.observe(what, &shown);
     match ratio.against(threshold) {
         Status::Holds => {}
         Status::Fails => panic!("{what}: {shown}: the whole 95% interval is below {threshold}"),
-        _ => crate::skip(format!(
+        _ => crate::skip::skip(format!(
             "inconclusive here: {what} {shown}; `cargo claims bench` measures longer"
         )),
     }
@@ -26,14 +26,14 @@ pub fn require(ctx: &crate::Ctx, what: &str, ratio: Ratio, threshold: f64) {
 /// [`require`] for a ratio a fact bounds on both sides: passes when its interval lies wholly
 /// between `low` and `high`, fails when it lies wholly below `low` or wholly above `high`, and
 /// skips, visibly, when it straddles either bound.
-pub fn require_between(ctx: &crate::Ctx, what: &str, ratio: Ratio, low: f64, high: f64) {
+pub fn require_between(ctx: &crate::check::Ctx, what: &str, ratio: Ratio, low: f64, high: f64) {
     let shown = shown(&ratio, &format!("between {low:.2} and {high:.2}"));
     ctx.observe(what, &shown);
     match (ratio.against(low), ratio.against(high)) {
         (Status::Holds, Status::Fails) => {}
         (Status::Fails, _) => panic!("{what}: {shown}: the whole 95% interval is below {low}"),
         (_, Status::Holds) => panic!("{what}: {shown}: the whole 95% interval is above {high}"),
-        _ => crate::skip(format!(
+        _ => crate::skip::skip(format!(
             "inconclusive here: {what} {shown}; `cargo claims bench` measures longer"
         )),
     }

@@ -36,6 +36,7 @@ pub const DOCUMENTS: [&str; 5] = [
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Accurate,
@@ -56,6 +57,7 @@ impl Verdict {
 /// What the claim's `course` words are. Only `course` claims carry a verdict on the course;
 /// the others are checks the report shows beside them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A sentence the chapter's overview states.
@@ -78,6 +80,7 @@ impl Kind {
 
 /// What to publish instead of the course's words, in the course's language and in English.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Correction {
     #[serde(default)]
@@ -300,7 +303,7 @@ pub struct Catalogue {
 pub fn default_dir() -> PathBuf {
     std::env::var_os("SOCKET_CLAIMS_CATALOGUE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("fixtures"))
+        .unwrap_or_else(|| crate::workspace::root().join("fixtures"))
 }
 
 /// The workspace catalogue, loaded once per process.
@@ -587,7 +590,7 @@ fn well_formed_id(id: &str) -> bool {
 }
 
 fn display_path(path: &Path) -> String {
-    path.strip_prefix(crate::workspace_root())
+    path.strip_prefix(crate::workspace::root())
         .unwrap_or(path)
         .display()
         .to_string()

@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::io::{self, Write};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use crate::peers::{Family, SocketKind};
 use crate::privileges::{self, Cap};
 use crate::record::{self, Outcome, Record, EMULATED_ENV, INJECTED_ENV};
 use crate::sandbox::{self, Netns, Plan, Reexec};
+use crate::skip::{skip, Skipped};
 use crate::{catalogue, kernel, wait};
 
 /// Starts a check of one claim of the catalogue.
@@ -441,14 +442,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panicked with a non-text payload".into())
-}
-
-/// The payload that carries a skip out of a test body.
-struct Skipped(String);
-
-/// Ends the test body as skipped with `reason` (a missing privilege or kernel feature).
-pub fn skip(reason: impl Into<String>) -> ! {
-    resume_unwind(Box::new(Skipped(reason.into())))
 }
 
 /// What a test body gets: a place to put its observations and, if it asked, its namespace.

@@ -14,22 +14,13 @@ pub mod privileges;
 pub mod record;
 pub mod run;
 pub mod sandbox;
+pub mod skip;
 pub mod tools;
 pub mod wait;
+pub mod workspace;
 
-pub use check::{claim, skip, Ctx};
-pub use peers::Family;
+pub use check::{claim, Ctx};
+pub use peers::{errno, Family};
 pub use privileges::Cap;
-
-/// The workspace this harness belongs to (the catalogue and `target/` live there).
-pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness/ sits inside the workspace")
-        .to_path_buf()
-}
-
-/// The errno of a failed socket call, for comparing with the man pages' names.
-pub fn errno(e: std::io::Error) -> nix::errno::Errno {
-    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))
-}
+pub use skip::skip;
+pub use workspace::root as workspace_root;

@@ -20,6 +20,11 @@ use tempfile::TempDir;
 
 use crate::wait;
 
+/// The errno of a failed socket call, for comparing with the man pages' names.
+pub fn errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
 /// The IP version a case runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -439,7 +444,7 @@ pub fn read_into(sock: &Socket, buf: &mut [u8]) -> Result<usize, Errno> {
     loop {
         match (&*sock).read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return other.map_err(crate::errno),
+            other => return other.map_err(errno),
         }
     }
 }
@@ -450,7 +455,7 @@ pub fn write_all(sock: &Socket, data: &[u8], what: &str) {
     write_all_by(data, what, |rest| loop {
         match (&*sock).write(rest) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return other.map_err(crate::errno),
+            other => return other.map_err(errno),
         }
     })
 }

@@ -113,6 +113,7 @@ pub fn sysctl_range(key: &str) -> io::Result<(u32, u32)> {
 
 /// What the report says about the privileges a run had.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Privileges {
     pub uid: u32,
     pub euid: u32,

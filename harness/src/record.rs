@@ -24,7 +24,7 @@ pub const INJECTED_ENV: &str = "SOCKET_CLAIMS_INJECTED";
 pub fn claims_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"))
+        .unwrap_or_else(|| crate::workspace::root().join("target"))
         .join("claims")
 }
 
@@ -37,6 +37,7 @@ pub fn results_dir() -> PathBuf {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Pass,
@@ -46,7 +47,9 @@ pub enum Outcome {
 
 /// One line of evidence: what one test (one rstest case) observed for one claim.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Record {
+    /// The fact id the test names.
     pub claim: String,
     /// `<suite file>::<libtest name>`, e.g. `fundamentals::bind_refuses_a_port_in_use::case_1`.
     pub test: String,
@@ -55,11 +58,15 @@ pub struct Record {
     /// absent for a plain test and in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
+    /// pass, fail, or skipped with the reason.
     pub outcome: Outcome,
+    /// Why it failed or was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the kernel did, by name (`ctx.observe`).
     #[serde(default)]
     pub observed: Map<String, Value>,
+    /// `uname -r` where the test ran.
     pub kernel: String,
     /// The run it belongs to ([`crate::run::id`]); empty in records older than run ids.
     #[serde(default)]
@@ -70,12 +77,49 @@ pub struct Record {
     /// own user namespace, for a re-executed test).
     #[serde(default)]
     pub caps: Vec<String>,
+    /// The private network namespace it ran in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+    /// How long the test body took.
     pub elapsed_ms: u64,
     /// When it was recorded (ms since the Unix epoch): the newest record of a test wins.
     #[serde(default)]
     pub at_ms: u64,
+}
+
+/// A test's name in the evidence, `<suite>::<fn>` and, for an rstest case, the case rstest
+/// generated (`family_1_V4`, or `kind_2_…::family_1_V4` for two parameters), taken apart once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestId<'a> {
+    /// `<suite>::<fn>`: how the test index names the test.
+    pub base: &'a str,
+    /// The suite file's stem (`tests/<suite>.rs`).
+    pub suite: &'a str,
+    pub function: &'a str,
+    /// rstest's generated case path, if any.
+    pub case: Option<&'a str>,
+}
+
+impl<'a> TestId<'a> {
+    pub fn parse(name: &'a str) -> TestId<'a> {
+        let (suite, rest) = name.split_once("::").unwrap_or((name, ""));
+        let (function, case) = match rest.split_once("::") {
+            Some((function, case)) => (function, Some(case)),
+            None => (rest, None),
+        };
+        let base = &name[..name.len() - case.map_or(0, |c| c.len() + 2)];
+        TestId {
+            base,
+            suite,
+            function,
+            case,
+        }
+    }
+
+    /// The case's segments, one per rstest parameter.
+    pub fn case_segments(&self) -> impl Iterator<Item = &'a str> {
+        self.case.into_iter().flat_map(|c| c.split("::"))
+    }
 }
 
 /// Reads every `*.jsonl` file of `dir`; a malformed line is an error naming file and line,
@@ -141,6 +185,21 @@ pub(crate) fn append(records: &[Record]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_id_parses_into_suite_function_and_case() {
+        let id = TestId::parse("tcp::accept_works::kind_2_Stream::family_1_V4");
+        assert_eq!(id.base, "tcp::accept_works");
+        assert_eq!((id.suite, id.function), ("tcp", "accept_works"));
+        assert_eq!(id.case, Some("kind_2_Stream::family_1_V4"));
+        assert_eq!(
+            id.case_segments().collect::<Vec<_>>(),
+            ["kind_2_Stream", "family_1_V4"]
+        );
+        let plain = TestId::parse("udp::plain");
+        assert_eq!((plain.base, plain.case), ("udp::plain", None));
+        assert_eq!(plain.case_segments().count(), 0);
+    }
 
     #[test]
     fn a_truncated_last_line_is_left_out_and_a_broken_line_before_it_is_an_error() {

@@ -30,11 +30,11 @@ pub fn spawn(program: &str, args: &[&str]) -> Child {
     match cmd.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            crate::skip(format!("{program} is not installed"))
+            crate::skip::skip(format!("{program} is not installed"))
         }
         // execvp reports EACCES when no copy runs and a PATH directory is closed to this user
         // (root's PATH under setpriv): for this user the tool is not installed either.
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => crate::skip(format!(
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => crate::skip::skip(format!(
             "{program} is not installed where uid {} can run it",
             crate::privileges::host_uid()
         )),

@@ -231,7 +231,20 @@ pub(super) fn markdown(
     emulated: Option<&str>,
     took: Duration,
 ) -> String {
-    let mut md = String::from("# socket-claims bench: the speed claims, measured\n\n");
+    let mut md = String::new();
+    header(&mut md, file, emulated, took);
+    methods(&mut md, file);
+    ratios(&mut md, file);
+    plots_section(&mut md, plots);
+    results(&mut md, file);
+    c_reference(&mut md, run);
+    not_measured(&mut md, run);
+    md
+}
+
+/// The machine, the load and the method.
+fn header(md: &mut String, file: &BenchFile, emulated: Option<&str>, took: Duration) {
+    md.push_str("# socket-claims bench: the speed claims, measured\n\n");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let _ = writeln!(
         md,
@@ -263,6 +276,10 @@ pub(super) fn markdown(
          message is 65 000 B for every transport (64 KiB does not fit one UDP datagram). MB = \
          10^6 bytes, counted at the receiver.\n",
     );
+}
+
+/// Round trips by method, in the course table's order.
+fn methods(md: &mut String, file: &BenchFile) {
     md.push_str(
         "\n## Round trips, by method\n\nA 1-byte round trip measured three ways, which \
          answer different questions: **in one thread** (send, receive on the peer, send back, \
@@ -274,6 +291,10 @@ pub(super) fn markdown(
          table's order, with its speed word.\n\n",
     );
     md.push_str(&methods_table(file, false));
+}
+
+/// Each claim's ratios, their intervals and how they read, and the claim's status.
+fn ratios(md: &mut String, file: &BenchFile) {
     md.push_str(
         "\n## Ratios, by claim\n\n| claim | method | metric | size | a / b | ratio | 95% CI \
          | threshold | interval | the fact says | reads |\n\
@@ -312,6 +333,10 @@ pub(super) fn markdown(
             file.claim_status(&spec).as_str()
         );
     }
+}
+
+/// The SVG plots, or why they were not drawn.
+fn plots_section(md: &mut String, plots: &Result<Vec<String>, String>) {
     match plots {
         Ok(files) => {
             md.push_str("\n## Plots\n\n");
@@ -323,6 +348,10 @@ pub(super) fn markdown(
             let _ = writeln!(md, "\nPlots not drawn: {e}");
         }
     }
+}
+
+/// Every measured point: median, p99, spread and interval.
+fn results(md: &mut String, file: &BenchFile) {
     md.push_str(
         "\n## Results\n\n| transport | metric | method | size | median | p99 | spread (p10–p90) \
          | 95% CI of the median | rounds |\n|---|---|---|---|---|---|---|---|---|\n",
@@ -345,6 +374,10 @@ pub(super) fn markdown(
             r.rounds
         );
     }
+}
+
+/// The Rust loop against the C ping-pong.
+fn c_reference(md: &mut String, run: &Run) {
     md.push_str("\n## The Rust loop against a C ping-pong\n\n");
     match &run.reference_skipped {
         Some(why) => {
@@ -364,6 +397,10 @@ pub(super) fn markdown(
             }
         }
     }
+}
+
+/// Transports left out and notes on how the run went.
+fn not_measured(md: &mut String, run: &Run) {
     if !run.dropped.is_empty() || !run.notes.is_empty() {
         md.push_str("\n## Not measured\n\n");
         for (who, why) in &run.dropped {
@@ -373,7 +410,6 @@ pub(super) fn markdown(
             let _ = writeln!(md, "- {note}");
         }
     }
-    md
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use harness::bench::verdicts::{BUDGET_5MS, FASTER, FIVE_MS, NAGLE, ONE_STEP, TWO
 
 /// What a ratio compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub enum Metric {
     /// A 1-byte ping-pong's round-trip time, µs (smaller is faster).
     #[serde(rename = "rtt_us")]
@@ -44,6 +45,7 @@ impl Metric {
 
 /// Where a claim's fact puts a ratio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Expect {
     /// The whole interval above the threshold.

@@ -225,7 +225,36 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             ));
         }
     }
-    let pick = match (package, series) {
+    let pick = pick_of(package, series, &mut problems);
+    let source = source_of(
+        source.as_deref(),
+        entry,
+        Fields {
+            suite,
+            pick,
+            image,
+            modules_dir,
+        },
+        root,
+        &mut problems,
+    );
+    match (name, source) {
+        (Some(name), Some(source)) if problems.is_empty() => Ok(Kernel {
+            name,
+            source,
+            timeout,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// `package` or `series`: which Debian kernel to fetch.
+fn pick_of(
+    package: Option<String>,
+    series: Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<Pick> {
+    match (package, series) {
         (Some(_), Some(_)) => {
             problems.push("field `series`: give either `package` or `series`, not both".into());
             None
@@ -247,15 +276,34 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             None
         }
         (None, None) => None,
-    };
+    }
+}
+
+/// The source-specific fields of an entry, as read.
+struct Fields {
+    suite: Option<String>,
+    pick: Option<Pick>,
+    image: Option<String>,
+    modules_dir: Option<String>,
+}
+
+/// Where the kernel comes from (`source`), with the fields that source needs and none that
+/// another one uses.
+fn source_of(
+    kind: Option<&str>,
+    entry: &toml::Table,
+    f: Fields,
+    root: &Path,
+    problems: &mut Vec<String>,
+) -> Option<Source> {
     let debian_only = [
         ("package", entry.contains_key("package")),
         ("series", entry.contains_key("series")),
         ("suite", entry.contains_key("suite")),
     ];
     let image_only = [
-        ("image", image.is_some()),
-        ("modules_dir", modules_dir.is_some()),
+        ("image", f.image.is_some()),
+        ("modules_dir", f.modules_dir.is_some()),
     ];
     let mut forbid = |fields: &[(&str, bool)], kind: &str| {
         for (field, present) in fields {
@@ -264,7 +312,7 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             }
         }
     };
-    let source = match source.as_deref() {
+    match kind {
         None => None,
         Some(kind @ ("host" | "gvisor")) => {
             forbid(&debian_only, kind);
@@ -277,8 +325,11 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
         }
         Some("debian") => {
             forbid(&image_only, "debian");
-            match pick {
-                Some(pick) => Some(Source::Debian { suite, pick }),
+            match f.pick {
+                Some(pick) => Some(Source::Debian {
+                    suite: f.suite,
+                    pick,
+                }),
                 None => {
                     if !entry.contains_key("package") && !entry.contains_key("series") {
                         problems.push(
@@ -293,10 +344,10 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
         }
         Some("image") => {
             forbid(&debian_only, "image");
-            match image {
+            match f.image {
                 Some(image) => Some(Source::Image {
                     image: root.join(image),
-                    modules_dir: modules_dir.map(|d| root.join(d)),
+                    modules_dir: f.modules_dir.map(|d| root.join(d)),
                 }),
                 None => {
                     if !entry.contains_key("image") {
@@ -312,14 +363,6 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             ));
             None
         }
-    };
-    match (name, source) {
-        (Some(name), Some(source)) if problems.is_empty() => Ok(Kernel {
-            name,
-            source,
-            timeout,
-        }),
-        _ => Err(problems),
     }
 }
 

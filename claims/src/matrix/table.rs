@@ -9,12 +9,13 @@ use serde::Serialize;
 use crate::index::TestIndex;
 use crate::junit;
 use crate::report::{self, Status};
-use harness::catalogue::{Catalogue, Verdict};
+use harness::catalogue::{Catalogue, Claim, Verdict};
 use harness::kernel::Running;
 use harness::record::Record;
 
 /// How the run under one kernel went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// The suite ran to its end (tests may have failed: those are findings).
@@ -44,14 +45,19 @@ impl RunStatus {
 
 /// A test binary's exit code under a kernel.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SuiteExit {
+    /// The test binary (`tests/<name>.rs`).
     pub name: String,
+    /// Its exit code (101: a test failed; -1: killed or no code).
     pub exit: i32,
 }
 
 /// Claim counts under one kernel.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Counts {
+    /// The kernel's claims by status.
     pub holds: usize,
     pub fails: usize,
     pub inconclusive: usize,
@@ -63,8 +69,11 @@ pub struct Counts {
 
 /// One kernel of the matrix.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct KernelRun {
+    /// The kernel's `name` in fixtures/kernels.toml.
     pub name: String,
+    /// Where it came from, in words (host, a Debian package, an image, gVisor).
     pub source: String,
     /// `uname -r` where the suite ran (from the guest, for a VM; `runsc --version` for gVisor).
     pub release: Option<String>,
@@ -72,6 +81,7 @@ pub struct KernelRun {
     /// `uname -r` of a Debian 6.1 kernel does not show).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The Debian package's version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package_version: Option<String>,
     /// The kernel as the catalogue's `since` / `until` / `on` judge it; unknown: every fact
@@ -95,9 +105,12 @@ pub struct KernelRun {
     /// Seconds from the guest kernel's start to its /init.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_seconds: Option<f64>,
+    /// Each test binary's exit code.
     pub suites: Vec<SuiteExit>,
+    /// What the report should mention (a module that did not load, the bench missing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The kernel's claims by status.
     pub counts: Counts,
     /// What the guest's `claims bench` wrote (also `matrix/<kernel>/bench.json`).
     #[serde(skip)]
@@ -130,9 +143,12 @@ impl KernelRun {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct KernelStatus {
+    /// The kernel's `name`.
     pub kernel: String,
     pub status: Status,
+    /// Why it fails or was not checked there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The claim's fact is stated for this kernel (its `since` / `until` / `on` include it).
@@ -140,8 +156,11 @@ pub struct KernelStatus {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ClaimRow {
+    /// The claim id.
     pub id: String,
+    /// The verdict on the course's words.
     pub verdict: Verdict,
     /// The kernels that ran disagree on this claim.
     pub differs: bool,
@@ -159,13 +178,17 @@ pub struct ClaimRow {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Matrix {
+    /// Every kernel of the list, in its order, with how its run went.
     pub kernels: Vec<KernelRun>,
     /// How many claims (the first ones of `claims`) differ between kernels.
     pub differing: usize,
     /// How many of them are findings (first) and how many differ as documented (next).
     pub findings: usize,
+    /// How many differ as documented (after the findings).
     pub documented: usize,
+    /// Every claim: those that differ first (findings, then as documented), then the rest.
     pub claims: Vec<ClaimRow>,
     /// One JUnit testsuite per kernel (`target/claims/matrix-junit.xml`).
     #[serde(skip)]
@@ -195,26 +218,8 @@ pub fn build(
             report.kernel = release.clone();
             crate::speed::apply(&mut report, Some(bench), report::Lang::En);
         }
-        let column: Vec<(Status, Option<String>)> = report
-            .claims
-            .iter()
-            .map(|c| {
-                let reason = c.reason.clone().filter(|_| c.status != Status::NotRun);
-                (c.status, reason)
-            })
-            .collect();
-        run.counts = Counts::default();
-        for (status, _) in &column {
-            *match status {
-                Status::Holds => &mut run.counts.holds,
-                Status::Fails => &mut run.counts.fails,
-                Status::Inconclusive => &mut run.counts.inconclusive,
-                Status::Skipped => &mut run.counts.skipped,
-                Status::Untestable => &mut run.counts.untestable,
-                Status::Pending => &mut run.counts.pending,
-                Status::NotRun => &mut run.counts.not_run,
-            } += 1;
-        }
+        let column = column(&report);
+        run.counts = Counts::of(&column);
         suites.push(junit_suite(&run, &report));
         columns.push(column);
         kernels.push(run);
@@ -223,49 +228,7 @@ pub fn build(
         .claims
         .iter()
         .enumerate()
-        .map(|(i, claim)| {
-            let scope = claim.scope();
-            let statuses: Vec<KernelStatus> = kernels
-                .iter()
-                .zip(&columns)
-                .map(|(k, column)| KernelStatus {
-                    kernel: k.name.clone(),
-                    status: column[i].0,
-                    reason: column[i].1.clone(),
-                    in_scope: k.running.as_ref().is_none_or(|r| scope.includes(r)),
-                })
-                .collect();
-            let ran: Vec<&KernelStatus> = kernels
-                .iter()
-                .zip(&statuses)
-                .filter(|(k, _)| k.status == RunStatus::Ran)
-                .map(|(_, s)| s)
-                .collect();
-            let all_same =
-                |cells: &[&KernelStatus]| cells.windows(2).all(|w| w[0].status == w[1].status);
-            let in_scope: Vec<&KernelStatus> = ran.iter().copied().filter(|s| s.in_scope).collect();
-            let differs = !all_same(&ran);
-            let finding = in_scope.iter().any(|s| s.status == Status::Holds)
-                && in_scope.iter().any(|s| s.status == Status::Fails);
-            let documented = differs && all_same(&in_scope) && in_scope.len() < ran.len();
-            let scope = (!scope.is_everywhere()).then(|| {
-                let reference = claim
-                    .kernel_ref
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
-                format!("{}{reference}", scope.describe())
-            });
-            ClaimRow {
-                id: claim.id.clone(),
-                verdict: claim.verdict,
-                differs,
-                finding,
-                documented,
-                scope,
-                statuses,
-            }
-        })
+        .map(|(i, claim)| claim_row(claim, i, &kernels, &columns))
         .collect();
     // A stable sort keeps catalogue order within each group.
     claims.sort_by_key(|c| (!c.finding, !c.documented, !c.differs));
@@ -277,6 +240,85 @@ pub fn build(
         documented: claims.iter().filter(|c| c.documented).count(),
         claims,
         junit: suites,
+    }
+}
+
+/// Each claim's status and reason on one kernel, in catalogue order.
+fn column(report: &report::Report) -> Vec<(Status, Option<String>)> {
+    report
+        .claims
+        .iter()
+        .map(|c| {
+            let reason = c.reason.clone().filter(|_| c.status != Status::NotRun);
+            (c.status, reason)
+        })
+        .collect()
+}
+
+impl Counts {
+    fn of(column: &[(Status, Option<String>)]) -> Counts {
+        let mut counts = Counts::default();
+        for (status, _) in column {
+            *match status {
+                Status::Holds => &mut counts.holds,
+                Status::Fails => &mut counts.fails,
+                Status::Inconclusive => &mut counts.inconclusive,
+                Status::Skipped => &mut counts.skipped,
+                Status::Untestable => &mut counts.untestable,
+                Status::Pending => &mut counts.pending,
+                Status::NotRun => &mut counts.not_run,
+            } += 1;
+        }
+        counts
+    }
+}
+
+/// Claim `i` across the kernels: its status on each, and whether and how they differ.
+fn claim_row(
+    claim: &Claim,
+    i: usize,
+    kernels: &[KernelRun],
+    columns: &[Vec<(Status, Option<String>)>],
+) -> ClaimRow {
+    let scope = claim.scope();
+    let statuses: Vec<KernelStatus> = kernels
+        .iter()
+        .zip(columns)
+        .map(|(k, column)| KernelStatus {
+            kernel: k.name.clone(),
+            status: column[i].0,
+            reason: column[i].1.clone(),
+            in_scope: k.running.as_ref().is_none_or(|r| scope.includes(r)),
+        })
+        .collect();
+    let ran: Vec<&KernelStatus> = kernels
+        .iter()
+        .zip(&statuses)
+        .filter(|(k, _)| k.status == RunStatus::Ran)
+        .map(|(_, s)| s)
+        .collect();
+    let all_same = |cells: &[&KernelStatus]| cells.windows(2).all(|w| w[0].status == w[1].status);
+    let in_scope: Vec<&KernelStatus> = ran.iter().copied().filter(|s| s.in_scope).collect();
+    let differs = !all_same(&ran);
+    let finding = in_scope.iter().any(|s| s.status == Status::Holds)
+        && in_scope.iter().any(|s| s.status == Status::Fails);
+    let documented = differs && all_same(&in_scope) && in_scope.len() < ran.len();
+    let scope = (!scope.is_everywhere()).then(|| {
+        let reference = claim
+            .kernel_ref
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        format!("{}{reference}", scope.describe())
+    });
+    ClaimRow {
+        id: claim.id.clone(),
+        verdict: claim.verdict,
+        differs,
+        finding,
+        documented,
+        scope,
+        statuses,
     }
 }
 
@@ -385,6 +427,21 @@ impl Matrix {
     /// The Markdown report.
     pub fn markdown(&self) -> String {
         let mut md = String::from("# socket-claims: kernel matrix\n\n");
+        self.kernels_table(&mut md);
+        self.kernel_notes(&mut md);
+        md.push_str(
+            "\nStatus per claim as in `cargo claims`: **holds**, **FAILS**, **inconclusive**, \
+             **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
+             that kernel produced no evidence for the claim.\n",
+        );
+        self.findings_section(&mut md);
+        self.documented_section(&mut md);
+        self.differences_sections(&mut md);
+        md
+    }
+
+    /// One row per kernel: where it came from, its release, how its run went.
+    fn kernels_table(&self, md: &mut String) {
         md.push_str("| Kernel | Source | Release | Run | Time | Claims |\n");
         md.push_str("|---|---|---|---|---|---|\n");
         for k in &self.kernels {
@@ -421,6 +478,10 @@ impl Matrix {
                 Self::counts_line(&k.counts)
             );
         }
+    }
+
+    /// Test binaries that exited non-zero, the kernels' notes, and a finished run's detail.
+    fn kernel_notes(&self, md: &mut String) {
         let notes: Vec<String> =
             self.kernels
                 .iter()
@@ -444,11 +505,10 @@ impl Matrix {
                 let _ = writeln!(md, "- {}", cell(&n));
             }
         }
-        md.push_str(
-            "\nStatus per claim as in `cargo claims`: **holds**, **FAILS**, **inconclusive**, \
-             **skipped** (reason given), **untestable**, **pending** (no test yet); **not run**: \
-             that kernel produced no evidence for the claim.\n",
-        );
+    }
+
+    /// Claims that hold on one kernel and fail on another the fact is stated for.
+    fn findings_section(&self, md: &mut String) {
         let findings: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.finding).collect();
         let _ = writeln!(
             md,
@@ -460,44 +520,53 @@ impl Matrix {
                 "None: wherever a claim's fact is stated for a kernel, no kernel fails what \
                  another holds.\n",
             );
-        } else {
-            md.push_str(
-                "Claims that hold on some kernel and fail on another where the catalogue says \
-                 the fact applies to both (its `since`, `until`, `on`).\n\n",
-            );
-            self.table(&mut md, &findings);
-            md.push('\n');
-            for c in &findings {
-                for s in c.statuses.iter().filter(|s| s.status == Status::Fails) {
-                    let _ = writeln!(
-                        md,
-                        "- `{}` on {}: {}",
-                        c.id,
-                        s.kernel,
-                        cell(&first_line(s.reason.as_deref().unwrap_or_default()))
-                    );
-                }
+            return;
+        }
+        md.push_str(
+            "Claims that hold on some kernel and fail on another where the catalogue says \
+             the fact applies to both (its `since`, `until`, `on`).\n\n",
+        );
+        self.table(md, &findings);
+        md.push('\n');
+        for c in &findings {
+            for s in c.statuses.iter().filter(|s| s.status == Status::Fails) {
+                let _ = writeln!(
+                    md,
+                    "- `{}` on {}: {}",
+                    c.id,
+                    s.kernel,
+                    cell(&first_line(s.reason.as_deref().unwrap_or_default()))
+                );
             }
         }
+    }
+
+    /// Claims whose outcome differs only on kernels their fact is not stated for.
+    fn documented_section(&self, md: &mut String) {
         let documented: Vec<&ClaimRow> = self.claims.iter().filter(|c| c.documented).collect();
-        if !documented.is_empty() {
-            let _ = writeln!(
-                md,
-                "\n## Claims that differ as documented ({})\n",
-                documented.len()
-            );
-            md.push_str(
-                "The outcome differs only on kernels the fact is not stated for; *(out of \
-                 scope)* marks them.\n\n",
-            );
-            self.table(&mut md, &documented);
-            md.push('\n');
-            for c in &documented {
-                if let Some(scope) = &c.scope {
-                    let _ = writeln!(md, "- `{}`: {}", c.id, cell(scope));
-                }
+        if documented.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "\n## Claims that differ as documented ({})\n",
+            documented.len()
+        );
+        md.push_str(
+            "The outcome differs only on kernels the fact is not stated for; *(out of \
+             scope)* marks them.\n\n",
+        );
+        self.table(md, &documented);
+        md.push('\n');
+        for c in &documented {
+            if let Some(scope) = &c.scope {
+                let _ = writeln!(md, "- `{}`: {}", c.id, cell(scope));
             }
         }
+    }
+
+    /// The other claims: those whose outcome differs between kernels, then the rest.
+    fn differences_sections(&self, md: &mut String) {
         let (differ, same): (Vec<&ClaimRow>, Vec<&ClaimRow>) = self
             .claims
             .iter()
@@ -511,7 +580,7 @@ impl Matrix {
         if differ.is_empty() {
             md.push_str("None: every kernel that ran agrees on every claim.\n");
         } else {
-            self.table(&mut md, &differ);
+            self.table(md, &differ);
             md.push('\n');
             for c in &differ {
                 for s in c.statuses.iter().filter(|s| s.reason.is_some()) {
@@ -531,8 +600,7 @@ impl Matrix {
             "\n## Claims with the same outcome on every kernel that ran ({})\n",
             same.len()
         );
-        self.table(&mut md, &same);
-        md
+        self.table(md, &same);
     }
 
     fn table(&self, md: &mut String, rows: &[&ClaimRow]) {

@@ -106,6 +106,7 @@ impl Transport {
 
 /// How a round trip is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// One thread sends the ping, receives it on the other socket, sends the pong back and

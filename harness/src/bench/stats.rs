@@ -126,6 +126,7 @@ pub const MIN_ROUNDS: usize = 5;
 
 /// The verdict of a ratio's interval against its threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Holds,
