@@ -357,7 +357,16 @@ fn with_tcp_migrate_req_a_closing_listeners_queue_moves_to_the_others() {
     claim("advanced.reuseport.closing-listener-drops-its-queue")
         .in_netns()
         .run(|ctx| {
-            if sysctl("net.ipv4.tcp_migrate_req").is_err() {
+            let since_5_14 = harness::kernel::Scope {
+                since: harness::kernel::Version::parse("5.14")
+                    .into_iter()
+                    .collect(),
+                until: Vec::new(),
+                linux_only: false,
+            };
+            if !since_5_14.includes(&harness::kernel::running())
+                || sysctl("net.ipv4.tcp_migrate_req").is_err()
+            {
                 skip("this kernel has no net.ipv4.tcp_migrate_req (added in Linux 5.14)");
             }
             ctx.netns().write_sysctl("net.ipv4.tcp_migrate_req", "1");

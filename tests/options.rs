@@ -847,6 +847,13 @@ fn ss_as_a_normal_user_lists_roots_listener_without_its_process() {
         );
         let as_nobody = String::from_utf8_lossy(&run.stdout).trim().to_string();
         ctx.observe("ss -tlnpH 'sport = :PORT' as uid 65534", &as_nobody);
+        if !run.status.success() {
+            harness::skip(format!(
+                "ss could not run as uid 65534 here ({}): {}",
+                run.status,
+                String::from_utf8_lossy(&run.stderr).trim()
+            ));
+        }
         let as_root = tools::run("ss", &["-tlnpH", &filter], STEP);
         ctx.observe("ss -tlnpH 'sport = :PORT' as root", as_root.trim());
         assert_eq!(
@@ -1022,6 +1029,15 @@ fn telnet_and_nc_try_each_localhost_address_in_turn(
                     said.trim()
                 ));
             }
+            // The course's tools are netkit's telnet and OpenBSD's nc. Busybox's applets (what
+            // the kernel matrix's guests have) try only the first address localhost names,
+            // which is the tool's choice, not the kernel's.
+            if accepted == 0 && busybox(tool) {
+                harness::skip(format!(
+                    "this {tool} is busybox's, which tries one address only: {}",
+                    said.trim()
+                ));
+            }
             assert_eq!(accepted, 1, "{tool} reached the server on {ip}: {said}");
             if let OnlyOn::V4 = only_on {
                 // It tried ::1 first, was refused, and went on to 127.0.0.1.
@@ -1092,4 +1108,15 @@ fn tcpdump_any_captures_a_port_on_loopback() {
                 "it cannot capture: {denied:?}"
             );
         });
+}
+
+/// Whether `tool` on the PATH is a busybox applet.
+fn busybox(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.exists())
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .is_some_and(|p| p.file_name().is_some_and(|n| n == "busybox"))
+    })
 }

@@ -633,6 +633,10 @@ fn write_private_config(dir: &Path) -> std::io::Result<()> {
             "false".into(),
         ),
         ("APT::Get::AllowUnauthenticated", "false".into()),
+        // The archive this machine reaches may be a snapshot whose Release files are past
+        // their Valid-Until (sid's expire within days); signatures are still checked against
+        // the sources' own keyring, and the version unpacked is the one recorded.
+        ("Acquire::Check-Valid-Until", "false".into()),
     ] {
         conf.push_str(&format!("{key} \"{value}\";\n"));
     }
