@@ -304,6 +304,18 @@ fn reuseport_shares_a_port_only_within_one_uid_and_only_if_all_opt_in() {
     });
 }
 
+/// `n` nonblocking clients connected to `addr`, their connections queued at the listeners.
+fn queued_clients(addr: SocketAddr, n: usize) -> Vec<Socket> {
+    (0..n)
+        .map(|_| {
+            let c = peers::socket(V4.domain(), Type::STREAM);
+            c.connect(&addr.into()).expect("connect");
+            c.set_nonblocking(true).expect("nonblocking");
+            c
+        })
+        .collect()
+}
+
 #[test]
 fn closing_a_reuseport_listener_resets_its_queued_connections() {
     claim("advanced.reuseport.closing-listener-drops-its-queue")
@@ -313,14 +325,7 @@ fn closing_a_reuseport_listener_resets_its_queued_connections() {
             ctx.observe("tcp_migrate_req", sysctl("net.ipv4.tcp_migrate_req").ok());
             let (mut listeners, addr) = reuseport_listeners(V4, 2);
             const N: usize = 32;
-            let clients: Vec<Socket> = (0..N)
-                .map(|_| {
-                    let c = peers::socket(V4.domain(), Type::STREAM);
-                    c.connect(&addr.into()).expect("connect");
-                    c.set_nonblocking(true).expect("nonblocking");
-                    c
-                })
-                .collect();
+            let clients = queued_clients(addr, N);
             drop(listeners.remove(0)); // closes with its queue unaccepted
             let (mut accepted, mut kept) = (vec![0], Vec::new());
             let mut reset = [false; N];
@@ -358,14 +363,7 @@ fn with_tcp_migrate_req_a_closing_listeners_queue_moves_to_the_others() {
             ctx.netns().write_sysctl("net.ipv4.tcp_migrate_req", "1");
             let (mut listeners, addr) = reuseport_listeners(V4, 2);
             const N: usize = 32;
-            let clients: Vec<Socket> = (0..N)
-                .map(|_| {
-                    let c = peers::socket(V4.domain(), Type::STREAM);
-                    c.connect(&addr.into()).expect("connect");
-                    c.set_nonblocking(true).expect("nonblocking");
-                    c
-                })
-                .collect();
+            let clients = queued_clients(addr, N);
             drop(listeners.remove(0)); // closes with its queue unaccepted
             let (mut accepted, mut kept) = (vec![0], Vec::new());
             wait::until(STEP, "the survivor to accept all 32", || {

@@ -129,12 +129,17 @@ impl Fact {
 
     /// The kernels the fact is about (versions that do not parse were refused at loading).
     pub fn scope(&self) -> Scope {
-        let versions = |list: &[String]| list.iter().filter_map(|v| Version::parse(v)).collect();
-        Scope {
-            since: versions(&self.since),
-            until: versions(&self.until),
-            linux_only: self.on.as_deref() == Some("linux"),
-        }
+        scope(&self.since, &self.until, self.on.as_deref())
+    }
+}
+
+/// A `since` / `until` / `on` triple as a [`Scope`].
+fn scope(since: &[String], until: &[String], on: Option<&str>) -> Scope {
+    let versions = |list: &[String]| list.iter().filter_map(|v| Version::parse(v)).collect();
+    Scope {
+        since: versions(since),
+        until: versions(until),
+        linux_only: on == Some("linux"),
     }
 }
 
@@ -204,12 +209,7 @@ impl Claim {
     /// The kernels the claim's facts are about (versions that do not parse were refused at
     /// loading).
     pub fn scope(&self) -> Scope {
-        let versions = |list: &[String]| list.iter().filter_map(|v| Version::parse(v)).collect();
-        Scope {
-            since: versions(&self.since),
-            until: versions(&self.until),
-            linux_only: self.on.as_deref() == Some("linux"),
-        }
+        scope(&self.since, &self.until, self.on.as_deref())
     }
 
     /// Joins a claim entry with its facts (all of which exist).
