@@ -171,13 +171,32 @@ fn run(opts: &MatrixOptions) -> Result<bool, String> {
             prepare_seconds: started.elapsed().as_secs_f64(),
         });
     }
-    // The host's run is where speed comparisons count (guests under TCG skip them): it runs
-    // alone, first; the other kernels then share the machine, `--jobs` at a time.
+    let runs = run_jobs(&jobs, &suites, opts);
+    let matrix = table::build(&catalogue, &index, runs);
+    print!("{}", matrix.terminal());
+    let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&out)
+        .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
+        .and_then(|()| fs::write(out.join("matrix.json"), json))
+        .and_then(|()| fs::write(out.join("matrix-junit.xml"), junit::render(&matrix.junit)))
+        .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
+    let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
+    println!(
+        "matrix: {} (also matrix.json, matrix-junit.xml)",
+        shown.display()
+    );
+    Ok(matrix.all_ran_or_skipped())
+}
+
+/// Runs the prepared kernels; the results come in file order. The host's run is where speed
+/// comparisons count (guests under TCG skip them): it runs alone, first; the other kernels then
+/// share the machine, `--jobs` at a time.
+fn run_jobs(jobs: &[Job], suites: &[Suite], opts: &MatrixOptions) -> Vec<(KernelRun, Vec<Record>)> {
     let (alone, shared): (Vec<usize>, Vec<usize>) =
         (0..jobs.len()).partition(|&i| jobs[i].kernel.source == Source::Host);
     let done = std::sync::Mutex::new(Vec::new());
     let finish = |i: usize| {
-        let run = jobs[i].run(&suites, opts.timeout());
+        let run = jobs[i].run(suites, opts.timeout());
         done.lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((i, run));
@@ -197,21 +216,7 @@ fn run(opts: &MatrixOptions) -> Result<bool, String> {
     });
     let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
     done.sort_by_key(|(i, _)| *i);
-    let runs: Vec<(KernelRun, Vec<Record>)> = done.into_iter().map(|(_, run)| run).collect();
-    let matrix = table::build(&catalogue, &index, runs);
-    print!("{}", matrix.terminal());
-    let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
-    fs::create_dir_all(&out)
-        .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
-        .and_then(|()| fs::write(out.join("matrix.json"), json))
-        .and_then(|()| fs::write(out.join("matrix-junit.xml"), junit::render(&matrix.junit)))
-        .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
-    let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
-    println!(
-        "matrix: {} (also matrix.json, matrix-junit.xml)",
-        shown.display()
-    );
-    Ok(matrix.all_ran_or_skipped())
+    done.into_iter().map(|(_, run)| run).collect()
 }
 
 /// The kernels `--kernel` / `--no-host` select, in file order.
