@@ -171,13 +171,32 @@ fn run(opts: &MatrixOptions) -> Result<bool, String> {
             prepare_seconds: started.elapsed().as_secs_f64(),
         });
     }
-    // The host's run is where speed comparisons count (guests under TCG skip them): it runs
-    // alone, first; the other kernels then share the machine, `--jobs` at a time.
+    let runs = run_jobs(&jobs, &suites, opts);
+    let matrix = table::build(&catalogue, &index, runs);
+    print!("{}", matrix.terminal());
+    let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&out)
+        .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
+        .and_then(|()| fs::write(out.join("matrix.json"), json))
+        .and_then(|()| fs::write(out.join("matrix-junit.xml"), junit::render(&matrix.junit)))
+        .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
+    let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
+    println!(
+        "matrix: {} (also matrix.json, matrix-junit.xml)",
+        shown.display()
+    );
+    Ok(matrix.all_ran_or_skipped())
+}
+
+/// Runs the prepared kernels; the results come in file order. The host's run is where speed
+/// comparisons count (guests under TCG skip them): it runs alone, first; the other kernels then
+/// share the machine, `--jobs` at a time.
+fn run_jobs(jobs: &[Job], suites: &[Suite], opts: &MatrixOptions) -> Vec<(KernelRun, Vec<Record>)> {
     let (alone, shared): (Vec<usize>, Vec<usize>) =
         (0..jobs.len()).partition(|&i| jobs[i].kernel.source == Source::Host);
     let done = std::sync::Mutex::new(Vec::new());
     let finish = |i: usize| {
-        let run = jobs[i].run(&suites, opts.timeout());
+        let run = jobs[i].run(suites, opts.timeout());
         done.lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((i, run));
@@ -197,21 +216,7 @@ fn run(opts: &MatrixOptions) -> Result<bool, String> {
     });
     let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
     done.sort_by_key(|(i, _)| *i);
-    let runs: Vec<(KernelRun, Vec<Record>)> = done.into_iter().map(|(_, run)| run).collect();
-    let matrix = table::build(&catalogue, &index, runs);
-    print!("{}", matrix.terminal());
-    let json = serde_json::to_string_pretty(&matrix).map_err(|e| e.to_string())?;
-    fs::create_dir_all(&out)
-        .and_then(|()| fs::write(out.join("matrix.md"), matrix.markdown()))
-        .and_then(|()| fs::write(out.join("matrix.json"), json))
-        .and_then(|()| fs::write(out.join("matrix-junit.xml"), junit::render(&matrix.junit)))
-        .map_err(|e| format!("writing the matrix to {}: {e}", out.display()))?;
-    let shown = out.strip_prefix(&root).unwrap_or(&out).join("matrix.md");
-    println!(
-        "matrix: {} (also matrix.json, matrix-junit.xml)",
-        shown.display()
-    );
-    Ok(matrix.all_ran_or_skipped())
+    done.into_iter().map(|(_, run)| run).collect()
 }
 
 /// The kernels `--kernel` / `--no-host` select, in file order.
@@ -730,97 +735,95 @@ fn boot_guest(
         package,
     } = prepared;
     let accel = *accel;
-    {
-        eprintln!(
-            "matrix: booting {} under {} (bound {} s)",
-            kernel.name,
-            accel.name(),
-            limit.as_secs()
-        );
-        let boot = match guest::boot(vmlinuz, initrd, accel, limit, dir) {
-            Ok(boot) => boot,
-            Err(e) => {
-                return (
-                    KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
-                    Vec::new(),
-                )
-            }
-        };
-        let mut result = KernelRun {
-            accel: accel.name().into(),
-            notes: notes.clone(),
-            package: package.as_ref().map(|(p, _)| p.clone()),
-            package_version: package.as_ref().map(|(_, v)| v.clone()),
-            ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
-        };
-        result.detail = None;
-        let stream = match wire::parse_stream(&boot.data) {
-            Ok(stream) => stream,
-            Err(e) => {
-                result.status = RunStatus::Error;
-                result.detail = Some(format!("evidence from the guest is damaged: {e}"));
-                wire::Stream::default()
-            }
-        };
-        result.release = stream.release.clone();
-        result.boot_seconds = stream.booted;
-        result.notes.extend(stream.notes.iter().cloned());
-        if let Some(bench) = &stream.bench {
-            let path = dir.join("bench.json");
-            let json = serde_json::to_string_pretty(bench).expect("bench.json serialises");
-            if let Err(e) = fs::write(&path, json) {
-                result.notes.push(format!("{}: {e}", path.display()));
-            }
+    eprintln!(
+        "matrix: booting {} under {} (bound {} s)",
+        kernel.name,
+        accel.name(),
+        limit.as_secs()
+    );
+    let boot = match guest::boot(vmlinuz, initrd, accel, limit, dir) {
+        Ok(boot) => boot,
+        Err(e) => {
+            return (
+                KernelRun::failed(&kernel.name, source, RunStatus::Error, e),
+                Vec::new(),
+            )
         }
-        result.bench = stream.bench.clone();
-        result.suites = stream
-            .suites
-            .iter()
-            .map(|(name, exit)| SuiteExit {
-                name: name.clone(),
-                exit: *exit,
-            })
-            .collect();
-        result.seconds = started.elapsed().as_secs_f64();
-        let last = guest::last_console_line(&boot.console)
-            .map(|l| format!("; last console line: {l}"))
+    };
+    let mut result = KernelRun {
+        accel: accel.name().into(),
+        notes: notes.clone(),
+        package: package.as_ref().map(|(p, _)| p.clone()),
+        package_version: package.as_ref().map(|(_, v)| v.clone()),
+        ..KernelRun::failed(&kernel.name, source, RunStatus::Ran, String::new())
+    };
+    result.detail = None;
+    let stream = match wire::parse_stream(&boot.data) {
+        Ok(stream) => stream,
+        Err(e) => {
+            result.status = RunStatus::Error;
+            result.detail = Some(format!("evidence from the guest is damaged: {e}"));
+            wire::Stream::default()
+        }
+    };
+    result.release = stream.release.clone();
+    result.boot_seconds = stream.booted;
+    result.notes.extend(stream.notes.iter().cloned());
+    if let Some(bench) = &stream.bench {
+        let path = dir.join("bench.json");
+        let json = serde_json::to_string_pretty(bench).expect("bench.json serialises");
+        if let Err(e) = fs::write(&path, json) {
+            result.notes.push(format!("{}: {e}", path.display()));
+        }
+    }
+    result.bench = stream.bench.clone();
+    result.suites = stream
+        .suites
+        .iter()
+        .map(|(name, exit)| SuiteExit {
+            name: name.clone(),
+            exit: *exit,
+        })
+        .collect();
+    result.seconds = started.elapsed().as_secs_f64();
+    if result.status == RunStatus::Ran && !stream.ended {
+        let (status, detail) = stopped_early(&boot, &stream);
+        (result.status, result.detail) = (status, Some(detail));
+    }
+    (result, stream.records)
+}
+
+/// Why a guest did not finish its suite: a panic, the time bound, or qemu stopping; with the
+/// last console line.
+fn stopped_early(boot: &guest::Boot, stream: &wire::Stream) -> (RunStatus, String) {
+    let last = guest::last_console_line(&boot.console)
+        .map(|l| format!("; last console line: {l}"))
+        .unwrap_or_default();
+    if let Some(panic) = guest::panic_line(&boot.console) {
+        (RunStatus::Panicked, panic)
+    } else if boot.timed_out {
+        let doing = match guest::running_when_stopped(&boot.console) {
+            Some(suite) => format!("while running {suite}"),
+            None if stream.release.is_some() => "before the first suite".into(),
+            None => "before /init started (no boot)".into(),
+        };
+        let hung = format!("hung after {} s {doing}{last}", boot.elapsed.as_secs());
+        (RunStatus::Hung, hung)
+    } else {
+        let qemu = boot
+            .qemu_log
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| format!("; qemu: {l}"))
             .unwrap_or_default();
-        if result.status == RunStatus::Ran && !stream.ended {
-            (result.status, result.detail) = if let Some(panic) = guest::panic_line(&boot.console) {
-                (RunStatus::Panicked, Some(panic))
-            } else if boot.timed_out {
-                let doing = match guest::running_when_stopped(&boot.console) {
-                    Some(suite) => format!("while running {suite}"),
-                    None if stream.release.is_some() => "before the first suite".into(),
-                    None => "before /init started (no boot)".into(),
-                };
-                (
-                    RunStatus::Hung,
-                    Some(format!(
-                        "hung after {} s {doing}{last}",
-                        boot.elapsed.as_secs()
-                    )),
-                )
-            } else {
-                let qemu = boot
-                    .qemu_log
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .map(|l| format!("; qemu: {l}"))
-                    .unwrap_or_default();
-                let exit = boot
-                    .exit
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "no exit status".into());
-                (
-                    RunStatus::Error,
-                    Some(format!(
-                        "the guest stopped before finishing its suite (qemu {exit}){qemu}{last}"
-                    )),
-                )
-            };
-        }
-        (result, stream.records)
+        let exit = boot
+            .exit
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "no exit status".into());
+        (
+            RunStatus::Error,
+            format!("the guest stopped before finishing its suite (qemu {exit}){qemu}{last}"),
+        )
     }
 }
 

@@ -3,9 +3,13 @@
 //! once, never installed).
 
 use std::fs;
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// Where a kernel comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,58 +89,81 @@ pub fn load(path: &Path, root: &Path) -> Result<KernelList, String> {
     parse(&text, &shown, root)
 }
 
+/// The file as serde reads it; the entries stay tables, so that each is read on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFields {
+    kernel: Option<Vec<toml::Table>>,
+    modules: Option<Vec<String>>,
+}
+
+/// One `[[kernel]]` entry as serde reads it; what the fields mean is checked afterwards.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: Option<String>,
+    source: Option<SourceKind>,
+    package: Option<String>,
+    suite: Option<String>,
+    series: Option<String>,
+    image: Option<String>,
+    modules_dir: Option<String>,
+    timeout: Option<NonZeroU64>,
+}
+
+/// The `source` of an entry.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum SourceKind {
+    Host,
+    Debian,
+    Image,
+    Gvisor,
+}
+
+impl SourceKind {
+    fn name(self) -> &'static str {
+        match self {
+            SourceKind::Host => "host",
+            SourceKind::Debian => "debian",
+            SourceKind::Image => "image",
+            SourceKind::Gvisor => "gvisor",
+        }
+    }
+}
+
 /// Parses the text of a kernels file; every problem is reported at once, each naming the file
 /// (`shown`), the entry and the field.
 pub fn parse(text: &str, shown: &str, root: &Path) -> Result<KernelList, String> {
     let table: toml::Table =
         toml::from_str(text).map_err(|e| format!("{shown}: {}", e.to_string().trim_end()))?;
     let mut problems = Vec::new();
+    let (file, given) = read_fields::<FileFields>(table, &mut problems, |field, _| match field {
+        "modules" => "must be a list of module names".into(),
+        "kernel" => "must be [[kernel]] tables".into(),
+        _ => "invalid".into(),
+    });
+    let mut problems: Vec<String> = problems.iter().map(|p| format!("{shown}: {p}")).collect();
+    let modules = file
+        .as_ref()
+        .and_then(|f| f.modules.clone())
+        .unwrap_or_default();
+    for m in modules.iter().filter(|m| !is_module_name(m)) {
+        problems.push(format!(
+            "{shown}: field `modules`: {m:?} is not a module name (letters, digits, '_' and '-', \
+             not first)"
+        ));
+    }
+    if !given.iter().any(|g| g == "kernel") {
+        problems.push(format!("{shown}: no [[kernel]] entries"));
+    }
     let mut list = KernelList {
         kernels: Vec::new(),
-        modules: Vec::new(),
+        modules,
     };
-    for (key, value) in &table {
-        match key.as_str() {
-            "kernel" => {}
-            "modules" => match string_list(value) {
-                Some(modules) => {
-                    for m in modules.iter().filter(|m| !is_module_name(m)) {
-                        problems.push(format!(
-                            "{shown}: field `modules`: {m:?} is not a module name (letters, \
-                             digits, '_' and '-', not first)"
-                        ));
-                    }
-                    list.modules = modules;
-                }
-                None => problems.push(format!(
-                    "{shown}: field `modules`: must be a list of module names"
-                )),
-            },
-            other => problems.push(format!(
-                "{shown}: field `{other}`: unknown (known: kernel, modules)"
-            )),
-        }
-    }
-    let entries = match table.get("kernel") {
-        None => {
-            problems.push(format!("{shown}: no [[kernel]] entries"));
-            &Vec::new()
-        }
-        Some(toml::Value::Array(entries)) => entries,
-        Some(_) => {
-            problems.push(format!(
-                "{shown}: field `kernel`: must be [[kernel]] tables"
-            ));
-            &Vec::new()
-        }
-    };
-    for (n, entry) in entries.iter().enumerate() {
-        let Some(entry) = entry.as_table() else {
-            problems.push(format!("{shown}: kernel #{}: not a table", n + 1));
-            continue;
-        };
-        let name = entry.get("name").and_then(|v| v.as_str());
-        let at = match name {
+    let entries = file.and_then(|f| f.kernel).unwrap_or_default();
+    for (n, entry) in entries.into_iter().enumerate() {
+        let at = match entry.get("name").and_then(|v| v.as_str()) {
             Some(name) => format!("{shown}: kernel #{} (name {name:?})", n + 1),
             None => format!("{shown}: kernel #{}", n + 1),
         };
@@ -157,47 +184,88 @@ pub fn parse(text: &str, shown: &str, root: &Path) -> Result<KernelList, String>
     }
 }
 
-const FIELDS: [&str; 8] = [
-    "name",
-    "source",
-    "package",
-    "suite",
-    "series",
-    "image",
-    "modules_dir",
-    "timeout",
-];
+/// Reads `table` as `T`, collecting a problem (`field `x`: …`) for every field serde refuses:
+/// a refused field is dropped and the rest read again, so all of a table's problems come at
+/// once. `wrong(field, value)` says what a field of the wrong type or value must be. Returns
+/// the value (if it could be read at all) and the names of the fields given in the table.
+fn read_fields<T: DeserializeOwned>(
+    mut table: toml::Table,
+    problems: &mut Vec<String>,
+    wrong: impl Fn(&str, &toml::Value) -> String,
+) -> (Option<T>, Vec<String>) {
+    let given: Vec<String> = table.keys().cloned().collect();
+    loop {
+        let err = match T::deserialize(toml::Value::Table(table.clone())) {
+            Ok(value) => return (Some(value), given),
+            Err(err) => err,
+        };
+        let message = err.message();
+        // serde names an unknown field in its message; toml names the field whose value was
+        // refused in its display (`in `field``).
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'));
+        let shown = err.to_string();
+        let refused = shown
+            .lines()
+            .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))
+            .and_then(|keys| keys.split('.').next())
+            .map(str::to_string);
+        let field = match (unknown, refused) {
+            (Some((field, expected)), _) => {
+                // ", expected `a` or `b`" / ", expected one of `a`, `b`, `c`" → "a, b, c"
+                let known = expected
+                    .trim_start_matches(", expected ")
+                    .trim_start_matches("one of ")
+                    .replace("` or `", ", ")
+                    .replace('`', "");
+                problems.push(format!("field `{field}`: unknown (known: {known})"));
+                field.to_string()
+            }
+            (None, Some(field)) if table.contains_key(&field) => {
+                problems.push(format!(
+                    "field `{field}`: {}",
+                    wrong(&field, &table[&field])
+                ));
+                field
+            }
+            _ => {
+                problems.push(message.to_string());
+                return (None, given);
+            }
+        };
+        table.remove(&field);
+    }
+}
 
 /// One entry, or the problems with its fields (`field `x`: …`).
-fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>> {
+fn entry_kernel(table: toml::Table, root: &Path) -> Result<Kernel, Vec<String>> {
     let mut problems = Vec::new();
-    for key in entry.keys() {
-        if !FIELDS.contains(&key.as_str()) {
-            problems.push(format!(
-                "field `{key}`: unknown (known: {})",
-                FIELDS.join(", ")
-            ));
-        }
-    }
-    let mut text = |field: &str, required: bool| match entry.get(field) {
-        None if required => {
-            problems.push(format!("field `{field}`: missing"));
-            None
-        }
-        None => None,
-        Some(toml::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-        Some(_) => {
+    let (entry, given) = read_fields::<Entry>(table, &mut problems, |field, value| match field {
+        "timeout" => "must be a positive number of seconds".into(),
+        "source" => format!("{value} is not host, debian, image or gvisor"),
+        _ => "must be a non-empty string".into(),
+    });
+    let Some(entry) = entry else {
+        return Err(problems);
+    };
+    let given = |field: &str| given.iter().any(|g| g == field);
+    let mut text = |field: &str, value: Option<String>| match value {
+        Some(s) if s.trim().is_empty() => {
             problems.push(format!("field `{field}`: must be a non-empty string"));
             None
         }
+        value => value,
     };
-    let name = text("name", true);
-    let source = text("source", true);
-    let package = text("package", false);
-    let suite = text("suite", false);
-    let series = text("series", false);
-    let image = text("image", false);
-    let modules_dir = text("modules_dir", false);
+    let name = text("name", entry.name);
+    let package = text("package", entry.package);
+    let suite = text("suite", entry.suite);
+    let series = text("series", entry.series);
+    let image = text("image", entry.image);
+    let modules_dir = text("modules_dir", entry.modules_dir);
+    for field in ["name", "source"].into_iter().filter(|f| !given(f)) {
+        problems.push(format!("field `{field}`: missing"));
+    }
     if let Some(name) = &name {
         if !name
             .chars()
@@ -210,14 +278,6 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
             ));
         }
     }
-    let timeout = match entry.get("timeout") {
-        None => None,
-        Some(toml::Value::Integer(s)) if *s > 0 => Some(Duration::from_secs(*s as u64)),
-        Some(_) => {
-            problems.push("field `timeout`: must be a positive number of seconds".into());
-            None
-        }
-    };
     if let Some(suite) = &suite {
         if !suite.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             problems.push(format!(
@@ -226,23 +286,25 @@ fn entry_kernel(entry: &toml::Table, root: &Path) -> Result<Kernel, Vec<String>>
         }
     }
     let pick = pick_of(package, series, &mut problems);
-    let source = source_of(
-        source.as_deref(),
-        entry,
-        Fields {
-            suite,
-            pick,
-            image,
-            modules_dir,
-        },
-        root,
-        &mut problems,
-    );
+    let source = entry.source.and_then(|kind| {
+        source_of(
+            kind,
+            &given,
+            Fields {
+                suite,
+                pick,
+                image,
+                modules_dir,
+            },
+            root,
+            &mut problems,
+        )
+    });
     match (name, source) {
         (Some(name), Some(source)) if problems.is_empty() => Ok(Kernel {
             name,
             source,
-            timeout,
+            timeout: entry.timeout.map(|s| Duration::from_secs(s.get())),
         }),
         _ => Err(problems),
     }
@@ -288,50 +350,43 @@ struct Fields {
 }
 
 /// Where the kernel comes from (`source`), with the fields that source needs and none that
-/// another one uses.
+/// another one uses. `given` says whether the entry has a field (even one refused).
 fn source_of(
-    kind: Option<&str>,
-    entry: &toml::Table,
+    kind: SourceKind,
+    given: &dyn Fn(&str) -> bool,
     f: Fields,
     root: &Path,
     problems: &mut Vec<String>,
 ) -> Option<Source> {
-    let debian_only = [
-        ("package", entry.contains_key("package")),
-        ("series", entry.contains_key("series")),
-        ("suite", entry.contains_key("suite")),
-    ];
-    let image_only = [
-        ("image", f.image.is_some()),
-        ("modules_dir", f.modules_dir.is_some()),
-    ];
-    let mut forbid = |fields: &[(&str, bool)], kind: &str| {
-        for (field, present) in fields {
-            if *present {
-                problems.push(format!("field `{field}`: not used by source = {kind:?}"));
-            }
+    let debian_only = ["package", "series", "suite"];
+    let image_only = ["image", "modules_dir"];
+    let mut forbid = |fields: &[&str]| {
+        for field in fields.iter().filter(|field| given(field)) {
+            problems.push(format!(
+                "field `{field}`: not used by source = {:?}",
+                kind.name()
+            ));
         }
     };
     match kind {
-        None => None,
-        Some(kind @ ("host" | "gvisor")) => {
-            forbid(&debian_only, kind);
-            forbid(&image_only, kind);
-            Some(if kind == "host" {
+        SourceKind::Host | SourceKind::Gvisor => {
+            forbid(&debian_only);
+            forbid(&image_only);
+            Some(if kind == SourceKind::Host {
                 Source::Host
             } else {
                 Source::Gvisor
             })
         }
-        Some("debian") => {
-            forbid(&image_only, "debian");
+        SourceKind::Debian => {
+            forbid(&image_only);
             match f.pick {
                 Some(pick) => Some(Source::Debian {
                     suite: f.suite,
                     pick,
                 }),
                 None => {
-                    if !entry.contains_key("package") && !entry.contains_key("series") {
+                    if !given("package") && !given("series") {
                         problems.push(
                             "field `package`: missing (a linux-image package to download, or \
                              `series` for the newest of a series)"
@@ -342,26 +397,20 @@ fn source_of(
                 }
             }
         }
-        Some("image") => {
-            forbid(&debian_only, "image");
+        SourceKind::Image => {
+            forbid(&debian_only);
             match f.image {
                 Some(image) => Some(Source::Image {
                     image: root.join(image),
                     modules_dir: f.modules_dir.map(|d| root.join(d)),
                 }),
                 None => {
-                    if !entry.contains_key("image") {
+                    if !given("image") {
                         problems.push("field `image`: missing (the kernel image's path)".into());
                     }
                     None
                 }
             }
-        }
-        Some(other) => {
-            problems.push(format!(
-                "field `source`: {other:?} is not host, debian, image or gvisor"
-            ));
-            None
         }
     }
 }
@@ -398,14 +447,6 @@ fn is_series(s: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
-fn string_list(value: &toml::Value) -> Option<Vec<String>> {
-    value
-        .as_array()?
-        .iter()
-        .map(|v| v.as_str().map(str::to_string))
-        .collect()
 }
 
 /// A kernel ready to boot.
@@ -1048,7 +1089,7 @@ series = "6.1"
 "#;
         let err = parse(bad, "fixtures/kernels.toml", Path::new("/")).expect_err("malformed");
         for needle in [
-            "fixtures/kernels.toml: field `colour`: unknown",
+            "fixtures/kernels.toml: field `colour`: unknown (known: kernel, modules)",
             "fixtures/kernels.toml: kernel #1 (name \"old\"): field `pakage`: unknown",
             "fixtures/kernels.toml: kernel #1 (name \"old\"): field `package`: missing",
             "fixtures/kernels.toml: kernel #2 (name \"weird\"): field `source`: \"floppy\"",
@@ -1075,6 +1116,25 @@ series = "6.1"
             err.contains("k.toml: kernel #1: field `name`: must be a non-empty string"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_unknown_field_is_an_error_naming_it_and_the_known_ones() {
+        let text = "[[kernel]]\nname = \"h\"\nsource = \"host\"\ntimout = 60\n\n\
+                    [[kernel]]\nname = \"z\"\nsource = \"gvisor\"\ntimeout = 0\n";
+        let err = parse(text, "k.toml", Path::new("/")).expect_err("unknown field");
+        assert!(
+            err.contains(
+                "k.toml: kernel #1 (name \"h\"): field `timout`: unknown (known: name, source,"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("modules_dir, timeout)"), "{err}");
+        assert!(
+            err.contains("k.toml: kernel #2 (name \"z\"): field `timeout`: must be a positive"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 2, "{err}");
     }
 
     #[test]
