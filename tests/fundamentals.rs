@@ -345,8 +345,8 @@ enum Creation {
 
 /// Whether the caller's effective or a supplementary group lies in net.ipv4.ping_group_range.
 fn in_ping_group_range() -> (bool, String) {
-    let range = privileges::sysctl("net.ipv4.ping_group_range").expect("ping_group_range");
-    let (lo, hi) = privileges::sysctl_range("net.ipv4.ping_group_range").expect("two numbers");
+    let range = harness::sysctl::sysctl("net.ipv4.ping_group_range").expect("ping_group_range");
+    let (lo, hi) = harness::sysctl::sysctl_range("net.ipv4.ping_group_range").expect("two numbers");
     let mut groups = nix::unistd::getgroups().unwrap_or_default();
     groups.push(nix::unistd::getegid());
     let inside = groups.iter().any(|g| (lo..=hi).contains(&g.as_raw()));
@@ -993,7 +993,7 @@ fn port_zero_picks_a_port_in_the_local_range(#[values(V4, V6)] family: Family) {
         .family(family)
         .limit(Duration::from_secs(10))
         .run(move |ctx| {
-            let (lo, hi) = privileges::sysctl_range("net.ipv4.ip_local_port_range")
+            let (lo, hi) = harness::sysctl::sysctl_range("net.ipv4.ip_local_port_range")
                 .expect("read ip_local_port_range");
             ctx.observe("ip_local_port_range", format!("{lo} {hi}"));
             ctx.property(256, proptest::bool::ANY, |stream| {
@@ -1038,7 +1038,7 @@ fn port_zero_stays_inside_a_narrowed_range(#[values(Type::STREAM, Type::DGRAM)] 
             ports.sort_unstable();
             ctx.observe(
                 "range",
-                privileges::sysctl("net.ipv4.ip_local_port_range").expect("read it back"),
+                harness::sysctl::sysctl("net.ipv4.ip_local_port_range").expect("read it back"),
             );
             ctx.observe("ports_given", &ports);
             assert_eq!(ports, (40000..=40007).collect::<Vec<u16>>());
@@ -1087,7 +1087,7 @@ fn unprivileged_bind_below_the_start_is_eacces() {
         .limit(Duration::from_secs(10))
         .run(|ctx| {
             let netns = ctx.netns();
-            let default = privileges::sysctl("net.ipv4.ip_unprivileged_port_start")
+            let default = harness::sysctl::sysctl("net.ipv4.ip_unprivileged_port_start")
                 .expect("read ip_unprivileged_port_start");
             ctx.observe("ip_unprivileged_port_start_default", &default);
             let as_root = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
@@ -1195,7 +1195,8 @@ fn dual_stack_listener_sees_ipv4_clients_as_mapped() {
         .in_netns()
         .needs_ipv6(true)
         .run(|ctx| {
-            let bindv6only = privileges::sysctl("net.ipv6.bindv6only").expect("read bindv6only");
+            let bindv6only =
+                harness::sysctl::sysctl("net.ipv6.bindv6only").expect("read bindv6only");
             ctx.observe("net.ipv6.bindv6only", &bindv6only);
             let listener = peers::socket(Domain::IPV6, Type::STREAM);
             ctx.observe(

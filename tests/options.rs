@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use harness::errno;
 use harness::peers::{self, tcp_info, Family, SocketKind};
-use harness::privileges::{self, as_unprivileged, sysctl};
+use harness::privileges::{self, as_unprivileged};
+use harness::sysctl::sysctl;
 use harness::tools;
 use harness::wait::{self, STEP};
 use harness::{claim, Cap};

@@ -7,8 +7,9 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::time::{Duration, Instant};
 
 use harness::errno;
+use harness::fork::fork_child;
 use harness::peers::{self, Family, SocketKind};
-use harness::privileges::{fork_child, sysctl};
+use harness::sysctl::sysctl;
 use harness::wait::{self, STEP};
 use harness::{claim, Cap};
 use nix::errno::Errno;

@@ -657,7 +657,7 @@ fn ping_sockets_need_no_privilege_inside_ping_group_range() {
             let ping_socket =
                 || Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)).map_err(errno);
             // A new namespace starts with the kernel's default "1 0": an empty range.
-            let default = harness::privileges::sysctl("net.ipv4.ping_group_range")
+            let default = harness::sysctl::sysctl("net.ipv4.ping_group_range")
                 .expect("read ping_group_range");
             ctx.observe("ping_group_range_default", &default);
             let denied = as_unprivileged("ping socket, default range", STEP, move || {

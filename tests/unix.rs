@@ -11,8 +11,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::time::Duration;
 
 use harness::errno;
+use harness::fork::fork_child;
 use harness::peers::{self, Family, SocketKind, UnixNaming};
-use harness::privileges::{as_unprivileged, fork_child};
+use harness::privileges::as_unprivileged;
 use harness::wait::STEP;
 use harness::{claim, Cap};
 use nix::errno::Errno;

@@ -1,12 +1,14 @@
 //! The test kit every socket-claims suite links: the [`claim`] check ([`check`]) and the
 //! evidence it records ([`record`]), the claim catalogue ([`catalogue`]), the running kernel
 //! ([`kernel`]), private network namespaces ([`sandbox`]), loopback peers ([`peers`]), bounded
-//! waits ([`wait`]), privilege detection ([`privileges`]), the command-line tools some claims
+//! waits ([`wait`]), privilege detection ([`privileges`]), sysctls ([`sysctl`]), forked
+//! children ([`fork`]), the command-line tools some claims
 //! need ([`tools`]) and the speed primitives of the short speed tests ([`bench`]).
 
 pub mod bench;
 pub mod catalogue;
 pub mod check;
+pub mod fork;
 pub mod kernel;
 pub mod lock;
 pub mod peers;
@@ -15,6 +17,7 @@ pub mod record;
 pub mod run;
 pub mod sandbox;
 pub mod skip;
+pub mod sysctl;
 pub mod tools;
 pub mod wait;
 pub mod workspace;

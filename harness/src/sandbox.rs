@@ -84,7 +84,7 @@ impl Netns {
     pub fn write_sysctl(&self, key: &str, value: &str) {
         self.ensure_private()
             .unwrap_or_else(|e| panic!("refusing to write {key}: {e}"));
-        let path = crate::privileges::sysctl_path(key);
+        let path = crate::sysctl::sysctl_path(key);
         fs::write(&path, value)
             .unwrap_or_else(|e| panic!("writing {value:?} to {}: {e}", path.display()));
     }
@@ -227,7 +227,7 @@ pub(crate) fn reexec(name: &str, limit: Duration) -> Reexec {
     // data prepared above (no allocation, no locks).
     unsafe {
         cmd.pre_exec(move || {
-            crate::privileges::cloexec_all_but_stdio();
+            crate::fork::cloexec_all_but_stdio();
             unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)?;
             for (path, text) in paths.iter().zip(&contents) {
                 let fd = open(*path, OFlag::O_WRONLY, Mode::empty())?;
@@ -309,7 +309,7 @@ mod tests {
     fn a_namespace_the_environment_names_private_is_checked_with_the_kernel() {
         // What a stale or forged environment says in the host namespace: "already in a
         // namespace, and the host's is some other one". Set in a forked child only.
-        let status = crate::privileges::fork_child("a forged namespace", &[], || {
+        let status = crate::fork::fork_child("a forged namespace", &[], || {
             std::env::set_var(IN_NETNS_ENV, "1");
             std::env::set_var("SOCKET_CLAIMS_HOST_NETNS", "1");
             if plan() != Plan::Inherited {

@@ -23,7 +23,7 @@ pub fn spawn(program: &str, args: &[&str]) -> Child {
     // SAFETY: between fork and exec the child only makes the close_range system call.
     unsafe {
         cmd.pre_exec(|| {
-            crate::privileges::cloexec_all_but_stdio();
+            crate::fork::cloexec_all_but_stdio();
             Ok(())
         });
     }
