@@ -1111,13 +1111,23 @@ fn tcpdump_any_captures_a_port_on_loopback() {
         });
 }
 
-/// Whether `tool` on the PATH is a busybox applet.
+/// Whether `tool` is a busybox applet: a link to busybox, or a copy that says so in its help.
 fn busybox(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
+    let linked = std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join(tool))
             .find(|p| p.exists())
             .and_then(|p| std::fs::canonicalize(p).ok())
             .is_some_and(|p| p.file_name().is_some_and(|n| n == "busybox"))
-    })
+    });
+    linked || {
+        let help = tools::finish(
+            tools::spawn(tool, &["--help"]),
+            &format!("{tool} --help"),
+            STEP,
+            || {},
+        );
+        String::from_utf8_lossy(&help.stdout).contains("BusyBox")
+            || String::from_utf8_lossy(&help.stderr).contains("BusyBox")
+    }
 }
