@@ -990,7 +990,11 @@ fn telnet_and_nc_try_each_localhost_address_in_turn(
             ctx.observe("etc_hosts_seen_by_the_tool", HOSTS_V6_FIRST);
             let script = "mount --bind \"$0\" /etc/hosts && exec \"$@\"";
             let hosts = hosts.to_string_lossy();
-            let mut argv = vec!["-m", "sh", "-c", script, &hosts, tool];
+            // By its path: a busybox sh would run its own applet for a bare `telnet` or `nc`.
+            let path =
+                on_path(tool).unwrap_or_else(|| harness::skip(format!("{tool} is not installed")));
+            let path = path.to_string_lossy();
+            let mut argv = vec!["-m", "sh", "-c", script, &hosts, &path];
             argv.extend_from_slice(args);
             argv.push(&port);
             let child = tools::spawn("unshare", &argv);
@@ -1111,15 +1115,19 @@ fn tcpdump_any_captures_a_port_on_loopback() {
         });
 }
 
+/// Where `tool` is on the PATH.
+fn on_path(tool: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+}
+
 /// Whether `tool` is a busybox applet: a link to busybox, or a copy that says so in its help.
 fn busybox(tool: &str) -> bool {
-    let linked = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(tool))
-            .find(|p| p.exists())
-            .and_then(|p| std::fs::canonicalize(p).ok())
-            .is_some_and(|p| p.file_name().is_some_and(|n| n == "busybox"))
-    });
+    let linked = on_path(tool)
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .is_some_and(|p| p.file_name().is_some_and(|n| n == "busybox"));
     linked || {
         let help = tools::finish(
             tools::spawn(tool, &["--help"]),
