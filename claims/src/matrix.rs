@@ -931,6 +931,9 @@ impl Vm {
             b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_vec(),
             0o644,
         );
+        // With Debian's `multi on`, glibc returns every /etc/hosts line for a name (without it,
+        // only the first), so a client can fall back from ::1 to 127.0.0.1 as on the host.
+        initramfs.add("etc/host.conf", b"multi on\n".to_vec(), 0o644);
         let catalogue = catalogue::default_dir();
         for part in ["facts", "claims"] {
             let dir = catalogue.join(part);
