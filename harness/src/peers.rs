@@ -342,6 +342,13 @@ pub struct SocketPair {
 }
 
 impl SocketPair {
+    /// The listener a stream pair over TCP was accepted from; panics for other kinds.
+    pub fn listener(&self) -> &Socket {
+        self.listener
+            .as_ref()
+            .expect("a listener: only TCP pairs have one")
+    }
+
     fn of(client: Socket, server: Socket) -> SocketPair {
         SocketPair {
             client,
